@@ -1,0 +1,244 @@
+// Command eventide watches Kubernetes Events, enriches them with the labels
+// and owners of the objects they are about, routes them through a tree of
+// match/drop rules and delivers them to receivers (webhooks, files, Slack, …).
+//
+//	eventide -conf config.yaml [-kubeconfig FILE] [-metrics-address :2112]
+//	eventide validate -conf config.yaml
+//	eventide version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return validate(args[1:], stdout, stderr)
+		case "version":
+			fmt.Fprintln(stdout, "eventide", version)
+			return 0
+		}
+	}
+	return serve(args, stdout, stderr)
+}
+
+type flags struct {
+	conf           string
+	kubeconfig     string
+	metricsAddress string
+	drainTimeout   time.Duration
+}
+
+func parseFlags(name string, args []string, stderr io.Writer, withRun bool) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.conf, "conf", "config.yaml", "path to the configuration file")
+	fs.StringVar(&f.conf, "config", "config.yaml", "alias of -conf")
+	if withRun {
+		fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+		fs.StringVar(&f.metricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz and /readyz (empty turns them off)")
+		fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return f, nil
+}
+
+// validate checks a configuration offline: no cluster, no network.
+func validate(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags("eventide validate", args, stderr, false)
+	if err != nil {
+		return 2
+	}
+	loaded, err := exporter.LoadFile(f.conf, sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", f.conf, err)
+		return 1
+	}
+	defer loaded.Close()
+	for _, w := range loaded.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", f.conf, w)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d receivers, %d routes)\n", f.conf, len(loaded.Receivers), len(loaded.Tree.Routes()))
+	return 0
+}
+
+func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || cfg.LogLevel == "" {
+		level = zerolog.InfoLevel
+	}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if fd, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
+			format = "pretty"
+		}
+	}
+	if format == "pretty" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags("eventide", args, stderr, true)
+	if err != nil {
+		return 2
+	}
+	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
+	loaded, err := exporter.LoadFile(f.conf, sinks.Deps{Log: bootLog, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", f.conf, err)
+		return 1
+	}
+	cfg := &loaded.Config
+	log := newLogger(cfg, stderr)
+	for _, w := range loaded.Warnings {
+		log.Warn().Str("config", f.conf).Msg(w)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := exporter.NewMetrics(reg, strings.TrimSuffix(cfg.MetricsNamePrefix, "_"))
+	m.ConfigReceivers.Set(float64(len(loaded.Receivers)))
+
+	restCfg, err := kube.RESTConfig(kube.ClientOptions{
+		Kubeconfig: f.kubeconfig, QPS: cfg.KubeQPS, Burst: cfg.KubeBurst,
+		UserAgent: "eventide/" + version, OnRequest: m.OnAPIRequest,
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot configure the Kubernetes client")
+		return 1
+	}
+
+	var enricher exporter.Enricher
+	if !cfg.OmitLookup {
+		mc, err := kube.NewMetadataCache(ctx, restCfg, log, kube.MetadataCacheOptions{
+			Namespaces: cfg.Namespace,
+			MaxMissing: cfg.CacheSize,
+			OnLookup:   func(r string) { m.EnrichLookups.WithLabelValues(r).Inc() },
+		})
+		if err != nil {
+			log.Error().Err(err).Msg("cannot build the metadata cache")
+			return 1
+		}
+		enricher = mc
+	}
+
+	rt := exporter.NewRuntime(loaded.Receivers, m, log)
+	rt.Start()
+	pipeline := exporter.NewPipeline(loaded.Tree, rt, enricher, m)
+	var pipelineDone sync.WaitGroup
+	pipelineDone.Go(func() { pipeline.Run(ctx) })
+
+	watcher, err := kube.NewEventWatcher(restCfg, log, kube.WatcherOptions{
+		Namespaces:  cfg.Namespace,
+		ClusterName: cfg.ClusterName,
+		MaxEventAge: cfg.MaxEventAge(),
+		OnEvent:     pipeline.Handle,
+		OnDiscard:   func(r string) { m.EventsDiscarded.WithLabelValues(r).Inc() },
+		OnRelist:    func(r string) { m.WatchRelists.WithLabelValues(r).Inc() },
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot build the event watcher")
+		return 1
+	}
+
+	var ready atomic.Bool
+	srv := startHTTP(f.metricsAddress, reg, &ready, log)
+
+	log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(loaded.Receivers)).
+		Bool("enrichment", enricher != nil).Str("version", version).Msg("eventide starting")
+	code := 0
+	if err := watcher.Run(ctx); err != nil {
+		if ctx.Err() == nil {
+			log.Error().Err(err).Msg("event watch failed to start")
+			code = 1
+		}
+	} else {
+		ready.Store(true)
+		log.Info().Msg("event caches synced; watching")
+	}
+	<-ctx.Done()
+	stop()
+	ready.Store(false)
+	log.Info().Dur("drain_timeout", f.drainTimeout).Msg("shutting down: draining receivers")
+
+	watcher.Shutdown()
+	pipeline.Close()
+	pipelineDone.Wait()
+	drainCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
+	rt.Shutdown(drainCtx)
+	cancel()
+	loaded.Close()
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	log.Info().Msg("stopped")
+	return code
+}
+
+func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log zerolog.Logger) *http.Server {
+	if addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "event caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("address", addr).Msg("metrics server failed")
+		}
+	}()
+	return srv
+}

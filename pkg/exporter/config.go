@@ -1,0 +1,348 @@
+// Package exporter loads and checks eventide's configuration, compiles the
+// route tree, runs the pipeline from watched events to receivers, and owns
+// the receiver runtime (queues, retries) and the metrics.
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Config is the route file, in the format kubernetes-event-exporter users
+// already have, plus eventide's additions.
+type Config struct {
+	LogLevel           string               `yaml:"logLevel"`
+	LogFormat          string               `yaml:"logFormat"`
+	MaxEventAgeSeconds *int64               `yaml:"maxEventAgeSeconds"`
+	ThrottlePeriod     *int64               `yaml:"throttlePeriod"`
+	ClusterName        string               `yaml:"clusterName"`
+	Namespace          StringList           `yaml:"namespace"`
+	LeaderElection     LeaderElectionConfig `yaml:"leaderElection"`
+	KubeQPS            float32              `yaml:"kubeQPS"`
+	KubeBurst          int                  `yaml:"kubeBurst"`
+	MetricsNamePrefix  string               `yaml:"metricsNamePrefix"`
+	OmitLookup         bool                 `yaml:"omitLookup"`
+	CacheSize          int                  `yaml:"cacheSize"`
+	Route              RouteConfig          `yaml:"route"`
+	Receivers          []ReceiverConfig     `yaml:"receivers"`
+}
+
+// LeaderElectionConfig keeps the old keys; timings are eventide's addition.
+type LeaderElectionConfig struct {
+	Enabled          bool          `yaml:"enabled"`
+	LeaderElectionID string        `yaml:"leaderElectionID"`
+	LeaseDuration    time.Duration `yaml:"leaseDuration"`
+	RenewDeadline    time.Duration `yaml:"renewDeadline"`
+	RetryPeriod      time.Duration `yaml:"retryPeriod"`
+}
+
+// RouteConfig is one node of the route tree.
+type RouteConfig struct {
+	Drop   []RuleConfig  `yaml:"drop"`
+	Match  []RuleConfig  `yaml:"match"`
+	Routes []RouteConfig `yaml:"routes"`
+}
+
+// RuleConfig ANDs its fields. Strings are Go regular expressions matched
+// unanchored, as in kubernetes-event-exporter.
+type RuleConfig struct {
+	Message     string            `yaml:"message"`
+	APIVersion  string            `yaml:"apiVersion"`
+	Kind        string            `yaml:"kind"`
+	Namespace   string            `yaml:"namespace"`
+	Reason      string            `yaml:"reason"`
+	Type        string            `yaml:"type"`
+	Component   string            `yaml:"component"`
+	Host        string            `yaml:"host"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	MinCount    int32             `yaml:"minCount"`
+	Receiver    string            `yaml:"receiver"`
+	// eventide additions
+	Name            string      `yaml:"name"`            // involved object's name
+	ObjectNamespace string      `yaml:"objectNamespace"` // involved object's namespace
+	WorkloadKind    string      `yaml:"workloadKind"`    // top controller's kind
+	WorkloadName    string      `yaml:"workloadName"`    // top controller's name
+	Not             *RuleConfig `yaml:"not"`             // must not match
+}
+
+// ReceiverConfig is a named receiver: exactly one sink type, and how its
+// events are delivered.
+type ReceiverConfig struct {
+	Name         string         `yaml:"name"`
+	Delivery     DeliveryConfig `yaml:"delivery"`
+	sinks.Config `yaml:",inline"`
+}
+
+// DeliveryConfig tunes a receiver's queue and retries.
+type DeliveryConfig struct {
+	QueueSize      int           `yaml:"queueSize"`      // default 1000
+	Timeout        time.Duration `yaml:"timeout"`        // per send; default 10s
+	MaxRetries     int           `yaml:"maxRetries"`     // default 8; -1 never retries
+	InitialBackoff time.Duration `yaml:"initialBackoff"` // default 500ms
+	MaxBackoff     time.Duration `yaml:"maxBackoff"`     // default 30s
+}
+
+// StringList is a YAML string or list of strings.
+type StringList []string
+
+// UnmarshalYAML accepts "a" and ["a", "b"].
+func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value == "" {
+			*s = nil
+			return nil
+		}
+		*s = StringList{n.Value}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// Defaults (of the old tool where it had one).
+const (
+	DefaultMaxEventAgeSeconds = 5
+	DefaultQueueSize          = 1000
+	DefaultSendTimeout        = 10 * time.Second
+	DefaultMaxRetries         = 8
+	DefaultInitialBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff         = 30 * time.Second
+	DefaultLeaderElectionID   = "eventide"
+)
+
+var metricsPrefixRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_:]*_$`)
+
+// oldReceiverTypes are kubernetes-event-exporter sink types eventide does
+// not deliver to yet; naming them gets a clearer error than "unknown key".
+var oldReceiverTypes = map[string]bool{
+	"elasticsearch": true, "opensearch": true, "firehose": true, "sns": true, "sqs": true,
+	"eventbridge": true, "kafka": true, "pubsub": true, "bigquery": true, "teams": true,
+	"loki": true, "opscenter": true, "syslog": true,
+}
+
+// Loaded is a checked configuration, ready to run.
+type Loaded struct {
+	Config    Config
+	Tree      *Tree
+	Receivers []Receiver
+	// Warnings are accepted but deprecated or risky settings.
+	Warnings []string
+}
+
+// Receiver is a built receiver: its name, delivery settings and sink.
+type Receiver struct {
+	Name     string
+	Delivery DeliveryConfig
+	Sink     sinks.Sink
+}
+
+// Close closes every receiver's sink.
+func (l *Loaded) Close() {
+	for _, r := range l.Receivers {
+		_ = r.Sink.Close()
+	}
+}
+
+// MaxEventAge is maxEventAgeSeconds (or the deprecated throttlePeriod).
+func (c *Config) MaxEventAge() time.Duration {
+	switch {
+	case c.MaxEventAgeSeconds != nil:
+		return time.Duration(*c.MaxEventAgeSeconds) * time.Second
+	case c.ThrottlePeriod != nil:
+		return time.Duration(*c.ThrottlePeriod) * time.Second
+	}
+	return DefaultMaxEventAgeSeconds * time.Second
+}
+
+// LoadFile reads and checks the configuration at path.
+func LoadFile(path string, deps sinks.Deps) (*Loaded, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Load(b, deps)
+}
+
+// ConfigError is every problem found in a configuration, each naming its
+// path (receivers[3].webhook.endpoint: …).
+type ConfigError struct{ Errs []error }
+
+func (e *ConfigError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return fmt.Sprintf("invalid configuration (%d errors):\n  %s", len(e.Errs), strings.Join(msgs, "\n  "))
+}
+
+// Unwrap gives the individual errors to errors.Is/As.
+func (e *ConfigError) Unwrap() []error { return e.Errs }
+
+// Load parses and checks a configuration: unknown keys, ${VAR} references,
+// types, regexes, templates, receiver types and names. All problems are
+// reported together in a *ConfigError. Sinks are built (templates parsed)
+// but open nothing until their first send.
+func Load(data []byte, deps sinks.Deps) (*Loaded, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ConfigError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &ConfigError{Errs: []error{errors.New("config is empty: it needs at least route and receivers")}}
+	}
+	root := doc.Content[0]
+	var errs []error
+	substituteEnv(root, "", os.LookupEnv, &errs)
+	checkKeys(root, configType, "", &errs)
+	var cfg Config
+	if err := root.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, m := range te.Errors {
+				errs = append(errs, errors.New(m))
+			}
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// Values may be half-decoded; checking them would add noise.
+		return nil, &ConfigError{Errs: errs}
+	}
+	l := &Loaded{}
+	errs = append(errs, cfg.check(l)...)
+	receivers, rerrs := buildReceivers(cfg.Receivers, deps)
+	errs = append(errs, rerrs...)
+	names := make([]string, len(receivers))
+	for i, r := range receivers {
+		names[i] = r.Name
+	}
+	tree, terrs := compileTree(&cfg.Route, names)
+	errs = append(errs, terrs...)
+	if len(errs) > 0 {
+		for _, r := range receivers {
+			_ = r.Sink.Close()
+		}
+		return nil, &ConfigError{Errs: errs}
+	}
+	l.Config, l.Tree, l.Receivers = cfg, tree, receivers
+	for _, r := range receivers {
+		if u, ok := r.Sink.(sinks.Unsupported); ok {
+			l.Warnings = append(l.Warnings, fmt.Sprintf("receiver %q: the %s receiver does not deliver yet in this version; its events are counted as failed (reason unsupported)", r.Name, u.Unsupported()))
+		}
+	}
+	return l, nil
+}
+
+func (c *Config) check(l *Loaded) []error {
+	var errs []error
+	switch c.LogLevel {
+	case "", "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel: %q: use trace, debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "", "json", "pretty":
+	default:
+		errs = append(errs, fmt.Errorf("logFormat: %q: use json or pretty", c.LogFormat))
+	}
+	if c.MaxEventAgeSeconds != nil && c.ThrottlePeriod != nil {
+		errs = append(errs, errors.New("throttlePeriod: set together with maxEventAgeSeconds: keep only maxEventAgeSeconds"))
+	} else if c.ThrottlePeriod != nil {
+		l.Warnings = append(l.Warnings, "throttlePeriod is deprecated: rename it to maxEventAgeSeconds")
+	}
+	if c.MaxEventAgeSeconds != nil && *c.MaxEventAgeSeconds < 0 {
+		errs = append(errs, errors.New("maxEventAgeSeconds: must not be negative"))
+	}
+	for i, ns := range c.Namespace {
+		if ns == "" {
+			errs = append(errs, fmt.Errorf("namespace[%d]: empty namespace name", i))
+		}
+	}
+	if c.MetricsNamePrefix != "" && !metricsPrefixRE.MatchString(c.MetricsNamePrefix) {
+		errs = append(errs, fmt.Errorf("metricsNamePrefix: %q must match %s", c.MetricsNamePrefix, metricsPrefixRE))
+	}
+	if c.KubeQPS < 0 || c.KubeBurst < 0 || c.CacheSize < 0 {
+		errs = append(errs, errors.New("kubeQPS, kubeBurst and cacheSize must not be negative"))
+	}
+	le := &c.LeaderElection
+	if le.LeaderElectionID == "" {
+		le.LeaderElectionID = DefaultLeaderElectionID
+	}
+	if le.Enabled {
+		l.Warnings = append(l.Warnings, "leaderElection.enabled: leader election is not implemented yet in this version; run one replica")
+	}
+	if len(c.Receivers) == 0 {
+		errs = append(errs, errors.New("receivers: none defined: events would go nowhere"))
+	}
+	return errs
+}
+
+func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error) {
+	var (
+		errs []error
+		out  []Receiver
+		seen = map[string]int{}
+	)
+	for i := range cfgs {
+		rc := &cfgs[i]
+		path := fmt.Sprintf("receivers[%d]", i)
+		if rc.Name == "" {
+			errs = append(errs, fmt.Errorf("%s.name: required", path))
+		} else if j, dup := seen[rc.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s.name: %q already names receivers[%d]", path, rc.Name, j))
+		}
+		seen[rc.Name] = i
+		d, derrs := rc.Delivery.withDefaults(path + ".delivery")
+		errs = append(errs, derrs...)
+		s, err := rc.Config.Build(path, deps)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, Receiver{Name: rc.Name, Delivery: d, Sink: s})
+	}
+	return out, errs
+}
+
+func (d DeliveryConfig) withDefaults(path string) (DeliveryConfig, []error) {
+	var errs []error
+	if d.QueueSize < 0 || d.Timeout < 0 || d.InitialBackoff < 0 || d.MaxBackoff < 0 || d.MaxRetries < -1 {
+		errs = append(errs, fmt.Errorf("%s: values must not be negative (maxRetries: -1 turns retries off)", path))
+	}
+	if d.QueueSize == 0 {
+		d.QueueSize = DefaultQueueSize
+	}
+	if d.Timeout == 0 {
+		d.Timeout = DefaultSendTimeout
+	}
+	switch d.MaxRetries {
+	case 0:
+		d.MaxRetries = DefaultMaxRetries
+	case -1:
+		d.MaxRetries = 0
+	}
+	if d.InitialBackoff == 0 {
+		d.InitialBackoff = DefaultInitialBackoff
+	}
+	if d.MaxBackoff == 0 {
+		d.MaxBackoff = DefaultMaxBackoff
+	}
+	if d.MaxBackoff < d.InitialBackoff {
+		errs = append(errs, fmt.Errorf("%s.maxBackoff: shorter than initialBackoff", path))
+	}
+	return d, errs
+}

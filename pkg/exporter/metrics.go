@@ -1,0 +1,75 @@
+package exporter
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are eventide's Prometheus metrics, registered on an injected
+// registry. Label values are bounded: receiver names, route paths, reason
+// classes and results from the config and the code, never object names.
+type Metrics struct {
+	EventsReceived   *prometheus.CounterVec // no labels; a vector so every counter is built alike
+	EventsDiscarded  *prometheus.CounterVec
+	EventsUnrouted   prometheus.Counter
+	RouteMatched     *prometheus.CounterVec
+	Sent             *prometheus.CounterVec
+	Failed           *prometheus.CounterVec
+	Retried          *prometheus.CounterVec
+	Dropped          *prometheus.CounterVec
+	QueueLength      *prometheus.GaugeVec
+	SendDuration     *prometheus.HistogramVec
+	TemplateErrors   *prometheus.CounterVec
+	APIRequests      *prometheus.CounterVec
+	EnrichLookups    *prometheus.CounterVec
+	WatchRelists     *prometheus.CounterVec
+	PipelineBacklog  prometheus.Gauge
+	ConfigReceivers  prometheus.Gauge
+	PipelineDuration prometheus.Histogram
+}
+
+// NewMetrics creates the metrics under namespace (eventide unless the config
+// sets metricsNamePrefix) and registers them on reg.
+func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
+	if namespace == "" {
+		namespace = "eventide"
+	}
+	f := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		EventsReceived:  f("events_received_total", "Events handed on by the watch: new events and new occurrences of existing ones."),
+		EventsDiscarded: f("events_discarded_total", "Watched events not processed, by reason (before_start, no_change).", "reason"),
+		EventsUnrouted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "events_unrouted_total",
+			Help: "Events that no route sent to any receiver."}),
+		RouteMatched:   f("route_matched_total", "Events a route sent to at least one receiver, by route path.", "route"),
+		Sent:           f("receiver_sent_total", "Events a receiver delivered.", "receiver"),
+		Failed:         f("receiver_failed_total", "Events a receiver gave up on, by reason class.", "receiver", "reason"),
+		Retried:        f("receiver_retries_total", "Send attempts repeated after a retryable failure.", "receiver", "reason"),
+		Dropped:        f("receiver_dropped_total", "Events dropped before a send: queue_full (oldest dropped) or shutdown.", "receiver", "reason"),
+		TemplateErrors: f("template_errors_total", "Templates that failed while rendering an event for a receiver.", "receiver"),
+		APIRequests:    f("kube_api_requests_total", "Requests made to the Kubernetes API server, by verb and status code.", "verb", "code"),
+		EnrichLookups:  f("enrichment_lookups_total", "Involved-object lookups, by result (hit, fetched, deleted, denied, unknown_kind, error).", "result"),
+		WatchRelists:   f("watch_errors_total", "Event watch failures that make the informer list again, by reason.", "reason"),
+		QueueLength: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_queue_length",
+			Help: "Events waiting in a receiver's queue."}, []string{"receiver"}),
+		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "receiver_send_duration_seconds",
+			Help: "Duration of one send attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"receiver"}),
+		PipelineBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "pipeline_backlog",
+			Help: "Events waiting for enrichment and routing."}),
+		ConfigReceivers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_receivers",
+			Help: "Receivers in the loaded configuration."}),
+		PipelineDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "pipeline_duration_seconds",
+			Help: "Time to enrich and route one event.", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 8)}),
+	}
+	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
+		m.Retried, m.Dropped, m.QueueLength, m.SendDuration, m.TemplateErrors, m.APIRequests, m.EnrichLookups,
+		m.WatchRelists, m.PipelineBacklog, m.ConfigReceivers, m.PipelineDuration)
+	return m
+}
+
+// OnAPIRequest counts one API request; pass it as kube.ClientOptions.OnRequest.
+func (m *Metrics) OnAPIRequest(verb string, code int) {
+	m.APIRequests.WithLabelValues(verb, strconv.Itoa(code)).Inc()
+}

@@ -1,0 +1,258 @@
+package exporter
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// Tree is the compiled route tree. Match is pure: no I/O, no goroutines, and
+// no allocation beyond growing the caller's slice.
+type Tree struct {
+	root      *route
+	routes    []string // route paths, indexed by route.id, for metrics
+	receivers []string // receiver names, indexed as in Match's result
+}
+
+type route struct {
+	id     int
+	drop   []*rule
+	match  []*rule
+	routes []*route
+}
+
+type rule struct {
+	fields      []fieldMatch
+	labels      []kvMatch
+	annotations []kvMatch
+	minCount    int32
+	receiver    int // index into Tree.receivers; -1 when none
+	not         *rule
+}
+
+type fieldMatch struct {
+	get func(*kube.EnhancedEvent) string
+	re  *regexp.Regexp
+}
+
+type kvMatch struct {
+	key string
+	re  *regexp.Regexp
+}
+
+// Receivers lists receiver names in the order Match indexes them.
+func (t *Tree) Receivers() []string { return t.receivers }
+
+// Routes lists route paths in the order Match's onRoute reports them.
+func (t *Tree) Routes() []string { return t.routes }
+
+// Match appends to dst the index of every receiver ev is routed to, each
+// once, and calls onRoute (when not nil) with the id of every route that
+// sent the event somewhere.
+//
+// For each route: if any drop rule matches, the route and its subtree stop;
+// each matching match rule that names a receiver sends the event there; only
+// when every match rule matched (true for none) do the child routes run.
+func (t *Tree) Match(ev *kube.EnhancedEvent, dst []int, onRoute func(int)) []int {
+	return t.root.process(ev, dst, onRoute)
+}
+
+func (r *route) process(ev *kube.EnhancedEvent, dst []int, onRoute func(int)) []int {
+	for _, d := range r.drop {
+		if d.matches(ev) {
+			return dst
+		}
+	}
+	all, sent := true, false
+	for _, m := range r.match {
+		if !m.matches(ev) {
+			all = false
+			continue
+		}
+		if m.receiver >= 0 {
+			dst = appendUnique(dst, m.receiver)
+			sent = true
+		}
+	}
+	if sent && onRoute != nil {
+		onRoute(r.id)
+	}
+	if all {
+		for _, c := range r.routes {
+			dst = c.process(ev, dst, onRoute)
+		}
+	}
+	return dst
+}
+
+func appendUnique(dst []int, v int) []int {
+	for _, x := range dst {
+		if x == v {
+			return dst
+		}
+	}
+	return append(dst, v)
+}
+
+func (r *rule) matches(ev *kube.EnhancedEvent) bool {
+	for i := range r.fields {
+		if !r.fields[i].re.MatchString(r.fields[i].get(ev)) {
+			return false
+		}
+	}
+	if !matchKV(r.labels, ev.InvolvedObject.Labels) || !matchKV(r.annotations, ev.InvolvedObject.Annotations) {
+		return false
+	}
+	if r.minCount > 0 && ev.GetCount() < r.minCount {
+		return false
+	}
+	if r.not != nil && r.not.matches(ev) {
+		return false
+	}
+	return true
+}
+
+// matchKV: every key must exist and its value match.
+func matchKV(ms []kvMatch, m map[string]string) bool {
+	for _, kv := range ms {
+		v, ok := m[kv.key]
+		if !ok || !kv.re.MatchString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func workloadKind(ev *kube.EnhancedEvent) string {
+	if w := ev.InvolvedObject.Workload; w != nil {
+		return w.Kind
+	}
+	return ""
+}
+
+func workloadName(ev *kube.EnhancedEvent) string {
+	if w := ev.InvolvedObject.Workload; w != nil {
+		return w.Name
+	}
+	return ""
+}
+
+// compileTree compiles cfg; receivers are the defined receiver names.
+func compileTree(cfg *RouteConfig, receivers []string) (*Tree, []error) {
+	t := &Tree{receivers: receivers}
+	index := make(map[string]int, len(receivers))
+	for i, n := range receivers {
+		index[n] = i
+	}
+	var errs []error
+	t.root = t.compileRoute(cfg, "route", index, &errs)
+	return t, errs
+}
+
+func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]int, errs *[]error) *route {
+	r := &route{id: len(t.routes)}
+	t.routes = append(t.routes, path)
+	for i := range cfg.Drop {
+		p := fmt.Sprintf("%s.drop[%d]", path, i)
+		if cfg.Drop[i].Receiver != "" {
+			*errs = append(*errs, fmt.Errorf("%s.receiver: a drop rule sends nowhere; move the receiver to a match rule", p))
+		}
+		r.drop = append(r.drop, compileRule(&cfg.Drop[i], p, receivers, errs))
+	}
+	for i := range cfg.Match {
+		r.match = append(r.match, compileRule(&cfg.Match[i], fmt.Sprintf("%s.match[%d]", path, i), receivers, errs))
+	}
+	for i := range cfg.Routes {
+		r.routes = append(r.routes, t.compileRoute(&cfg.Routes[i], fmt.Sprintf("%s.routes[%d]", path, i), receivers, errs))
+	}
+	return r
+}
+
+func compileRule(c *RuleConfig, path string, receivers map[string]int, errs *[]error) *rule {
+	r := &rule{minCount: c.MinCount, receiver: -1}
+	add := func(key, pattern string, get func(*kube.EnhancedEvent) string) {
+		if pattern == "" {
+			return
+		}
+		re, err := compileRegex(path+"."+key, pattern)
+		if err != nil {
+			*errs = append(*errs, err)
+			return
+		}
+		r.fields = append(r.fields, fieldMatch{get: get, re: re})
+	}
+	add("message", c.Message, func(e *kube.EnhancedEvent) string { return e.Message })
+	add("apiVersion", c.APIVersion, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.APIVersion })
+	add("kind", c.Kind, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Kind })
+	add("namespace", c.Namespace, func(e *kube.EnhancedEvent) string { return e.Namespace })
+	add("reason", c.Reason, func(e *kube.EnhancedEvent) string { return e.Reason })
+	add("type", c.Type, func(e *kube.EnhancedEvent) string { return e.Type })
+	add("component", c.Component, func(e *kube.EnhancedEvent) string { return e.Source.Component })
+	add("host", c.Host, func(e *kube.EnhancedEvent) string { return e.Source.Host })
+	add("name", c.Name, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Name })
+	add("objectNamespace", c.ObjectNamespace, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Namespace })
+	add("workloadKind", c.WorkloadKind, workloadKind)
+	add("workloadName", c.WorkloadName, workloadName)
+	r.labels = compileKV(path+".labels", c.Labels, errs)
+	r.annotations = compileKV(path+".annotations", c.Annotations, errs)
+	if c.MinCount < 0 {
+		*errs = append(*errs, fmt.Errorf("%s.minCount: must not be negative", path))
+	}
+	if c.Receiver != "" {
+		idx, ok := receivers[c.Receiver]
+		if !ok {
+			*errs = append(*errs, fmt.Errorf("%s.receiver: undefined receiver %q (defined: %v)", path, c.Receiver, sortedNames(receivers)))
+		}
+		if ok {
+			r.receiver = idx
+		}
+	}
+	if c.Not != nil {
+		if c.Not.Receiver != "" {
+			*errs = append(*errs, fmt.Errorf("%s.not.receiver: a not rule sends nowhere; put the receiver on the rule", path))
+		}
+		r.not = compileRule(c.Not, path+".not", receivers, errs)
+	}
+	return r
+}
+
+func compileKV(path string, m map[string]string, errs *[]error) []kvMatch {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]kvMatch, 0, len(keys))
+	for _, k := range keys {
+		re, err := compileRegex(path+"."+k, m[k])
+		if err != nil {
+			*errs = append(*errs, err)
+			continue
+		}
+		out = append(out, kvMatch{key: k, re: re})
+	}
+	return out
+}
+
+func compileRegex(path, pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		hint := ""
+		if len(pattern) > 0 && (pattern[0] == '*' || pattern[0] == '+' || pattern[0] == '?') {
+			hint = " (this is a regular expression, not a glob: write .*" + pattern[1:] + " or drop the leading " + pattern[:1] + ")"
+		}
+		return nil, fmt.Errorf("%s: invalid regular expression %q: %w%s", path, pattern, err, hint)
+	}
+	return re, nil
+}
+
+func sortedNames(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

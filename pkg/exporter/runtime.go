@@ -1,0 +1,254 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Runtime runs one bounded queue and one worker per receiver, so a slow or
+// dead receiver never blocks the pipeline or another receiver.
+type Runtime struct {
+	workers  []*worker
+	wg       sync.WaitGroup
+	hardStop context.CancelFunc
+	hardCtx  context.Context
+}
+
+// NewRuntime prepares a worker per receiver; Start runs them.
+func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger) *Runtime {
+	rt := &Runtime{}
+	rt.hardCtx, rt.hardStop = context.WithCancel(context.Background())
+	for _, r := range receivers {
+		w := &worker{
+			name:     r.Name,
+			sink:     r.Sink,
+			opts:     r.Delivery,
+			log:      log.With().Str("receiver", r.Name).Logger(),
+			queue:    make([]*kube.EnhancedEvent, r.Delivery.QueueSize),
+			wake:     make(chan struct{}, 1),
+			sent:     m.Sent.WithLabelValues(r.Name),
+			dropFull: m.Dropped.WithLabelValues(r.Name, "queue_full"),
+			dropStop: m.Dropped.WithLabelValues(r.Name, "shutdown"),
+			qlen:     m.QueueLength.WithLabelValues(r.Name),
+			duration: m.SendDuration.WithLabelValues(r.Name),
+			tmplErrs: m.TemplateErrors.WithLabelValues(r.Name),
+			failed:   m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
+			retried:  m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
+			sleep:    sleepCtx,
+		}
+		rt.workers = append(rt.workers, w)
+	}
+	return rt
+}
+
+// Start runs every worker.
+func (rt *Runtime) Start() {
+	for _, w := range rt.workers {
+		rt.wg.Add(1)
+		go func() {
+			defer rt.wg.Done()
+			w.run(rt.hardCtx)
+		}()
+	}
+}
+
+// Enqueue hands ev to receiver i without blocking; a full queue drops its
+// oldest event (counted in receiver_dropped_total{reason="queue_full"}).
+func (rt *Runtime) Enqueue(i int, ev *kube.EnhancedEvent) {
+	rt.workers[i].enqueue(ev)
+}
+
+// Shutdown stops taking events and lets each worker deliver what it has
+// queued until ctx ends; then sends in flight are cancelled and what is left
+// is counted as dropped (reason shutdown).
+func (rt *Runtime) Shutdown(ctx context.Context) {
+	for _, w := range rt.workers {
+		w.closing.Store(true)
+		w.signal()
+	}
+	done := make(chan struct{})
+	go func() { rt.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		rt.hardStop()
+		<-done
+	}
+	rt.hardStop()
+	for _, w := range rt.workers {
+		w.dropRemaining()
+	}
+}
+
+type worker struct {
+	name string
+	sink sinks.Sink
+	opts DeliveryConfig
+	log  zerolog.Logger
+
+	mu      sync.Mutex
+	queue   []*kube.EnhancedEvent // ring buffer
+	head, n int
+	wake    chan struct{} // one slot: "has work"
+	closing atomic.Bool
+	dropLog time.Time // last queue_full log line, to log once per burst
+
+	sent, dropFull, dropStop prometheus.Counter
+	tmplErrs                 prometheus.Counter
+	qlen                     prometheus.Gauge
+	duration                 prometheus.Observer
+	failed, retried          *prometheus.CounterVec
+	sleep                    func(context.Context, time.Duration) error
+}
+
+func (w *worker) enqueue(ev *kube.EnhancedEvent) {
+	w.mu.Lock()
+	if w.n == len(w.queue) {
+		// Full: drop the oldest so the newest (most relevant) is kept.
+		w.queue[w.head] = nil
+		w.head = (w.head + 1) % len(w.queue)
+		w.n--
+		w.dropFull.Inc()
+		if now := time.Now(); now.Sub(w.dropLog) > time.Minute {
+			w.dropLog = now
+			w.log.Warn().Int("queue_size", len(w.queue)).Msg("receiver queue full: dropping oldest events (see eventide_receiver_dropped_total)")
+		}
+	}
+	w.queue[(w.head+w.n)%len(w.queue)] = ev
+	w.n++
+	w.qlen.Set(float64(w.n))
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *worker) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) pop() (*kube.EnhancedEvent, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 {
+		return nil, false
+	}
+	ev := w.queue[w.head]
+	w.queue[w.head] = nil
+	w.head = (w.head + 1) % len(w.queue)
+	w.n--
+	w.qlen.Set(float64(w.n))
+	return ev, true
+}
+
+func (w *worker) dropRemaining() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n > 0 {
+		w.log.Warn().Int("events", w.n).Msg("shutdown deadline passed: queued events not delivered")
+		w.dropStop.Add(float64(w.n))
+	}
+	for w.n > 0 {
+		w.queue[w.head] = nil
+		w.head = (w.head + 1) % len(w.queue)
+		w.n--
+	}
+	w.qlen.Set(0)
+}
+
+func (w *worker) run(ctx context.Context) {
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		ev, ok := w.pop()
+		if !ok {
+			if w.closing.Load() {
+				return
+			}
+			select {
+			case <-w.wake:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		w.deliver(ctx, ev)
+	}
+}
+
+// deliver sends ev, retrying retryable failures with exponential backoff
+// and jitter (at least the server's Retry-After), up to MaxRetries times.
+func (w *worker) deliver(ctx context.Context, ev *kube.EnhancedEvent) {
+	backoff := w.opts.InitialBackoff
+	for attempt := 0; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+		start := time.Now()
+		err := w.sink.Send(sctx, ev)
+		cancel()
+		w.duration.Observe(time.Since(start).Seconds())
+		if err == nil {
+			w.sent.Inc()
+			return
+		}
+		if ctx.Err() != nil {
+			w.dropStop.Inc()
+			return
+		}
+		class, retryable, retryAfter := sinks.Classify(err)
+		if class == "template" {
+			w.tmplErrs.Inc()
+		}
+		if !retryable || attempt >= w.opts.MaxRetries {
+			w.failed.WithLabelValues(class).Inc()
+			w.log.Error().Err(err).Str("reason", class).Int("attempts", attempt+1).
+				Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).Str("event_reason", ev.Reason).
+				Msg("send failed; event not delivered to this receiver")
+			return
+		}
+		w.retried.WithLabelValues(class).Inc()
+		wait := jitter(backoff)
+		if retryAfter > wait {
+			wait = retryAfter
+		}
+		if attempt == 0 {
+			w.log.Warn().Err(err).Str("reason", class).Dur("retry_in", wait).Msg("send failed; retrying")
+		}
+		if w.sleep(ctx, wait) != nil {
+			w.dropStop.Inc()
+			return
+		}
+		backoff = min(backoff*2, w.opts.MaxBackoff)
+	}
+}
+
+// jitter spreads d over [d/2, d) so receivers that failed together do not
+// retry together.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ctx.Err())
+	}
+}

@@ -1,0 +1,201 @@
+package exporter
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	configType      = reflect.TypeOf(Config{})
+	yamlNodeType    = reflect.TypeOf(yaml.Node{})
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+)
+
+// checkKeys walks n against the Go type t and reports every mapping key the
+// type does not have, with its path and line, so a misspelt key is an error
+// rather than a rule that silently matches everything.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if t == yamlNodeType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			if seen[k.Value] {
+				*errs = append(*errs, fmt.Errorf("%s (line %d): key given twice", p, k.Line))
+			}
+			seen[k.Value] = true
+			ft, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, unknownKey(t, p, k, fields))
+				continue
+			}
+			checkKeys(v, ft, p, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkKeys(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), errs)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	}
+}
+
+func unknownKey(t reflect.Type, path string, k *yaml.Node, fields map[string]reflect.Type) error {
+	if t == reflect.TypeOf(ReceiverConfig{}) && oldReceiverTypes[k.Value] {
+		return fmt.Errorf("%s (line %d): the %s receiver of kubernetes-event-exporter is not supported yet by eventide; use a webhook receiver meanwhile", path, k.Line, k.Value)
+	}
+	known := make([]string, 0, len(fields))
+	for name := range fields {
+		known = append(known, name)
+	}
+	sort.Strings(known)
+	hint := ""
+	for _, name := range known {
+		if strings.EqualFold(name, k.Value) {
+			hint = fmt.Sprintf(" (did you mean %q? keys are case-sensitive)", name)
+		}
+	}
+	return fmt.Errorf("%s (line %d): unknown key%s; known keys: %s", path, k.Line, hint, strings.Join(known, ", "))
+}
+
+// yamlFields maps the YAML keys of struct t (inline structs flattened) to
+// their types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range yamlFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// substituteEnv replaces ${NAME} in every scalar value with the environment
+// variable NAME, as the old tool's os.ExpandEnv did for secrets, but only
+// outside {{ }} so template variables ($x, $.Reason) survive, and never the
+// unbraced $NAME form. $${ writes a literal ${. An unset variable is an
+// error: an empty API key is better caught at load.
+func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), errs *[]error) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			substituteEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, errs)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			substituteEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, errs)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		v, err := expandEnv(n.Value, lookup)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s (line %d): %w", path, n.Line, err))
+			return
+		}
+		n.Value = v
+	}
+}
+
+func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			depth++
+			b.WriteString("{{")
+			i += 2
+		case strings.HasPrefix(s[i:], "}}") && depth > 0:
+			depth--
+			b.WriteString("}}")
+			i += 2
+		case depth == 0 && strings.HasPrefix(s[i:], "$${"):
+			b.WriteString("${")
+			i += 3
+		case depth == 0 && strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("unterminated ${ reference")
+			}
+			name := s[i+2 : i+end]
+			if !validEnvName(name) {
+				return "", fmt.Errorf("${%s}: not an environment variable name (write $${ for a literal ${)", name)
+			}
+			v, ok := lookup(name)
+			if !ok {
+				return "", fmt.Errorf("environment variable %s is not set", name)
+			}
+			b.WriteString(v)
+			i += end + 1
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String(), nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}

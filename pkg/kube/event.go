@@ -1,0 +1,168 @@
+// Package kube watches Kubernetes Events, enriches them from caches of the
+// objects they are about, and talks to the API server for the rest of eventide
+// (client configuration, API request accounting).
+package kube
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EnhancedEvent is a core/v1 Event plus what eventide knows about the object
+// it is about. It is what routes match and what templates see; its JSON is the
+// payload when a receiver has no layout. Treat it as read-only once built:
+// every receiver sees the same value.
+type EnhancedEvent struct {
+	corev1.Event `json:",inline"`
+	// ClusterName is copied from the configuration's clusterName.
+	ClusterName string `json:"clusterName"`
+	// InvolvedObject shadows Event.InvolvedObject with the enriched reference.
+	InvolvedObject EnhancedObjectReference `json:"involvedObject"`
+}
+
+// EnhancedObjectReference is the event's involvedObject with the metadata of
+// the object it points to.
+type EnhancedObjectReference struct {
+	corev1.ObjectReference `json:",inline"`
+	Labels                 map[string]string       `json:"labels,omitempty"`
+	Annotations            map[string]string       `json:"annotations,omitempty"`
+	OwnerReferences        []metav1.OwnerReference `json:"ownerReferences,omitempty"`
+	// Workload is the top controlling owner (Pod -> ReplicaSet -> Deployment
+	// gives the Deployment); nil when the object has no controller or
+	// enrichment is off.
+	Workload *WorkloadReference `json:"workload,omitempty"`
+	// Deleted is true when the object no longer exists (or was replaced by a
+	// new object of the same name).
+	Deleted bool `json:"deleted"`
+}
+
+// WorkloadReference names the top controlling owner of an involved object.
+type WorkloadReference struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+}
+
+// NewEnhancedEvent wraps ev with no enrichment.
+func NewEnhancedEvent(ev *corev1.Event, clusterName string) *EnhancedEvent {
+	e := &EnhancedEvent{Event: *ev, ClusterName: clusterName}
+	e.Event.ManagedFields = nil
+	e.InvolvedObject.ObjectReference = ev.InvolvedObject
+	return e
+}
+
+// GetCount is how many times the event happened, from count or, for
+// events.k8s.io/v1 producers, series.count; at least 1.
+func (e *EnhancedEvent) GetCount() int32 {
+	return EventCount(&e.Event)
+}
+
+// GetLastTime is the time of the latest occurrence: lastTimestamp, else
+// series.lastObservedTime, else eventTime, else firstTimestamp, else creation.
+func (e *EnhancedEvent) GetLastTime() time.Time {
+	return LastOccurrence(&e.Event)
+}
+
+// GetFirstTime is firstTimestamp, else eventTime (the old tool's "timestamp").
+func (e *EnhancedEvent) GetFirstTime() time.Time {
+	if !e.FirstTimestamp.IsZero() {
+		return e.FirstTimestamp.Time
+	}
+	if !e.EventTime.IsZero() {
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// GetTimestampMs is GetFirstTime in Unix milliseconds (kept from the old tool).
+func (e *EnhancedEvent) GetTimestampMs() int64 {
+	return e.GetFirstTime().UnixMilli()
+}
+
+// GetTimestampISO8601 is GetFirstTime as 2006-01-02T15:04:05.000Z (kept from
+// the old tool).
+func (e *EnhancedEvent) GetTimestampISO8601() string {
+	return e.GetFirstTime().UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// EventCount is the occurrence count of ev in either API shape; at least 1.
+func EventCount(ev *corev1.Event) int32 {
+	c := ev.Count
+	if ev.Series != nil && ev.Series.Count > c {
+		c = ev.Series.Count
+	}
+	if c < 1 {
+		c = 1
+	}
+	return c
+}
+
+// LastOccurrence is the time ev last happened, in either API shape.
+func LastOccurrence(ev *corev1.Event) time.Time {
+	t := ev.LastTimestamp.Time
+	if ev.Series != nil && ev.Series.LastObservedTime.Time.After(t) {
+		t = ev.Series.LastObservedTime.Time
+	}
+	if t.IsZero() {
+		t = ev.EventTime.Time
+	}
+	if t.IsZero() {
+		t = ev.FirstTimestamp.Time
+	}
+	if t.IsZero() {
+		t = ev.CreationTimestamp.Time
+	}
+	return t
+}
+
+// IsNewOccurrence reports whether cur is a new occurrence of old: the count,
+// the last timestamp or the series moved. A resync or an update that only
+// touches metadata is not.
+func IsNewOccurrence(old, cur *corev1.Event) bool {
+	if old.ResourceVersion == cur.ResourceVersion {
+		return false
+	}
+	if old.Count != cur.Count || !old.LastTimestamp.Equal(&cur.LastTimestamp) {
+		return true
+	}
+	switch {
+	case (old.Series == nil) != (cur.Series == nil):
+		return true
+	case cur.Series != nil:
+		return old.Series.Count != cur.Series.Count ||
+			!old.Series.LastObservedTime.Equal(&cur.Series.LastObservedTime)
+	}
+	return !old.EventTime.Equal(&cur.EventTime)
+}
+
+// DeDot returns a copy of e whose label and annotation keys have "." replaced
+// by "_", for stores (Elasticsearch) that read dots as object paths.
+func (e *EnhancedEvent) DeDot() *EnhancedEvent {
+	c := *e
+	c.Labels = deDotMap(e.Labels)
+	c.Annotations = deDotMap(e.Annotations)
+	c.InvolvedObject.Labels = deDotMap(e.InvolvedObject.Labels)
+	c.InvolvedObject.Annotations = deDotMap(e.InvolvedObject.Annotations)
+	return &c
+}
+
+func deDotMap(in map[string]string) map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[strings.ReplaceAll(k, ".", "_")] = v
+	}
+	return out
+}
+
+// ToJSON is the event's JSON encoding, the payload of receivers with no layout.
+func (e *EnhancedEvent) ToJSON() ([]byte, error) {
+	return json.Marshal(e)
+}

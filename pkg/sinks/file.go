@@ -1,0 +1,116 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// FileConfig appends one JSON line per event to a file, rotated by size.
+// A path that is not a regular file (/dev/stdout, a FIFO) is written as it
+// is, without rotation, so pointing it at /dev/stdout keeps working.
+type FileConfig struct {
+	Path       string    `yaml:"path"`
+	Layout     yaml.Node `yaml:"layout"`
+	MaxSize    int       `yaml:"maxsize"`    // megabytes before rotation; default 100
+	MaxAge     int       `yaml:"maxage"`     // days to keep rotated files; 0 keeps all
+	MaxBackups int       `yaml:"maxbackups"` // rotated files to keep; 0 keeps all
+	DeDot      bool      `yaml:"deDot"`
+}
+
+func (c *FileConfig) build(path string, _ Deps) (Sink, error) {
+	if c.Path == "" {
+		return nil, fmt.Errorf("%s.path: required", path)
+	}
+	if c.MaxSize < 0 || c.MaxAge < 0 || c.MaxBackups < 0 {
+		return nil, fmt.Errorf("%s: maxsize, maxage and maxbackups must not be negative", path)
+	}
+	p, err := newPayload(path, c.Layout, c.DeDot)
+	if err != nil {
+		return nil, err
+	}
+	cfg := *c
+	return &fileSink{lineSink: lineSink{payload: p}, open: func() (io.WriteCloser, error) { return openFile(cfg) }}, nil
+}
+
+// PipeConfig writes one JSON line per event to a named pipe or device.
+type PipeConfig struct {
+	Path   string    `yaml:"path"`
+	Layout yaml.Node `yaml:"layout"`
+	DeDot  bool      `yaml:"deDot"`
+}
+
+func (c *PipeConfig) build(path string, _ Deps) (Sink, error) {
+	if c.Path == "" {
+		return nil, fmt.Errorf("%s.path: required", path)
+	}
+	p, err := newPayload(path, c.Layout, c.DeDot)
+	if err != nil {
+		return nil, err
+	}
+	target := c.Path
+	return &fileSink{lineSink: lineSink{payload: p}, open: func() (io.WriteCloser, error) {
+		return os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
+	}}, nil
+}
+
+// fileSink opens its target on first Send, so building it has no side
+// effects, and reopens it after a write error.
+type fileSink struct {
+	lineSink
+	open func() (io.WriteCloser, error)
+	wc   io.WriteCloser
+	once sync.Mutex
+}
+
+func (s *fileSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+	s.once.Lock()
+	if s.wc == nil {
+		wc, err := s.open()
+		if err != nil {
+			s.once.Unlock()
+			return Retryable("io", fmt.Errorf("open: %w", err), 0)
+		}
+		s.wc = wc
+		s.lineSink.w = wc
+	}
+	s.once.Unlock()
+	err := s.lineSink.Send(ctx, ev)
+	if err != nil && !IsTemplateError(err) {
+		s.once.Lock()
+		_ = s.wc.Close()
+		s.wc = nil
+		s.once.Unlock()
+	}
+	return err
+}
+
+func (s *fileSink) Close() error {
+	s.once.Lock()
+	defer s.once.Unlock()
+	if s.wc == nil {
+		return nil
+	}
+	err := s.wc.Close()
+	s.wc = nil
+	return err
+}
+
+func openFile(c FileConfig) (io.WriteCloser, error) {
+	if fi, err := os.Stat(c.Path); err == nil && !fi.Mode().IsRegular() {
+		// A device or a pipe cannot be rotated; write to it as it is.
+		return os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND, 0)
+	}
+	maxSize := c.MaxSize
+	if maxSize == 0 {
+		maxSize = 100
+	}
+	return &lumberjack.Logger{Filename: c.Path, MaxSize: maxSize, MaxAge: c.MaxAge, MaxBackups: c.MaxBackups}, nil
+}

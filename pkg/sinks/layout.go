@@ -1,0 +1,236 @@
+package sinks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// Layout is a payload shape from the config: nested maps and lists whose
+// string leaves are templates. It renders straight to JSON, keys in the
+// order the config gives them.
+//
+// A plain string leaf renders as a JSON string (the old tool's behaviour). A
+// YAML number, boolean or null stays one. A string leaf tagged !int, !float,
+// !bool or !json renders its template and emits the result as that JSON
+// type: `count: !int "{{ .Count }}"`, `labels: !json "{{ toJson .InvolvedObject.Labels }}"`.
+type Layout struct {
+	root layoutNode
+}
+
+type layoutNode interface {
+	write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error
+}
+
+// ParseLayout compiles node; errors name the leaf under path.
+func ParseLayout(path string, node *yaml.Node) (*Layout, error) {
+	var errs []error
+	root := parseLayoutNode(path, node, &errs)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &Layout{root: root}, nil
+}
+
+// Render renders the layout for ev as JSON.
+func (l *Layout) Render(ev *kube.EnhancedEvent) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := l.root.write(&buf, ev); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func parseLayoutNode(path string, n *yaml.Node, errs *[]error) layoutNode {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return rawNode("null")
+		}
+		return parseLayoutNode(path, n.Content[0], errs)
+	case yaml.AliasNode:
+		return parseLayoutNode(path, n.Alias, errs)
+	case yaml.MappingNode:
+		m := &mapNode{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			key, _ := json.Marshal(k)
+			m.keys = append(m.keys, key)
+			m.values = append(m.values, parseLayoutNode(path+"."+k, n.Content[i+1], errs))
+		}
+		return m
+	case yaml.SequenceNode:
+		l := &listNode{}
+		for i, c := range n.Content {
+			l.items = append(l.items, parseLayoutNode(fmt.Sprintf("%s[%d]", path, i), c, errs))
+		}
+		return l
+	case yaml.ScalarNode:
+		return parseScalar(path, n, errs)
+	}
+	*errs = append(*errs, fmt.Errorf("%s: unsupported YAML node", path))
+	return rawNode("null")
+}
+
+func parseScalar(path string, n *yaml.Node, errs *[]error) layoutNode {
+	switch n.Tag {
+	case "!!int", "!!float":
+		var f any
+		if err := n.Decode(&f); err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
+			return rawNode("null")
+		}
+		b, err := json.Marshal(f)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
+		}
+		return rawNode(b)
+	case "!!bool":
+		var v bool
+		_ = n.Decode(&v)
+		return rawNode(strconv.FormatBool(v))
+	case "!!null":
+		return rawNode("null")
+	case "!!str", "!int", "!float", "!bool", "!json", "!string":
+	default:
+		*errs = append(*errs, fmt.Errorf("%s: unknown tag %s (use !int, !float, !bool, !json or !string)", path, n.Tag))
+		return rawNode("null")
+	}
+	t, err := ParseTemplate(n.Value)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
+		return rawNode("null")
+	}
+	kind := strings.TrimPrefix(n.Tag, "!")
+	if kind == "!str" || kind == "string" {
+		kind = ""
+	}
+	if kind == "" && t.isConst {
+		b, _ := json.Marshal(n.Value)
+		return rawNode(b)
+	}
+	return &templateNode{path: path, tmpl: t, kind: kind}
+}
+
+type rawNode []byte
+
+func (r rawNode) write(buf *bytes.Buffer, _ *kube.EnhancedEvent) error {
+	buf.Write(r)
+	return nil
+}
+
+type mapNode struct {
+	keys   [][]byte
+	values []layoutNode
+}
+
+func (m *mapNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+	buf.WriteByte('{')
+	for i, k := range m.keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(k)
+		buf.WriteByte(':')
+		if err := m.values[i].write(buf, ev); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+type listNode struct{ items []layoutNode }
+
+func (l *listNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+	buf.WriteByte('[')
+	for i, it := range l.items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := it.write(buf, ev); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte(']')
+	return nil
+}
+
+type templateNode struct {
+	path string
+	tmpl *Template
+	kind string // "", int, float, bool, json
+}
+
+func (t *templateNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+	tmp := bufPool.Get().(*bytes.Buffer)
+	tmp.Reset()
+	defer bufPool.Put(tmp)
+	if err := t.tmpl.renderTo(tmp, ev); err != nil {
+		return fmt.Errorf("%s: %w", t.path, err)
+	}
+	s := strings.TrimSpace(tmp.String())
+	switch t.kind {
+	case "":
+		writeJSONString(buf, tmp.Bytes())
+		return nil
+	case "int":
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return fmt.Errorf("%s: !int: %q is not an integer: %w", t.path, s, &TemplateError{Err: err})
+		}
+		buf.WriteString(s)
+	case "float":
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%s: !float: %q is not a number: %w", t.path, s, &TemplateError{Err: err})
+		}
+		buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	case "bool":
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%s: !bool: %q is not a boolean: %w", t.path, s, &TemplateError{Err: err})
+		}
+		buf.WriteString(strconv.FormatBool(b))
+	case "json":
+		if s == "" {
+			s = "null"
+		}
+		if !json.Valid([]byte(s)) {
+			return fmt.Errorf("%s: !json: output is not JSON: %w", t.path, &TemplateError{Err: errors.New(truncate(s, 80))})
+		}
+		buf.WriteString(s)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping.
+func writeJSONString(buf *bytes.Buffer, s []byte) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(s))
+	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

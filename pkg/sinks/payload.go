@@ -1,0 +1,42 @@
+package sinks
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// payload renders an event as a receiver's JSON body: its layout when it has
+// one, else the whole enriched event.
+type payload struct {
+	layout *Layout
+	deDot  bool
+}
+
+func newPayload(path string, layout yaml.Node, deDot bool) (payload, error) {
+	p := payload{deDot: deDot}
+	if layout.Kind == 0 {
+		return p, nil
+	}
+	if layout.Kind == yaml.MappingNode && len(layout.Content) == 0 {
+		return p, fmt.Errorf("%s.layout: an empty layout would send {} for every event; remove it to send the whole event", path)
+	}
+	l, err := ParseLayout(path+".layout", &layout)
+	if err != nil {
+		return p, err
+	}
+	p.layout = l
+	return p, nil
+}
+
+func (p payload) render(ev *kube.EnhancedEvent) ([]byte, error) {
+	if p.deDot {
+		ev = ev.DeDot()
+	}
+	if p.layout != nil {
+		return p.layout.Render(ev)
+	}
+	return ev.ToJSON()
+}

@@ -1,0 +1,49 @@
+package sinks
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// StdoutConfig writes one JSON line per event to standard output.
+type StdoutConfig struct {
+	Layout yaml.Node `yaml:"layout"`
+	DeDot  bool      `yaml:"deDot"`
+}
+
+func (c *StdoutConfig) build(path string, deps Deps) (Sink, error) {
+	p, err := newPayload(path, c.Layout, c.DeDot)
+	if err != nil {
+		return nil, err
+	}
+	return &lineSink{payload: p, w: deps.Stdout}, nil
+}
+
+// lineSink writes one JSON document per line to a writer.
+type lineSink struct {
+	payload payload
+	mu      sync.Mutex
+	w       io.Writer
+	buf     []byte
+}
+
+func (s *lineSink) Send(_ context.Context, ev *kube.EnhancedEvent) error {
+	b, err := s.payload.render(ev)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(append(s.buf[:0], b...), '\n')
+	if _, err := s.w.Write(s.buf); err != nil {
+		return Retryable("io", err, 0)
+	}
+	return nil
+}
+
+func (s *lineSink) Close() error { return nil }

@@ -1,0 +1,160 @@
+// Package sinks holds eventide's receivers: one file per sink type with its
+// configuration, constructor, Send and Close, plus the template and layout
+// rendering they share and the registry that builds a sink from config.
+package sinks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// funcMap is sprig's hermetic function map (no env, expandenv or DNS), plus
+// sprig's clock and random helpers, which read no secrets. Built once.
+var funcMap = func() template.FuncMap {
+	fm := sprig.HermeticTxtFuncMap()
+	all := sprig.TxtFuncMap()
+	for _, name := range []string{
+		"now", "date", "dateInZone", "date_in_zone", "dateModify", "date_modify",
+		"htmlDate", "htmlDateInZone", "uuidv4",
+		"randAlphaNum", "randAlpha", "randAscii", "randNumeric",
+	} {
+		if f, ok := all[name]; ok {
+			fm[name] = f
+		}
+	}
+	for _, banned := range []string{"env", "expandenv", "getHostByName"} {
+		delete(fm, banned)
+	}
+	return fm
+}()
+
+// FuncNames lists the functions templates may call, for documentation.
+func FuncNames() []string {
+	names := make([]string, 0, len(funcMap))
+	for n := range funcMap {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Template is a text/template parsed once at load. A template with no
+// actions renders its text without executing anything.
+type Template struct {
+	tmpl     *template.Template
+	constant string
+	isConst  bool
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// ParseTemplate parses text as a Go template with eventide's functions.
+// Missing map keys render as the empty string, not "<no value>".
+func ParseTemplate(text string) (*Template, error) {
+	if !strings.Contains(text, "{{") {
+		return &Template{constant: text, isConst: true}, nil
+	}
+	t, err := template.New("").Option("missingkey=zero").Funcs(funcMap).Parse(text)
+	if err != nil {
+		return nil, cleanTemplateError(err)
+	}
+	return &Template{tmpl: t}, nil
+}
+
+// MustParseTemplate is ParseTemplate for texts fixed in the source.
+func MustParseTemplate(text string) *Template {
+	t, err := ParseTemplate(text)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// Render executes the template on ev.
+func (t *Template) Render(ev *kube.EnhancedEvent) (string, error) {
+	if t.isConst {
+		return t.constant, nil
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := t.tmpl.Execute(buf, ev); err != nil {
+		return "", &TemplateError{Err: cleanTemplateError(err)}
+	}
+	return buf.String(), nil
+}
+
+// renderTo executes the template on ev into buf.
+func (t *Template) renderTo(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+	if t.isConst {
+		buf.WriteString(t.constant)
+		return nil
+	}
+	if err := t.tmpl.Execute(buf, ev); err != nil {
+		return &TemplateError{Err: cleanTemplateError(err)}
+	}
+	return nil
+}
+
+// TemplateError is a template that failed while rendering an event.
+type TemplateError struct{ Err error }
+
+func (e *TemplateError) Error() string { return "template: " + e.Err.Error() }
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// IsTemplateError reports whether err comes from rendering a template.
+func IsTemplateError(err error) bool {
+	var te *TemplateError
+	return errors.As(err, &te)
+}
+
+// cleanTemplateError drops the empty template name text/template puts in
+// front of its messages (`template: :1:5: …`).
+func cleanTemplateError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "template: ")
+	msg = strings.TrimPrefix(msg, ":")
+	return errors.New(msg)
+}
+
+// TemplateMap is a map of named templates with a stable key order.
+type TemplateMap struct {
+	Keys  []string
+	Items map[string]*Template
+}
+
+// ParseTemplateMap parses every value of m; errors name their key under path.
+func ParseTemplateMap(path string, m map[string]string) (*TemplateMap, error) {
+	tm := &TemplateMap{Items: make(map[string]*Template, len(m))}
+	var errs []error
+	for _, k := range sortedKeys(m) {
+		t, err := ParseTemplate(m[k])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, k, err))
+			continue
+		}
+		tm.Keys = append(tm.Keys, k)
+		tm.Items[k] = t
+	}
+	return tm, errors.Join(errs...)
+}
+
+// Render renders every template, in key order.
+func (m *TemplateMap) Render(ev *kube.EnhancedEvent) ([][2]string, error) {
+	out := make([][2]string, 0, len(m.Keys))
+	for _, k := range m.Keys {
+		v, err := m.Items[k].Render(ev)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, nil
+}
