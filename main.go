@@ -122,6 +122,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runExporter(ctx, f, stdout, stderr, nil)
+}
+
+// runExporter runs eventide until ctx ends, then drains. onReady, when set,
+// is called once the event caches synced (tests use it).
+func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
 	loaded, err := exporter.LoadFile(f.conf, sinks.Deps{Log: bootLog, Stdout: stdout})
 	if err != nil {
@@ -134,7 +142,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Warn().Str("config", f.conf).Msg(w)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	reg := prometheus.NewRegistry()
@@ -194,10 +202,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		if ctx.Err() == nil {
 			log.Error().Err(err).Msg("event watch failed to start")
 			code = 1
+			stop()
 		}
 	} else {
 		ready.Store(true)
 		log.Info().Msg("event caches synced; watching")
+		if onReady != nil {
+			onReady()
+		}
 	}
 	<-ctx.Done()
 	stop()
