@@ -86,7 +86,10 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	loaded, err := exporter.LoadFile(f.conf, sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard})
+	loaded, err := exporter.LoadFile(f.conf, exporter.LoadOptions{
+		Deps:              sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard},
+		UnsetEnvIsWarning: true,
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.conf, err)
 		return 1
@@ -131,7 +134,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // is called once the event caches synced (tests use it).
 func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
-	loaded, err := exporter.LoadFile(f.conf, sinks.Deps{Log: bootLog, Stdout: stdout})
+	loaded, err := exporter.LoadFile(f.conf, exporter.LoadOptions{Deps: sinks.Deps{Log: bootLog, Stdout: stdout}})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.conf, err)
 		return 1

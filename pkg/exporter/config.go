@@ -167,13 +167,23 @@ func (c *Config) MaxEventAge() time.Duration {
 	return DefaultMaxEventAgeSeconds * time.Second
 }
 
+// LoadOptions are what Load needs from the process.
+type LoadOptions struct {
+	Deps sinks.Deps
+	// LookupEnv resolves ${VAR}; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
+	// UnsetEnvIsWarning turns an unset ${VAR} into a warning (for
+	// `eventide validate`, which runs away from the pod's environment).
+	UnsetEnvIsWarning bool
+}
+
 // LoadFile reads and checks the configuration at path.
-func LoadFile(path string, deps sinks.Deps) (*Loaded, error) {
+func LoadFile(path string, opts LoadOptions) (*Loaded, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Load(b, deps)
+	return Load(b, opts)
 }
 
 // ConfigError is every problem found in a configuration, each naming its
@@ -195,7 +205,7 @@ func (e *ConfigError) Unwrap() []error { return e.Errs }
 // types, regexes, templates, receiver types and names. All problems are
 // reported together in a *ConfigError. Sinks are built (templates parsed)
 // but open nothing until their first send.
-func Load(data []byte, deps sinks.Deps) (*Loaded, error) {
+func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ConfigError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
@@ -204,8 +214,25 @@ func Load(data []byte, deps sinks.Deps) (*Loaded, error) {
 		return nil, &ConfigError{Errs: []error{errors.New("config is empty: it needs at least route and receivers")}}
 	}
 	root := doc.Content[0]
-	var errs []error
-	substituteEnv(root, "", os.LookupEnv, &errs)
+	var (
+		errs     []error
+		warnings []string
+	)
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if opts.UnsetEnvIsWarning {
+		strict := lookup
+		lookup = func(name string) (string, bool) {
+			if v, ok := strict(name); ok {
+				return v, true
+			}
+			warnings = append(warnings, fmt.Sprintf("environment variable %s is not set here; it must be where eventide runs", name))
+			return "unset-" + name, true
+		}
+	}
+	substituteEnv(root, "", lookup, &errs)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
 	if err := root.Decode(&cfg); err != nil {
@@ -217,18 +244,24 @@ func Load(data []byte, deps sinks.Deps) (*Loaded, error) {
 		} else {
 			errs = append(errs, err)
 		}
-	}
-	if len(errs) > 0 {
-		// Values may be half-decoded; checking them would add noise.
+		// Values are half-decoded; checking them would add noise.
 		return nil, &ConfigError{Errs: errs}
 	}
-	l := &Loaded{}
+	l := &Loaded{Warnings: warnings}
 	errs = append(errs, cfg.check(l)...)
-	receivers, rerrs := buildReceivers(cfg.Receivers, deps)
+	receivers, rerrs := buildReceivers(cfg.Receivers, opts.Deps)
 	errs = append(errs, rerrs...)
 	names := make([]string, len(receivers))
 	for i, r := range receivers {
 		names[i] = r.Name
+	}
+	if len(receivers) < len(cfg.Receivers) {
+		// Some failed to build; resolve route names against all of them so
+		// one mistake is not reported again as "undefined receiver".
+		names = names[:0]
+		for _, rc := range cfg.Receivers {
+			names = append(names, rc.Name)
+		}
 	}
 	tree, terrs := compileTree(&cfg.Route, names)
 	errs = append(errs, terrs...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/eventide/eventide/pkg/kube"
 )
@@ -240,8 +241,8 @@ func compileRegex(path, pattern string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		hint := ""
-		if len(pattern) > 0 && (pattern[0] == '*' || pattern[0] == '+' || pattern[0] == '?') {
-			hint = " (this is a regular expression, not a glob: write .*" + pattern[1:] + " or drop the leading " + pattern[:1] + ")"
+		if strings.Contains(pattern, "*") && !strings.Contains(pattern, ".*") {
+			hint = fmt.Sprintf(" (this is a regular expression, not a glob: write %q)", strings.ReplaceAll(pattern, "*", ".*"))
 		}
 		return nil, fmt.Errorf("%s: invalid regular expression %q: %w%s", path, pattern, err, hint)
 	}

@@ -77,8 +77,9 @@ func unknownKey(t reflect.Type, path string, k *yaml.Node, fields map[string]ref
 	sort.Strings(known)
 	hint := ""
 	for _, name := range known {
-		if strings.EqualFold(name, k.Value) {
+		if strings.EqualFold(name, k.Value) || editDistance(strings.ToLower(name), strings.ToLower(k.Value)) <= 2 {
 			hint = fmt.Sprintf(" (did you mean %q? keys are case-sensitive)", name)
+			break
 		}
 	}
 	return fmt.Errorf("%s (line %d): unknown key%s; known keys: %s", path, k.Line, hint, strings.Join(known, ", "))
@@ -198,4 +199,25 @@ func validEnvName(s string) bool {
 		return false
 	}
 	return true
+}
+
+// editDistance is the Levenshtein distance, for "did you mean" hints.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

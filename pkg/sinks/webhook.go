@@ -76,9 +76,7 @@ func (c *WebhookConfig) build(path string, deps Deps) (Sink, error) {
 	switch {
 	case c.Endpoint == "":
 		errs = append(errs, fmt.Errorf("%s.endpoint: required", path))
-	case err != nil:
-		errs = append(errs, fmt.Errorf("%s.endpoint: %w", path, err))
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
 		errs = append(errs, fmt.Errorf("%s.endpoint: %q is not an http(s) URL", path, c.Endpoint))
 	}
 	method := strings.ToUpper(c.Method)

@@ -1,0 +1,187 @@
+package exporter
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+func testLoadOptions(env map[string]string) LoadOptions {
+	return LoadOptions{
+		Deps: sinks.Deps{Log: zerolog.Nop()},
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		},
+	}
+}
+
+// Each file under testdata/invalid holds one kind of mistake and, in its
+// "# want:" lines, the messages the load must report.
+func TestLoadRejectsInvalidConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no testdata")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for _, line := range strings.Split(string(b), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					wants = append(wants, w)
+				}
+			}
+			if len(wants) == 0 {
+				t.Fatal("test file has no # want: line")
+			}
+			_, err = Load(b, testLoadOptions(nil))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a *ConfigError, got %v", err)
+			}
+			msg := err.Error()
+			for _, w := range wants {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error does not say %q:\n%s", w, msg)
+				}
+			}
+			for _, e := range ce.Errs {
+				if strings.Contains(e.Error(), "undefined receiver") && !strings.Contains(strings.Join(wants, "\n"), "undefined receiver") {
+					t.Errorf("spurious follow-on error: %v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadValidConfigs(t *testing.T) {
+	env := map[string]string{"WEBHOOK_KEY": "k", "SLACK_TOKEN": "xoxb-1", "OPSGENIE_API_KEY": "og"}
+	files, _ := filepath.Glob("testdata/valid/*.yaml")
+	files = append(files, filepath.Join(testenv.RepoRoot(), "config.example.yaml"))
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := Load(b, testLoadOptions(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if len(l.Receivers) == 0 || len(l.Tree.Routes()) == 0 {
+				t.Fatalf("nothing loaded: %+v", l)
+			}
+		})
+	}
+}
+
+func TestLoadOldFileKeepsValues(t *testing.T) {
+	b, err := os.ReadFile("testdata/valid/old-exporter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(b, testLoadOptions(map[string]string{"WEBHOOK_KEY": "k", "SLACK_TOKEN": "xoxb-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.KubeQPS != 100 || c.KubeBurst != 500 || c.MetricsNamePrefix != "event_exporter_" ||
+		c.LeaderElection.LeaderElectionID != "kubernetes-event-exporter" || c.MaxEventAge().Seconds() != 5 {
+		t.Errorf("values not kept: %+v", c)
+	}
+	if got := c.Receivers[2].Slack.Token; got.Value() != "xoxb-1" || got.String() != "<redacted>" {
+		t.Errorf("secret: value %q, printed %q", got.Value(), got.String())
+	}
+	if got := c.Receivers[1].Webhook.Headers["X-API-KEY"]; got != "k" {
+		t.Errorf("${WEBHOOK_KEY} gave %q", got)
+	}
+}
+
+func TestThrottlePeriodIsDeprecatedAlias(t *testing.T) {
+	l, err := Load([]byte("throttlePeriod: 30\nroute: {match: [{receiver: d}]}\nreceivers: [{name: d, stdout: {}}]\n"), testLoadOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Config.MaxEventAge().Seconds() != 30 || len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "deprecated") {
+		t.Errorf("age %v, warnings %v", l.Config.MaxEventAge(), l.Warnings)
+	}
+}
+
+func TestNamespaceOneOrList(t *testing.T) {
+	for in, want := range map[string]string{
+		`namespace: payments`:        "payments",
+		`namespace: [payments, ops]`: "payments,ops",
+		`namespace: ""`:              "",
+	} {
+		l, err := Load([]byte(in+"\nroute: {match: [{receiver: d}]}\nreceivers: [{name: d, stdout: {}}]\n"), testLoadOptions(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(l.Config.Namespace, ","); got != want {
+			t.Errorf("%s: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestExpandEnv(t *testing.T) {
+	env := map[string]string{"TOKEN": "abc", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "Bearer ${TOKEN}", want: "Bearer abc"},
+		{in: "${EMPTY}x", want: "x"},
+		{in: "$TOKEN stays", want: "$TOKEN stays"},
+		{in: "cost: $${TOKEN}", want: "cost: ${TOKEN}"},
+		{in: `{{ $x := .Reason }}{{ $x }} ${TOKEN}`, want: `{{ $x := .Reason }}{{ $x }} abc`},
+		{in: `{{ printf "${TOKEN}" }}`, want: `{{ printf "${TOKEN}" }}`},
+		{in: `{{ range $k, $v := .InvolvedObject.Labels }}{{ $k }}={{ $v }}{{ end }}`, want: `{{ range $k, $v := .InvolvedObject.Labels }}{{ $k }}={{ $v }}{{ end }}`},
+		{in: "${MISSING}", err: "environment variable MISSING is not set"},
+		{in: "${not a name}", err: "not an environment variable name"},
+		{in: "${TOKEN", err: "unterminated"},
+	} {
+		got, err := expandEnv(tc.in, lookup)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%q: got %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestValidateModeWarnsOnUnsetEnv(t *testing.T) {
+	opts := testLoadOptions(nil)
+	opts.UnsetEnvIsWarning = true
+	l, err := Load([]byte("route: {match: [{receiver: d}]}\nreceivers: [{name: d, webhook: {endpoint: 'http://127.0.0.1:1/', headers: {A: '${SECRET}'}}}]\n"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "SECRET is not set") {
+		t.Errorf("warnings %v", l.Warnings)
+	}
+}
+
+func TestSecretFileReference(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("xoxb-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load([]byte("route: {match: [{receiver: s}]}\nreceivers: [{name: s, slack: {token: {file: "+path+"}, channel: '#x'}}]\n"), testLoadOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Config.Receivers[0].Slack.Token.Value(); got != "xoxb-from-file" {
+		t.Errorf("token %q", got)
+	}
+}
