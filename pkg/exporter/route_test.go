@@ -158,6 +158,9 @@ func TestRouteMatchedCountsRoutesThatSent(t *testing.T) {
 }
 
 func TestMatchDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	tree := mustTree(t, RouteConfig{Routes: []RouteConfig{
 		{Drop: []RuleConfig{{Namespace: "^kube-"}}, Match: []RuleConfig{{Type: "Warning", Labels: map[string]string{"owner": ""}, Receiver: "a"}}},
 		{Match: []RuleConfig{{Reason: "BackOff|OOM", Not: &RuleConfig{Namespace: "^dev-"}, Receiver: "b"}}},

@@ -1,0 +1,26 @@
+# The two commands a newcomer runs:
+#   make demo   eventide on a local control plane with a stream of realistic events
+#   make test   every test, against a real kube-apiserver + etcd (built once, cached)
+GO ?= go
+
+.PHONY: test demo bench build control-plane vet
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/eventide .
+
+control-plane:
+	bash hack/build-control-plane.sh >/dev/null
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+test: control-plane vet
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+demo: control-plane
+	$(GO) run ./internal/cmd/demo
+
+# End-to-end benchmark against the local control plane; see README.
+bench: control-plane build
+	$(GO) run ./internal/cmd/bench -eventide bin/eventide

@@ -1,0 +1,236 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// fakeSink answers each Send from a script and records what it was given.
+type fakeSink struct {
+	mu      sync.Mutex
+	script  []error // answers in order; nil after the end
+	got     []string
+	calls   int
+	release chan struct{} // when set, Send waits on it
+}
+
+func (f *fakeSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var err error
+	if f.calls < len(f.script) {
+		err = f.script[f.calls]
+	}
+	f.calls++
+	if err == nil {
+		f.got = append(f.got, ev.Name)
+	}
+	return err
+}
+
+func (f *fakeSink) Close() error { return nil }
+
+func (f *fakeSink) delivered() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got...)
+}
+
+func named(name string) *kube.EnhancedEvent {
+	e := testEvent()
+	e.Name = name
+	return e
+}
+
+func newTestRuntime(t *testing.T, sink sinks.Sink, d DeliveryConfig) (*Runtime, *Metrics, *[]time.Duration) {
+	t.Helper()
+	d, errs := d.withDefaults("test")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	m := NewMetrics(prometheus.NewRegistry(), "")
+	rt := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop())
+	var mu sync.Mutex
+	var sleeps []time.Duration
+	rt.workers[0].sleep = func(ctx context.Context, dur time.Duration) error {
+		mu.Lock()
+		sleeps = append(sleeps, dur)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	return rt, m, &sleeps
+}
+
+// drain runs the runtime until everything queued was handled.
+func drain(t *testing.T, rt *Runtime) {
+	t.Helper()
+	rt.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt.Shutdown(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("runtime did not drain")
+	}
+}
+
+func TestRetryThenSucceed(t *testing.T) {
+	sink := &fakeSink{script: []error{
+		sinks.Retryable("http_5xx", errors.New("503"), 0),
+		sinks.Retryable("rate_limited", errors.New("429"), 7*time.Second),
+	}}
+	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{InitialBackoff: time.Second, MaxBackoff: 4 * time.Second})
+	rt.Enqueue(0, named("a"))
+	drain(t, rt)
+	if got := sink.delivered(); len(got) != 1 {
+		t.Fatalf("delivered %v", got)
+	}
+	if n := testutil.ToFloat64(m.Retried.WithLabelValues("r", "http_5xx")) + testutil.ToFloat64(m.Retried.WithLabelValues("r", "rate_limited")); n != 2 {
+		t.Errorf("retries %v, want 2", n)
+	}
+	s := *sleeps
+	if len(s) != 2 || s[0] < 500*time.Millisecond || s[0] >= time.Second || s[1] != 7*time.Second {
+		t.Errorf("backoffs %v: want jittered 1s, then the server's Retry-After 7s", s)
+	}
+	if testutil.ToFloat64(m.Sent.WithLabelValues("r")) != 1 {
+		t.Error("sent not counted")
+	}
+}
+
+func TestBackoffGrowsToMax(t *testing.T) {
+	var script []error
+	for i := 0; i < 6; i++ {
+		script = append(script, errors.New("connection refused"))
+	}
+	sink := &fakeSink{script: script}
+	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 5})
+	rt.Enqueue(0, named("a"))
+	drain(t, rt)
+	s := *sleeps
+	if len(s) != 5 {
+		t.Fatalf("%d sleeps, want 5 (MaxRetries)", len(s))
+	}
+	for i, max := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second} {
+		if s[i] < max/2 || s[i] >= max {
+			t.Errorf("sleep %d = %v, want in [%v, %v)", i, s[i], max/2, max)
+		}
+	}
+	if testutil.ToFloat64(m.Failed.WithLabelValues("r", "other")) != 1 || len(sink.delivered()) != 0 {
+		t.Error("a send that kept failing is not counted as failed")
+	}
+}
+
+func TestPermanentFailureIsNotRetried(t *testing.T) {
+	sink := &fakeSink{script: []error{sinks.Permanent("http_4xx", errors.New("400")), nil}}
+	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
+	rt.Enqueue(0, named("bad"))
+	rt.Enqueue(0, named("good"))
+	drain(t, rt)
+	if len(*sleeps) != 0 {
+		t.Errorf("permanent failure retried: %v", *sleeps)
+	}
+	if got := sink.delivered(); len(got) != 1 || got[0] != "good" {
+		t.Errorf("delivered %v; the next event must go on", got)
+	}
+	if testutil.ToFloat64(m.Failed.WithLabelValues("r", "http_4xx")) != 1 {
+		t.Error("failure not counted")
+	}
+}
+
+func TestTemplateErrorCountedOnce(t *testing.T) {
+	sink := &fakeSink{script: []error{&sinks.TemplateError{Err: errors.New("boom")}}}
+	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
+	rt.Enqueue(0, named("a"))
+	drain(t, rt)
+	if len(*sleeps) != 0 || testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")) != 1 ||
+		testutil.ToFloat64(m.Failed.WithLabelValues("r", "template")) != 1 {
+		t.Errorf("template error: sleeps %v, template_errors %v", *sleeps, testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")))
+	}
+}
+
+func TestFullQueueDropsOldest(t *testing.T) {
+	sink := &fakeSink{}
+	rt, m, _ := newTestRuntime(t, sink, DeliveryConfig{QueueSize: 3})
+	for i := 0; i < 5; i++ {
+		rt.Enqueue(0, named(fmt.Sprint(i)))
+	}
+	if testutil.ToFloat64(m.QueueLength.WithLabelValues("r")) != 3 {
+		t.Error("queue length gauge wrong")
+	}
+	drain(t, rt)
+	if got := fmt.Sprint(sink.delivered()); got != "[2 3 4]" {
+		t.Errorf("delivered %s, want the newest three in order", got)
+	}
+	if testutil.ToFloat64(m.Dropped.WithLabelValues("r", "queue_full")) != 2 {
+		t.Error("drops not counted")
+	}
+}
+
+// A stuck receiver neither blocks Enqueue nor another receiver.
+func TestStuckReceiverIsolated(t *testing.T) {
+	stuck := &fakeSink{release: make(chan struct{})}
+	live := &fakeSink{}
+	d, _ := DeliveryConfig{QueueSize: 10, Timeout: time.Hour}.withDefaults("")
+	m := NewMetrics(prometheus.NewRegistry(), "")
+	rt := NewRuntime([]Receiver{{Name: "stuck", Delivery: d, Sink: stuck}, {Name: "live", Delivery: d, Sink: live}}, m, zerolog.Nop())
+	rt.Start()
+	for i := 0; i < 100; i++ { // far more than the stuck queue holds: must not block
+		ev := named(fmt.Sprint(i))
+		rt.Enqueue(0, ev)
+		rt.Enqueue(1, ev)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(live.delivered()) < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
+	if n := len(live.delivered()); n < 10 {
+		t.Fatalf("live receiver delivered %d", n)
+	}
+	// Shutdown with a deadline: the stuck send is cancelled, what it had
+	// queued is counted as dropped, and Shutdown returns.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	rt.Shutdown(ctx)
+	if testutil.ToFloat64(m.Dropped.WithLabelValues("stuck", "shutdown")) == 0 {
+		t.Error("events abandoned at shutdown not counted")
+	}
+}
+
+func TestClassifyHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		code      int
+		header    string
+		class     string
+		retryable bool
+		after     time.Duration
+	}{
+		{400, "", "http_4xx", false, 0},
+		{404, "", "http_4xx", false, 0},
+		{408, "", "http_5xx", true, 0},
+		{429, "3", "rate_limited", true, 3 * time.Second},
+		{500, "", "http_5xx", true, 0},
+		{503, "120", "http_5xx", true, 2 * time.Minute},
+	} {
+		class, retry, after := sinks.Classify(sinks.HTTPStatusError(tc.code, tc.header, nil))
+		if class != tc.class || retry != tc.retryable || after != tc.after {
+			t.Errorf("%d: got %s %v %v", tc.code, class, retry, after)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package kube
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestIsNewOccurrence(t *testing.T) {
+	t0 := metav1.NewTime(time.Unix(1000, 0))
+	t1 := metav1.NewTime(time.Unix(1010, 0))
+	base := corev1.Event{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1"}, Count: 1, LastTimestamp: t0}
+	for _, tc := range []struct {
+		name string
+		mod  func(*corev1.Event)
+		want bool
+	}{
+		{"resync: same resourceVersion", func(e *corev1.Event) {}, false},
+		{"metadata-only update", func(e *corev1.Event) { e.ResourceVersion = "2"; e.Labels = map[string]string{"a": "b"} }, false},
+		{"count bumped", func(e *corev1.Event) { e.ResourceVersion = "2"; e.Count = 2 }, true},
+		{"lastTimestamp moved", func(e *corev1.Event) { e.ResourceVersion = "2"; e.LastTimestamp = t1 }, true},
+		{"series appeared", func(e *corev1.Event) {
+			e.ResourceVersion = "2"
+			e.Series = &corev1.EventSeries{Count: 2, LastObservedTime: metav1.NewMicroTime(t1.Time)}
+		}, true},
+	} {
+		cur := *base.DeepCopy()
+		tc.mod(&cur)
+		if got := IsNewOccurrence(&base, &cur); got != tc.want {
+			t.Errorf("%s: %v", tc.name, got)
+		}
+	}
+	// series.count moving on an events.k8s.io/v1 event
+	a := corev1.Event{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1"}, Series: &corev1.EventSeries{Count: 2}}
+	b := *a.DeepCopy()
+	b.ResourceVersion, b.Series.Count = "2", 3
+	if !IsNewOccurrence(&a, &b) {
+		t.Error("series.count change missed")
+	}
+}
+
+func TestEventShapes(t *testing.T) {
+	et := metav1.NewMicroTime(time.Unix(2000, 0))
+	obs := metav1.NewMicroTime(time.Unix(2100, 0))
+	ev := &corev1.Event{EventTime: et, Series: &corev1.EventSeries{Count: 4, LastObservedTime: obs}}
+	if EventCount(ev) != 4 || !LastOccurrence(ev).Equal(obs.Time) {
+		t.Errorf("series shape: count %d last %v", EventCount(ev), LastOccurrence(ev))
+	}
+	e := NewEnhancedEvent(ev, "")
+	if e.GetTimestampMs() != 2000_000 || e.GetTimestampISO8601() != "1970-01-01T00:33:20.000Z" {
+		t.Errorf("timestamps from eventTime: %d %s", e.GetTimestampMs(), e.GetTimestampISO8601())
+	}
+	if EventCount(&corev1.Event{}) != 1 {
+		t.Error("count defaults to 1")
+	}
+}
+
+func TestRequestVerb(t *testing.T) {
+	for url, want := range map[string]string{
+		"/api/v1/namespaces/a/events?watch=true":          "WATCH",
+		"/api/v1/namespaces/a/events?limit=500":           "LIST",
+		"/api/v1/pods":                                    "LIST",
+		"/api/v1/namespaces/a/pods/p":                     "GET",
+		"/apis/apps/v1/namespaces/a/replicasets":          "LIST",
+		"/apis/apps/v1/namespaces/a/replicasets/rs":       "GET",
+		"/apis/apps/v1/deployments?allowWatchBookmarks=1": "LIST",
+		"/apis":                                           "GET",
+	} {
+		if got := requestVerb(httptest.NewRequest("GET", url, nil)); got != want {
+			t.Errorf("%s: %s, want %s", url, got, want)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package sinks
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sampleEvent() *kube.EnhancedEvent {
+	ts := metav1.NewTime(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	ev := kube.NewEnhancedEvent(&corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "web-1.17a", Namespace: "shop", UID: "ev-uid"},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: "web-1", Namespace: "shop", UID: "pod-uid"},
+		Reason:         "BackOff", Message: `Back-off restarting failed container "app" <x>`, Type: "Warning",
+		Source: corev1.EventSource{Component: "kubelet", Host: "node-7"},
+		Count:  3, FirstTimestamp: ts, LastTimestamp: ts,
+	}, "prod-eu-1")
+	ev.InvolvedObject.Labels = map[string]string{"owner": "payments", "app.kubernetes.io/name": "web"}
+	ev.InvolvedObject.Workload = &kube.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+	return ev
+}
+
+func parseLayoutYAML(t testing.TB, src string) (*Layout, error) {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+		t.Fatal(err)
+	}
+	return ParseLayout("layout", &n)
+}
+
+func render(t *testing.T, src string) string {
+	t.Helper()
+	l, err := parseLayoutYAML(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Render(sampleEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestLayoutGoldenKinesisMetric(t *testing.T) {
+	got := render(t, `
+metric: kube_event
+value: !int '{{ .GetCount }}'
+timestamp: !int '{{ .GetTimestampMs }}'
+iso: '{{ .GetTimestampISO8601 }}'
+dimensions:
+  cluster: '{{ .ClusterName }}'
+  namespace: '{{ .Namespace }}'
+  kind: '{{ .InvolvedObject.Kind }}'
+  reason: '{{ .Reason }}'
+  owner: '{{ .InvolvedObject.Labels.owner }}'
+  missing: '{{ .InvolvedObject.Labels.nope }}'
+  workload: '{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}'
+labels: !json '{{ toJson .InvolvedObject.Labels }}'
+message: '{{ .Message }}'
+ratio: !float '{{ div 1 4 }}.5'
+warning: !bool '{{ eq .Type "Warning" }}'
+static: {n: 5, f: 1.5, yes: true, none: null, s: "text", list: [1, "{{ .Reason }}"]}
+`)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(got), "", "  "); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, got)
+	}
+	golden := filepath.Join("testdata", "kinesis-metric.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pretty.String() != string(want) {
+		t.Errorf("layout output differs from %s:\n%s", golden, pretty.String())
+	}
+}
+
+func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
+	for src, want := range map[string]string{
+		`a: {b: !int "{{ .Reason }}"}`:          `layout.a.b: !int: "BackOff" is not an integer`,
+		`x: !json "{{ .Reason }}"`:              `layout.x: !json: output is not JSON`,
+		`x: "{{ .NoSuchField }}"`:               `layout.x: template:`,
+		`x: !bool "maybe"`:                      `layout.x: !bool: "maybe" is not a boolean`,
+		`x: "{{ index .InvolvedObject.Labels }}"`: ``,
+	} {
+		l, err := parseLayoutYAML(t, src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		_, err = l.Render(sampleEvent())
+		if want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", src, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", src, err, want)
+		}
+		if err != nil && !IsTemplateError(err) {
+			t.Errorf("%s: %v is not a TemplateError (would be retried)", src, err)
+		}
+	}
+}
+
+func TestTemplateFunctions(t *testing.T) {
+	for text, want := range map[string]string{
+		`{{ .Reason | lower }}`:                      "backoff",
+		`{{ toJson .InvolvedObject.Labels }}`:        `{"app.kubernetes.io/name":"web","owner":"payments"}`,
+		`{{ .InvolvedObject.Labels.none }}`:          "",
+		`{{ .GetTimestampISO8601 }}`:                 "2026-11-21T10:00:00.000Z",
+		`{{ date "2006-01-02" .LastTimestamp.Time }}`: "2026-11-21",
+		`{{ .InvolvedObject.Workload.Name }}`:        "web",
+	} {
+		tm, err := ParseTemplate(text)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		got, err := tm.Render(sampleEvent())
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", text, got, err, want)
+		}
+	}
+	for _, banned := range []string{"env", "expandenv", "getHostByName"} {
+		if _, err := ParseTemplate(`{{ ` + banned + ` "HOME" }}`); err == nil {
+			t.Errorf("%s is available to templates", banned)
+		}
+	}
+}
+
+func TestDeDotPayload(t *testing.T) {
+	p := payload{deDot: true}
+	b, err := p.render(sampleEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"app_kubernetes_io/name":"web"`) || strings.Contains(string(b), `"app.kubernetes.io/name"`) {
+		t.Errorf("labels not de-dotted: %s", b)
+	}
+}
+
+func BenchmarkLayoutRender(b *testing.B) {
+	l, err := parseLayoutYAML(b, `
+metric: kube_event
+value: !int '{{ .GetCount }}'
+timestamp: !int '{{ .GetTimestampMs }}'
+dimensions:
+  cluster: '{{ .ClusterName }}'
+  namespace: '{{ .Namespace }}'
+  kind: '{{ .InvolvedObject.Kind }}'
+  reason: '{{ .Reason }}'
+  type: '{{ .Type }}'
+  owner: '{{ .InvolvedObject.Labels.owner }}'
+  workload: '{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}'
+`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := sampleEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Render(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWholeEventJSON(b *testing.B) {
+	ev := sampleEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ev.ToJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzParseAndRenderTemplate(f *testing.F) {
+	for _, s := range []string{"{{ .Reason }}", "{{ toJson . }}", "{{", "{{ index .InvolvedObject.Labels \"owner\" }}", "x{{ .Count | add 1 }}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if strings.Contains(text, "repeat") || strings.Contains(text, "until") || strings.Contains(text, "seq") {
+			t.Skip("sprig can allocate without bound on purpose")
+		}
+		tm, err := ParseTemplate(text)
+		if err != nil {
+			return
+		}
+		_, _ = tm.Render(sampleEvent())
+	})
+}
