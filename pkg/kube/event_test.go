@@ -67,7 +67,7 @@ func TestRequestVerb(t *testing.T) {
 		"/apis/apps/v1/namespaces/a/replicasets":          "LIST",
 		"/apis/apps/v1/namespaces/a/replicasets/rs":       "GET",
 		"/apis/apps/v1/deployments?allowWatchBookmarks=1": "LIST",
-		"/apis":                                           "GET",
+		"/apis": "GET",
 	} {
 		if got := requestVerb(httptest.NewRequest("GET", url, nil)); got != want {
 			t.Errorf("%s: %s, want %s", url, got, want)

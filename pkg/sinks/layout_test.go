@@ -96,10 +96,10 @@ static: {n: 5, f: 1.5, yes: true, none: null, s: "text", list: [1, "{{ .Reason }
 
 func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
 	for src, want := range map[string]string{
-		`a: {b: !int "{{ .Reason }}"}`:          `layout.a.b: !int: "BackOff" is not an integer`,
-		`x: !json "{{ .Reason }}"`:              `layout.x: !json: output is not JSON`,
-		`x: "{{ .NoSuchField }}"`:               `layout.x: template:`,
-		`x: !bool "maybe"`:                      `layout.x: !bool: "maybe" is not a boolean`,
+		`a: {b: !int "{{ .Reason }}"}`:            `layout.a.b: !int: "BackOff" is not an integer`,
+		`x: !json "{{ .Reason }}"`:                `layout.x: !json: output is not JSON`,
+		`x: "{{ .NoSuchField }}"`:                 `layout.x: template:`,
+		`x: !bool "maybe"`:                        `layout.x: !bool: "maybe" is not a boolean`,
 		`x: "{{ index .InvolvedObject.Labels }}"`: ``,
 	} {
 		l, err := parseLayoutYAML(t, src)
@@ -124,12 +124,12 @@ func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
 
 func TestTemplateFunctions(t *testing.T) {
 	for text, want := range map[string]string{
-		`{{ .Reason | lower }}`:                      "backoff",
-		`{{ toJson .InvolvedObject.Labels }}`:        `{"app.kubernetes.io/name":"web","owner":"payments"}`,
-		`{{ .InvolvedObject.Labels.none }}`:          "",
-		`{{ .GetTimestampISO8601 }}`:                 "2026-11-21T10:00:00.000Z",
+		`{{ .Reason | lower }}`:                       "backoff",
+		`{{ toJson .InvolvedObject.Labels }}`:         `{"app.kubernetes.io/name":"web","owner":"payments"}`,
+		`{{ .InvolvedObject.Labels.none }}`:           "",
+		`{{ .GetTimestampISO8601 }}`:                  "2026-11-21T10:00:00.000Z",
 		`{{ date "2006-01-02" .LastTimestamp.Time }}`: "2026-11-21",
-		`{{ .InvolvedObject.Workload.Name }}`:        "web",
+		`{{ .InvolvedObject.Workload.Name }}`:         "web",
 	} {
 		tm, err := ParseTemplate(text)
 		if err != nil {
