@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -58,6 +59,7 @@ type flags struct {
 	kubeconfig     string
 	metricsAddress string
 	drainTimeout   time.Duration
+	pprof          bool
 }
 
 func parseFlags(name string, args []string, stderr io.Writer, withRun bool) (*flags, error) {
@@ -70,6 +72,7 @@ func parseFlags(name string, args []string, stderr io.Writer, withRun bool) (*fl
 		fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 		fs.StringVar(&f.metricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz and /readyz (empty turns them off)")
 		fs.DurationVar(&f.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
+		fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -196,7 +199,7 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	}
 
 	var ready atomic.Bool
-	srv := startHTTP(f.metricsAddress, reg, &ready, log)
+	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)
 
 	log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(loaded.Receivers)).
 		Bool("enrichment", enricher != nil).Str("version", version).Msg("eventide starting")
@@ -235,11 +238,17 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	return code
 }
 
-func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, log zerolog.Logger) *http.Server {
+func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, withPprof bool, log zerolog.Logger) *http.Server {
 	if addr == "" {
 		return nil
 	}
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {

@@ -49,6 +49,7 @@ func FuncNames() []string {
 // actions renders its text without executing anything.
 type Template struct {
 	tmpl     *template.Template
+	fast     []fastPart // see fastpath.go; nil when text/template must run
 	constant string
 	isConst  bool
 }
@@ -65,7 +66,7 @@ func ParseTemplate(text string) (*Template, error) {
 	if err != nil {
 		return nil, cleanTemplateError(err)
 	}
-	return &Template{tmpl: t}, nil
+	return &Template{tmpl: t, fast: compileFast(t)}, nil
 }
 
 // MustParseTemplate is ParseTemplate for texts fixed in the source.
@@ -85,8 +86,8 @@ func (t *Template) Render(ev *kube.EnhancedEvent) (string, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if err := t.tmpl.Execute(buf, ev); err != nil {
-		return "", &TemplateError{Err: cleanTemplateError(err)}
+	if err := t.renderTo(buf, ev); err != nil {
+		return "", err
 	}
 	return buf.String(), nil
 }
@@ -95,6 +96,9 @@ func (t *Template) Render(ev *kube.EnhancedEvent) (string, error) {
 func (t *Template) renderTo(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
 	if t.isConst {
 		buf.WriteString(t.constant)
+		return nil
+	}
+	if t.fast != nil && executeFast(buf, t.fast, ev) {
 		return nil
 	}
 	if err := t.tmpl.Execute(buf, ev); err != nil {

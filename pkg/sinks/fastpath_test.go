@@ -1,0 +1,50 @@
+package sinks
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// The fast path must print exactly what text/template prints, and step
+// aside where text/template would do something else.
+func TestFastPathMatchesTextTemplate(t *testing.T) {
+	bare := sampleEvent()
+	bare.InvolvedObject.Workload = nil
+	bare.InvolvedObject.Labels = nil
+	events := map[string]*kube.EnhancedEvent{"full": sampleEvent(), "bare": bare}
+	for _, tc := range []struct {
+		text string
+		fast bool
+	}{
+		{"{{ .Reason }}", true},
+		{"#{{ .InvolvedObject.Labels.owner }}-alerts", true},
+		{"{{ .InvolvedObject.Labels.nope }}", true},
+		{"{{ .Name }} {{ .Namespace }} {{ .InvolvedObject.Name }} {{ .InvolvedObject.UID }}", true},
+		{"{{ .Count }} {{ .GetCount }} {{ .GetTimestampMs }} {{ .GetTimestampISO8601 }}", true},
+		{"{{ .InvolvedObject.Deleted }} {{ .ClusterName }} {{ .Source.Host }}", true},
+		{"{{ .InvolvedObject.Workload.Name }}", true}, // nil on "bare": text/template's error
+		{"{{ .LastTimestamp }}", false},               // has a String method
+		{"{{ .InvolvedObject.Labels }}", false},       // a map
+		{"{{ .Reason | lower }}", false},
+		{"{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}", false},
+		{"{{ $x := .Reason }}{{ $x }}", false},
+	} {
+		tm, err := ParseTemplate(tc.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tm.fast != nil; got != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.text, got, tc.fast)
+		}
+		for name, ev := range events {
+			var want bytes.Buffer
+			werr := tm.tmpl.Execute(&want, ev)
+			got, gerr := tm.Render(ev)
+			if (werr != nil) != (gerr != nil) || (werr == nil && got != want.String()) {
+				t.Errorf("%s on %s: fast %q (%v), text/template %q (%v)", tc.text, name, got, gerr, want.String(), werr)
+			}
+		}
+	}
+}
