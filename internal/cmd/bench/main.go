@@ -40,6 +40,7 @@ func main() {
 		keep     = flag.Bool("keep", false, "keep the work folder")
 	)
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write eventide's CPU profile during the load to this file")
+	flag.StringVar(&gomaxprocs, "gomaxprocs", "", "GOMAXPROCS for the eventide process only (what a CPU limit sets in a pod)")
 	flag.Parse()
 	if err := run(*binary, *rate, *duration, *pods, *workers, *enrich, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -47,7 +48,7 @@ func main() {
 	}
 }
 
-var cpuProfile string
+var cpuProfile, gomaxprocs string
 
 type receipt struct {
 	at    time.Time
@@ -156,7 +157,11 @@ receivers:
 	if cpuProfile != "" {
 		extra = append(extra, "-pprof")
 	}
+	if gomaxprocs != "" {
+		os.Setenv("GOMAXPROCS", gomaxprocs) // inherited by eventide only: this process has started its runtime
+	}
 	proc, err := testenv.StartEventide(ctx, binary, config, cp.ExporterKubeconfig, io.Discard, logFile, extra...)
+	os.Unsetenv("GOMAXPROCS")
 	if err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ receivers:
 		verbs[r.Verb]++
 	}
 	cpu := cpu1 - cpu0
-	fmt.Printf("eventide end-to-end benchmark (enrichment %v)\n", enrich)
+	fmt.Printf("eventide end-to-end benchmark (enrichment %v, eventide GOMAXPROCS %q)\n", enrich, gomaxprocs)
 	fmt.Printf("  load:         %d events about %d pods, asked %d/s for %s, achieved %.0f/s (%d create errors)\n",
 		total, pods, rate, duration, float64(total)/genTook.Seconds(), createErrs.Load())
 	fmt.Printf("  delivered:    %d\n  lost:         %d\n  duplicates:   %d\n", delivered, ok-delivered, dups)
