@@ -354,32 +354,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 // TestEnrichmentRequestsStayFlat: after start-up, events about objects of
 // kinds already cached cost no API request, however many there are.
 func TestEnrichmentRequestsStayFlat(t *testing.T) {
-	ctx := context.Background()
 	ns := "e2e-flat"
-	if err := cluster.CreateNamespace(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	w, err := cluster.CreateWorkload(ctx, ns, "api", 10, map[string]string{"owner": "core"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := setupNamespace(t, ns)
 	rec := testenv.NewRecorder()
 	defer rec.Close()
-	startEventide(t, fmt.Sprintf(`
-namespace: %s
-route:
-  routes:
-    - match:
-        - receiver: hook
-receivers:
-  - name: hook
-    webhook:
-      endpoint: %s
-      layout:
-        name: "{{ .Name }}"
-        owner: "{{ .InvolvedObject.Labels.owner }}"
-        workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
-`, ns, rec.URL))
+	startEventide(t, hookConfig(ns, rec.URL, ""))
 
 	// Warm-up: one event starts the Pod, ReplicaSet and Deployment caches.
 	createEvent(t, testenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "assigned"))
@@ -399,7 +378,7 @@ receivers:
 		t.Fatal(err)
 	}
 	for _, d := range decode(t, reqs) {
-		if d.Owner != "core" || d.Workload != "Deployment/api" {
+		if d.Owner != "team-"+ns || d.Workload != "Deployment/app" {
 			t.Fatalf("not enriched: %+v", d)
 		}
 	}
@@ -415,24 +394,11 @@ receivers:
 // TestEnrichmentDeniedKindReportedOnce: a kind the chart's RBAC does not
 // cover is logged once, and its events still go out, unenriched.
 func TestEnrichmentDeniedKindReportedOnce(t *testing.T) {
-	ctx := context.Background()
 	ns := "e2e-denied"
-	if err := cluster.CreateNamespace(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
+	setupNamespace(t, ns)
 	rec := testenv.NewRecorder()
 	defer rec.Close()
-	ex := startEventide(t, fmt.Sprintf(`
-namespace: %s
-route:
-  routes:
-    - match:
-        - receiver: hook
-receivers:
-  - name: hook
-    webhook:
-      endpoint: %s
-`, ns, rec.URL))
+	ex := startEventide(t, testenv.HookConfig(ns, rec.URL, "", ""))
 	// ConfigMaps are deliberately not readable by eventide.
 	for i := 0; i < 5; i++ {
 		ev := testenv.PodEvent(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}, fmt.Sprintf("cm-%d", i), "Normal", "Updated", "x")

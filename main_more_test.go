@@ -18,22 +18,26 @@ import (
 	"github.com/eventide/eventide/internal/testenv"
 )
 
-func hookConfig(ns, url string, extra string) string {
-	return fmt.Sprintf(`
-namespace: %s
-route:
-  routes:
-    - match:
-        - receiver: hook
-receivers:
-  - name: hook
-    webhook:
-      endpoint: %s
-      layout:
-        name: "{{ .Name }}"
+const testLayout = `        name: "{{ .Name }}"
         count: !int "{{ .GetCount }}"
         owner: "{{ .InvolvedObject.Labels.owner }}"
-%s`, ns, url, extra)
+        workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
+`
+
+func hookConfig(ns, url string, extra string) string {
+	return testenv.HookConfig(ns, url, testLayout, extra)
+}
+
+// waitMetric polls eventide's metrics until they contain want.
+func (r *runningExporter) waitMetric(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.metrics(t), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed %s:\n%s", want, r.metrics(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func setupNamespace(t *testing.T, ns string) *testenv.Workload {
@@ -65,14 +69,8 @@ func TestReceiverOutageRetried(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		createEvent(t, testenv.PodEvent(w.Pods[i%3], fmt.Sprintf("out-%02d", i), "Warning", "BackOff", "x"))
 	}
-	// Wait until the runtime has retried at least a few times, then recover.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(ex.metrics(t), `eventide_receiver_retries_total{reason="http_5xx",receiver="hook"}`) {
-		if time.Now().After(deadline) {
-			t.Fatal("no retries counted")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// Wait until the runtime has retried, then recover.
+	ex.waitMetric(t, `eventide_receiver_retries_total{reason="http_5xx",receiver="hook"}`)
 	rec.SetStatus(http.StatusOK)
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 20 })
 	if err != nil {
@@ -101,13 +99,7 @@ func TestShutdownDrainsQueues(t *testing.T) {
 		createEvent(t, testenv.PodEvent(w.Pods[0], fmt.Sprintf("drain-%d", i), "Warning", "BackOff", "x"))
 	}
 	// Wait until all ten are in eventide (one in flight, nine queued).
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(ex.metrics(t), `eventide_receiver_queue_length{receiver="hook"} 9`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("events not queued:\n%s", ex.metrics(t))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ex.waitMetric(t, `eventide_receiver_queue_length{receiver="hook"} 9`)
 	go func() {
 		// Release the receiver once shutdown has begun.
 		for !strings.Contains(ex.stderr.String(), "shutting down") {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -110,4 +111,45 @@ func (c *Cluster) Repeat(ctx context.Context, ev *corev1.Event) (*corev1.Event, 
 	cur.Count++
 	cur.LastTimestamp = metav1.NewTime(time.Now())
 	return c.CS.CoreV1().Events(ev.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+}
+
+// HookConfig is an eventide configuration that watches namespace and sends
+// every event to one webhook receiver, "hook", at endpoint. layout (YAML
+// indented for the layout key, may be empty) and extra (receiver keys such
+// as delivery, may be empty) are spliced in.
+func HookConfig(namespace, endpoint, layout, extra string) string {
+	if layout != "" {
+		layout = "      layout:\n" + layout
+	}
+	return fmt.Sprintf(`namespace: %s
+route:
+  routes:
+    - match:
+        - receiver: hook
+receivers:
+  - name: hook
+    webhook:
+      endpoint: %s
+%s%s`, namespace, endpoint, layout, extra)
+}
+
+// LocalCluster starts a control plane in a new temporary folder and
+// returns it with an admin Cluster; stop removes everything.
+func LocalCluster(ctx context.Context) (cp *ControlPlane, c *Cluster, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "eventide-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cp, err = StartControlPlane(ctx, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	stop = func() { cp.Stop(); os.RemoveAll(dir) }
+	cs, err := kubernetes.NewForConfig(cp.Admin)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return cp, &Cluster{CS: cs}, stop, nil
 }

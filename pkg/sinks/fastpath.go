@@ -152,7 +152,7 @@ func executeFast(buf *bytes.Buffer, parts []fastPart, ev *kube.EnhancedEvent) (o
 					return false
 				}
 				v = out[0]
-			case stepField:
+			case stepField, stepMapKey:
 				if v.Kind() == reflect.Pointer {
 					if v.IsNil() {
 						buf.Truncate(start)
@@ -160,14 +160,9 @@ func executeFast(buf *bytes.Buffer, parts []fastPart, ev *kube.EnhancedEvent) (o
 					}
 					v = v.Elem()
 				}
-				v = v.FieldByIndex(s.index)
-			case stepMapKey:
-				if v.Kind() == reflect.Pointer {
-					if v.IsNil() {
-						buf.Truncate(start)
-						return false
-					}
-					v = v.Elem()
+				if s.kind == stepField {
+					v = v.FieldByIndex(s.index)
+					continue
 				}
 				mv := v.MapIndex(s.key)
 				if !mv.IsValid() {

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/eventide/eventide/internal/testenv"
 )
@@ -94,16 +93,12 @@ func run(binary string, rate int, duration time.Duration, pods, workers int, enr
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	cp, err := testenv.StartControlPlane(ctx, dir)
+	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	cs, err := kubernetes.NewForConfig(cp.Admin)
-	if err != nil {
-		return err
-	}
-	cluster := &testenv.Cluster{CS: cs}
+	defer stopCluster()
+	cs := cluster.CS
 	const ns = "bench"
 	if err := cluster.CreateNamespace(ctx, ns); err != nil {
 		return err
@@ -128,24 +123,13 @@ func run(binary string, rate int, duration time.Duration, pods, workers int, enr
 		}
 	}
 	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`logLevel: warn
-namespace: %s
-omitLookup: %v
-route:
-  routes:
-    - match:
-        - receiver: hook
-receivers:
-  - name: hook
-    webhook:
-      endpoint: http://%s/
-      layout:
-        name: "{{ .Name }}"
+	hook := testenv.HookConfig(ns, "http://"+ln.Addr().String()+"/", `        name: "{{ .Name }}"
         owner: "{{ .InvolvedObject.Labels.owner }}"
         workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}"
         reason: "{{ .Reason }}"
         count: !int "{{ .GetCount }}"
-`, ns, !enrich, ln.Addr())), 0o600); err != nil {
+`, "")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("logLevel: warn\nomitLookup: %v\n%s", !enrich, hook)), 0o600); err != nil {
 		return err
 	}
 	logFile, err := os.Create(filepath.Join(dir, "eventide.log"))

@@ -21,7 +21,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/eventide/eventide/internal/testenv"
 )
@@ -49,16 +48,12 @@ func run(ctx context.Context, config string, interval, duration time.Duration) e
 	}
 	defer os.RemoveAll(dir)
 	fmt.Fprintln(os.Stderr, "demo: starting kube-apiserver and etcd on 127.0.0.1 …")
-	cp, err := testenv.StartControlPlane(ctx, dir)
+	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
 	if err != nil {
 		return err
 	}
-	defer cp.Stop()
-	cs, err := kubernetes.NewForConfig(cp.Admin)
-	if err != nil {
-		return err
-	}
-	cluster := &testenv.Cluster{CS: cs}
+	defer stopCluster()
+	cs := cluster.CS
 	var pods []*corev1.Pod
 	for _, w := range []struct{ ns, name, owner string }{
 		{"shop", "checkout", "payments"}, {"shop", "web", "storefront"}, {"batch", "report", ""},
