@@ -180,11 +180,7 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	}
 
 	rt := exporter.NewRuntime(loaded.Receivers, m, log)
-	rt.Start()
 	pipeline := exporter.NewPipeline(loaded.Tree, rt, enricher, m)
-	var pipelineDone sync.WaitGroup
-	pipelineDone.Go(func() { pipeline.Run(ctx) })
-
 	watcher, err := kube.NewEventWatcher(restCfg, log, kube.WatcherOptions{
 		Namespaces:  cfg.Namespace,
 		ClusterName: cfg.ClusterName,
@@ -197,6 +193,9 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		log.Error().Err(err).Msg("cannot build the event watcher")
 		return 1
 	}
+	rt.Start()
+	var pipelineDone sync.WaitGroup
+	pipelineDone.Go(func() { pipeline.Run(ctx) })
 
 	var ready atomic.Bool
 	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)

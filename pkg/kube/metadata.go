@@ -86,10 +86,19 @@ type kindInformer struct {
 	denied   chan struct{} // closed when the API server forbids the list
 	stop     context.CancelFunc
 	once     sync.Once
+	// waitUntil bounds waiting for the first sync: events about this kind
+	// wait for it together, at most until SyncTimeout after the informer
+	// started, and then go on unenriched until it has synced, rather than
+	// each waiting the whole timeout.
+	waitUntil time.Time
 }
 
-// errDenied marks a kind the exporter may not list or get.
-var errDenied = errors.New("access denied")
+var (
+	// errDenied marks a kind the exporter may not list or get.
+	errDenied = errors.New("access denied")
+	// errNotSynced marks an informer still filling after its wait ended.
+	errNotSynced = errors.New("informer not synced yet")
+)
 
 // NewMetadataCache builds a cache on cfg. Informers run until ctx ends.
 func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger, opts MetadataCacheOptions) (*MetadataCache, error) {
@@ -328,7 +337,11 @@ func (c *MetadataCache) informerFor(ctx context.Context, gvr schema.GroupVersion
 		return ki, nil
 	default:
 	}
-	timer := time.NewTimer(c.opts.SyncTimeout)
+	remaining := ki.waitUntil.Sub(c.now())
+	if remaining <= 0 {
+		return nil, fmt.Errorf("%s: %w", gvr, errNotSynced)
+	}
+	timer := time.NewTimer(remaining)
 	defer timer.Stop()
 	select {
 	case <-ki.ready:
@@ -336,7 +349,7 @@ func (c *MetadataCache) informerFor(ctx context.Context, gvr schema.GroupVersion
 	case <-ki.denied:
 		return nil, errDenied
 	case <-timer.C:
-		return nil, fmt.Errorf("%s informer did not sync within %s", gvr, c.opts.SyncTimeout)
+		return nil, fmt.Errorf("%s: %w within %s", gvr, errNotSynced, c.opts.SyncTimeout)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -345,7 +358,8 @@ func (c *MetadataCache) informerFor(ctx context.Context, gvr schema.GroupVersion
 func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
 	ctx, cancel := context.WithCancel(c.ctx)
 	gi := metadatainformer.NewFilteredMetadataInformer(c.client, key.gvr, key.namespace, 0, cache.Indexers{}, nil)
-	ki := &kindInformer{informer: gi.Informer(), ready: make(chan struct{}), denied: make(chan struct{}), stop: cancel}
+	ki := &kindInformer{informer: gi.Informer(), ready: make(chan struct{}), denied: make(chan struct{}), stop: cancel,
+		waitUntil: c.now().Add(c.opts.SyncTimeout)}
 	_ = ki.informer.SetTransform(trimMetadata)
 	_ = ki.informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		if apierrors.IsForbidden(err) {
