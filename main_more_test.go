@@ -282,3 +282,38 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("missing file: exit %d", code)
 	}
 }
+
+// Events that already exist when eventide starts are delivered only if they
+// last happened within maxEventAgeSeconds; the older ones are counted.
+func TestMaxEventAgeAppliesToPreStartEvents(t *testing.T) {
+	ns := "e2e-age"
+	w := setupNamespace(t, ns)
+	old := testenv.PodEvent(w.Pods[0], "old-event", "Warning", "BackOff", "x")
+	old.FirstTimestamp = metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	old.LastTimestamp = old.FirstTimestamp
+	createEvent(t, old)
+	createEvent(t, testenv.PodEvent(w.Pods[0], "recent-event", "Warning", "BackOff", "x"))
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	ex := startEventide(t, "maxEventAgeSeconds: 60\n"+hookConfig(ns, rec.URL, ""))
+	// A marker created after start: once it arrives, the initial list was
+	// processed.
+	createEvent(t, testenv.PodEvent(w.Pods[1], "marker", "Normal", "Marker", "x"))
+	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := decode(t, reqs)
+	if countName(ds, "old-event") != 0 || countName(ds, "recent-event") != 1 || len(ds) != 2 {
+		t.Errorf("deliveries %+v: want recent-event and marker only", ds)
+	}
+	ex.waitMetric(t, `eventide_events_discarded_total{reason="before_start"} 1`)
+
+	// A new occurrence of the old event while eventide runs is delivered.
+	if _, err := cluster.Repeat(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "old-event") == 1 }); err != nil {
+		t.Fatal(err)
+	}
+}
