@@ -138,18 +138,18 @@ func (w *worker) signal() {
 	}
 }
 
-func (w *worker) pop() (*kube.EnhancedEvent, bool) {
+// pop moves up to max queued events, oldest first, into dst.
+func (w *worker) pop(dst []*kube.EnhancedEvent, max int) []*kube.EnhancedEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.n == 0 {
-		return nil, false
+	for w.n > 0 && len(dst) < max {
+		dst = append(dst, w.queue[w.head])
+		w.queue[w.head] = nil
+		w.head = (w.head + 1) % len(w.queue)
+		w.n--
 	}
-	ev := w.queue[w.head]
-	w.queue[w.head] = nil
-	w.head = (w.head + 1) % len(w.queue)
-	w.n--
 	w.qlen.Set(float64(w.n))
-	return ev, true
+	return dst
 }
 
 func (w *worker) dropRemaining() {
@@ -168,12 +168,17 @@ func (w *worker) dropRemaining() {
 }
 
 func (w *worker) run(ctx context.Context) {
+	maxBatch := 1
+	if bs, ok := w.sink.(sinks.BatchSink); ok && bs.MaxBatch() > 1 {
+		maxBatch = bs.MaxBatch()
+	}
+	batch := make([]*kube.EnhancedEvent, 0, maxBatch)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
-		ev, ok := w.pop()
-		if !ok {
+		batch = w.pop(batch[:0], maxBatch)
+		if len(batch) == 0 {
 			if w.closing.Load() {
 				return
 			}
@@ -184,52 +189,86 @@ func (w *worker) run(ctx context.Context) {
 			}
 			continue
 		}
-		w.deliver(ctx, ev)
+		w.deliver(ctx, batch)
+		clear(batch)
 	}
 }
 
-// deliver sends ev, retrying retryable failures with exponential backoff
-// and jitter (at least the server's Retry-After), up to MaxRetries times.
-func (w *worker) deliver(ctx context.Context, ev *kube.EnhancedEvent) {
+// send delivers evs with one call to the sink and returns one error per event.
+func (w *worker) send(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+	if bs, ok := w.sink.(sinks.BatchSink); ok {
+		return bs.SendBatch(ctx, evs)
+	}
+	return []error{w.sink.Send(ctx, evs[0])}
+}
+
+// deliver sends evs, retrying those that failed retryably with exponential
+// backoff and jitter (at least the longest Retry-After a server gave), up
+// to MaxRetries times. Events that fail for good are counted and logged,
+// one line per attempt that had failures, not one per event.
+func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
 	backoff := w.opts.InitialBackoff
+	pending := evs
 	for attempt := 0; ; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 		start := time.Now()
-		err := w.sink.Send(sctx, ev)
+		errs := w.send(sctx, pending)
 		cancel()
 		w.duration.Observe(time.Since(start).Seconds())
-		if err == nil {
-			w.sent.Inc()
-			return
-		}
 		if ctx.Err() != nil {
-			w.dropStop.Inc()
+			w.dropStop.Add(float64(len(pending)))
 			return
 		}
-		class, retryable, retryAfter := sinks.Classify(err)
-		if class == "template" {
-			w.tmplErrs.Inc()
-		}
-		if !retryable || attempt >= w.opts.MaxRetries {
+		var (
+			retry      []*kube.EnhancedEvent
+			retryAfter time.Duration
+			failed     int
+			firstErr   error
+			firstEv    *kube.EnhancedEvent
+			firstClass string
+		)
+		for i, err := range errs {
+			if err == nil {
+				w.sent.Inc()
+				continue
+			}
+			class, retryable, after := sinks.Classify(err)
+			if class == "template" {
+				w.tmplErrs.Inc()
+			}
+			if firstErr == nil {
+				firstErr, firstEv, firstClass = err, pending[i], class
+			}
+			if retryable && attempt < w.opts.MaxRetries {
+				retry = append(retry, pending[i])
+				w.retried.WithLabelValues(class).Inc()
+				retryAfter = max(retryAfter, after)
+				continue
+			}
+			failed++
 			w.failed.WithLabelValues(class).Inc()
-			w.log.Error().Err(err).Str("reason", class).Int("attempts", attempt+1).
-				Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).Str("event_reason", ev.Reason).
-				Msg("send failed; event not delivered to this receiver")
+		}
+		if firstErr == nil {
 			return
 		}
-		w.retried.WithLabelValues(class).Inc()
-		wait := jitter(backoff)
-		if retryAfter > wait {
-			wait = retryAfter
+		if failed > 0 {
+			w.log.Error().Err(firstErr).Str("reason", firstClass).Int("attempts", attempt+1).Int("events", failed).
+				Str("event_namespace", firstEv.Namespace).Str("event_name", firstEv.Name).Str("event_reason", firstEv.Reason).
+				Msg("send failed; events not delivered to this receiver")
 		}
+		if len(retry) == 0 {
+			return
+		}
+		wait := max(jitter(backoff), retryAfter)
 		if attempt == 0 {
-			w.log.Warn().Err(err).Str("reason", class).Dur("retry_in", wait).Msg("send failed; retrying")
+			w.log.Warn().Err(firstErr).Str("reason", firstClass).Int("events", len(retry)).Dur("retry_in", wait).Msg("send failed; retrying")
 		}
 		if w.sleep(ctx, wait) != nil {
-			w.dropStop.Inc()
+			w.dropStop.Add(float64(len(retry)))
 			return
 		}
 		backoff = min(backoff*2, w.opts.MaxBackoff)
+		pending = retry
 	}
 }
 

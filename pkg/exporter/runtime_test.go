@@ -234,3 +234,52 @@ func TestClassifyHTTP(t *testing.T) {
 		}
 	}
 }
+
+// batchSink fails, on its first call, the events whose names are in failOnce.
+type batchSink struct {
+	fakeSink
+	failOnce map[string]error
+	batches  [][]string
+}
+
+func (b *batchSink) MaxBatch() int { return 3 }
+
+func (b *batchSink) SendBatch(_ context.Context, evs []*kube.EnhancedEvent) []error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	errs := make([]error, len(evs))
+	var names []string
+	for i, ev := range evs {
+		names = append(names, ev.Name)
+		if err, ok := b.failOnce[ev.Name]; ok {
+			delete(b.failOnce, ev.Name)
+			errs[i] = err
+			continue
+		}
+		b.got = append(b.got, ev.Name)
+	}
+	b.batches = append(b.batches, names)
+	return errs
+}
+
+func TestBatchRetriesOnlyFailedRecords(t *testing.T) {
+	sink := &batchSink{failOnce: map[string]error{
+		"b": sinks.Retryable("rate_limited", errors.New("ProvisionedThroughputExceeded"), 0),
+		"c": sinks.Permanent("http_4xx", errors.New("record too large")),
+	}}
+	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
+	for _, n := range []string{"a", "b", "c", "d"} {
+		rt.Enqueue(0, named(n))
+	}
+	drain(t, rt)
+	if got := fmt.Sprint(sink.batches); got != "[[a b c] [b] [d]]" && got != "[[a b c] [b d]]" {
+		t.Errorf("batches %s: want a full batch, then only b retried", got)
+	}
+	if got := fmt.Sprint(sink.delivered()); got != "[a b d]" && got != "[a d b]" {
+		t.Errorf("delivered %s", got)
+	}
+	if len(*sleeps) != 1 || testutil.ToFloat64(m.Failed.WithLabelValues("r", "http_4xx")) != 1 ||
+		testutil.ToFloat64(m.Sent.WithLabelValues("r")) != 3 {
+		t.Errorf("sleeps %v failed %v sent %v", *sleeps, testutil.ToFloat64(m.Failed.WithLabelValues("r", "http_4xx")), testutil.ToFloat64(m.Sent.WithLabelValues("r")))
+	}
+}

@@ -24,6 +24,18 @@ type Sink interface {
 	Close() error
 }
 
+// BatchSink is a Sink that delivers several events in one request
+// (Kinesis PutRecords, SQS SendMessageBatch, …). The runtime hands it up to
+// MaxBatch queued events at once and retries only those that failed.
+type BatchSink interface {
+	Sink
+	// MaxBatch is the most events one SendBatch takes.
+	MaxBatch() int
+	// SendBatch delivers evs and returns one error per event, nil for each
+	// delivered one.
+	SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error
+}
+
 // Error is a failed Send, classified for the retry loop and for metrics.
 type Error struct {
 	// Class is a short, bounded label for metrics: template, http_4xx,
