@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"gopkg.in/yaml.v3"
 
 	"github.com/eventide/eventide/pkg/kube"
 )
 
-// The Slack, Opsgenie and Kinesis receivers are configured, validated and
+// The Slack and Opsgenie receivers are configured, validated and
 // routed to today, so users' files load and their templates are checked; the
 // delivery itself comes with the receivers issue. Until then each send is a
 // counted, non-retryable "unsupported" failure, and start-up logs a warning.
@@ -72,23 +71,6 @@ func (c *OpsgenieConfig) build(path string, _ Deps) (Sink, error) {
 	_, err := ParseTemplateMap(path+".details", c.Details)
 	errs = append(errs, err)
 	return unsupported("opsgenie"), errors.Join(errs...)
-}
-
-// KinesisConfig puts a record per event on a Kinesis data stream.
-type KinesisConfig struct {
-	StreamName string    `yaml:"streamName"`
-	Region     string    `yaml:"region"`
-	Layout     yaml.Node `yaml:"layout"`
-}
-
-func (c *KinesisConfig) build(path string, _ Deps) (Sink, error) {
-	var errs []error
-	if c.StreamName == "" {
-		errs = append(errs, fmt.Errorf("%s.streamName: required", path))
-	}
-	_, err := newPayload(path, c.Layout, false)
-	errs = append(errs, err)
-	return unsupported("kinesis"), errors.Join(errs...)
 }
 
 func parseAll(path string, texts map[string]string) error {

@@ -218,3 +218,5 @@ func TestSecretRedacts(t *testing.T) {
 		t.Error("unset env reference accepted")
 	}
 }
+
+func containsStr(s, sub string) bool { return strings.Contains(s, sub) }

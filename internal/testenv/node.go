@@ -1,0 +1,140 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Node packages of the local AWS servers, pinned. Installed once into the
+// cache folder with the machine's npm; their servers run under node with
+// force-loopback.js, which puts 127.0.0.1 into every listen().
+var npmPackages = []string{"kinesis-local@0.6.2", "local-aws-sqs@2.0.2"}
+
+var npmOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// CacheDir is where built binaries and installed packages are kept.
+func CacheDir() string {
+	if d := os.Getenv("EVENTIDE_TEST_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "eventide-test")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "eventide-test")
+}
+
+// NodeModules installs the pinned packages (once per machine) and returns
+// the folder holding node_modules.
+func NodeModules() (string, error) {
+	npmOnce.Do(func() {
+		dir := filepath.Join(CacheDir(), "npm-v1")
+		npmOnce.dir = dir
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".eventide-complete")); err == nil {
+			return
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			npmOnce.err = err
+			return
+		}
+		args := append([]string{"install", "--no-audit", "--no-fund", "--prefix", dir}, npmPackages...)
+		cmd := exec.Command("npm", args...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			npmOnce.err = fmt.Errorf("npm install %v: %w", npmPackages, err)
+			return
+		}
+		npmOnce.err = os.WriteFile(filepath.Join(dir, "node_modules", ".eventide-complete"), nil, 0o644)
+	})
+	return npmOnce.dir, npmOnce.err
+}
+
+// NodeServer is a node process serving on a loopback port.
+type NodeServer struct {
+	URL string
+	cmd *exec.Cmd
+	log *os.File
+}
+
+// Stop ends the server. It holds nothing on disk, so it is killed rather
+// than asked (kinesis-mock ignores SIGINT).
+func (n *NodeServer) Stop() {
+	_ = n.cmd.Process.Kill()
+	_ = n.cmd.Wait()
+	n.log.Close()
+}
+
+// startNode runs node script (relative to node_modules' folder) with env,
+// and returns once port accepts connections.
+func startNode(ctx context.Context, script string, port int, env ...string) (*NodeServer, error) {
+	dir, err := NodeModules()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.CreateTemp("", "eventide-node-*.log")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("node", "-r", filepath.Join(RepoRoot(), "internal", "testenv", "force-loopback.js"), script)
+	cmd.Dir = dir
+	// The server gets none of the caller's AWS settings (tests set their own).
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start node %s: %w", script, err)
+	}
+	n := &NodeServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: logf}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+			n.Stop()
+			return nil, fmt.Errorf("%s did not listen on %d (log: %s): %w", script, port, logf.Name(), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// StartKinesis runs kinesis-mock (npm kinesis-local) on a loopback port:
+// the real Kinesis API (CreateStream, PutRecords, GetRecords) in memory.
+func StartKinesis(ctx context.Context) (*NodeServer, error) {
+	plain, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	tlsPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := NodeModules()
+	if err != nil {
+		return nil, err
+	}
+	return startNode(ctx, "node_modules/kinesis-local/main.js", plain,
+		"KINESIS_MOCK_CERT_PATH="+filepath.Join(dir, "node_modules", "kinesis-local", "server.json"),
+		fmt.Sprintf("KINESIS_MOCK_PLAIN_PORT=%d", plain), fmt.Sprintf("KINESIS_MOCK_TLS_PORT=%d", tlsPort),
+		"CREATE_STREAM_DURATION=0ms", "LOG_LEVEL=WARN")
+}

@@ -1,0 +1,158 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// awsTestEnv points the SDK's default chain at fixed test credentials and
+// nothing from the machine running the test.
+func awsTestEnv(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEVENTIDETEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "eventide-test-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+}
+
+func kinesisClient(endpoint string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEVENTIDETEST", "eventide-test-secret", ""),
+	})
+}
+
+func startKinesisStream(t *testing.T, stream string) string {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := testenv.StartKinesis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	kc := kinesisClient(srv.URL)
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream not active: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return srv.URL
+}
+
+func readStream(t *testing.T, endpoint, stream string, want int) []types.Record {
+	t.Helper()
+	ctx := context.Background()
+	kc := kinesisClient(endpoint)
+	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream),
+		ShardId: shards.Shards[0].ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []types.Record
+	iter := it.ShardIterator
+	deadline := time.Now().Add(30 * time.Second)
+	for len(recs) < want && time.Now().Before(deadline) {
+		out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, out.Records...)
+		iter = out.NextShardIterator
+	}
+	return recs
+}
+
+func TestKinesisPutsMetricRecords(t *testing.T) {
+	awsTestEnv(t)
+	endpoint := startKinesisStream(t, "k8s-events")
+	s := mustBuild(t, `
+kinesis:
+  streamName: k8s-events
+  region: us-east-1
+  endpoint: `+endpoint+`
+  partitionKey: "{{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}"
+  layout:
+    metric: kube_event
+    value: !int "{{ .GetCount }}"
+    dimensions:
+      reason: "{{ .Reason }}"
+      owner: "{{ .InvolvedObject.Labels.owner }}"
+`)
+	bs := s.(BatchSink)
+	var evs []*kube.EnhancedEvent
+	for i := 0; i < 3; i++ {
+		ev := sampleEvent()
+		ev.Count = int32(i + 1)
+		evs = append(evs, ev)
+	}
+	bad := sampleEvent()
+	bad.InvolvedObject.Workload = nil
+	evs = append(evs, bad)
+	// A broken template fails only its own event; the others are put.
+	broken := mustBuild(t, "kinesis: {streamName: k8s-events, region: us-east-1, endpoint: "+endpoint+", layout: {w: '{{ .InvolvedObject.Workload.Name }}'}}").(BatchSink)
+	errs := broken.SendBatch(context.Background(), evs)
+	if errs[0] != nil || errs[3] == nil || !IsTemplateError(errs[3]) {
+		t.Fatalf("per-event errors %v", errs)
+	}
+	for i, err := range bs.SendBatch(context.Background(), evs[:3]) {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	recs := readStream(t, endpoint, "k8s-events", 6)
+	if len(recs) != 6 {
+		t.Fatalf("%d records in the stream, want 6", len(recs))
+	}
+	for i, r := range recs[3:] {
+		want := fmt.Sprintf(`{"metric":"kube_event","value":%d,"dimensions":{"reason":"BackOff","owner":"payments"}}`, i+1)
+		if string(r.Data) != want || aws.ToString(r.PartitionKey) != "shop/web-1" {
+			t.Errorf("record %d: %s key %s", i, r.Data, aws.ToString(r.PartitionKey))
+		}
+	}
+}
+
+func TestKinesisMissingStreamIsPermanent(t *testing.T) {
+	awsTestEnv(t)
+	endpoint := startKinesisStream(t, "other")
+	s := mustBuild(t, "kinesis: {streamName: nope, region: us-east-1, endpoint: "+endpoint+"}")
+	err := s.Send(context.Background(), sampleEvent())
+	if class, retry, _ := Classify(err); err == nil || retry {
+		t.Errorf("missing stream: %v (%s, retryable %v)", err, class, retry)
+	}
+}
+
+func TestKinesisConfigErrors(t *testing.T) {
+	awsTestEnv(t)
+	_, err := build(t, "kinesis: {endpoint: 'not a url', partitionKey: '{{ .Nope '}")
+	for _, want := range []string{"receivers[0].kinesis.streamName: required", "receivers[0].kinesis.partitionKey:",
+		"receivers[0].kinesis.region: required", `receivers[0].kinesis.endpoint: "not a url"`} {
+		if err == nil || !containsStr(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
