@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/eventide/eventide/pkg/kube"
 )
 
