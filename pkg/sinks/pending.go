@@ -8,39 +8,10 @@ import (
 	"github.com/eventide/eventide/pkg/kube"
 )
 
-// The Slack and Opsgenie receivers are configured, validated and
+// The Opsgenie receiver is configured, validated and
 // routed to today, so users' files load and their templates are checked; the
 // delivery itself comes with the receivers issue. Until then each send is a
 // counted, non-retryable "unsupported" failure, and start-up logs a warning.
-
-// SlackConfig posts a message per event to a Slack channel.
-type SlackConfig struct {
-	Token      Secret            `yaml:"token"`
-	Channel    string            `yaml:"channel"`
-	Message    string            `yaml:"message"`
-	Color      string            `yaml:"color"`
-	Footer     string            `yaml:"footer"`
-	Title      string            `yaml:"title"`
-	AuthorName string            `yaml:"author_name"`
-	Fields     map[string]string `yaml:"fields"`
-}
-
-func (c *SlackConfig) build(path string, _ Deps) (Sink, error) {
-	var errs []error
-	if c.Token == "" {
-		errs = append(errs, fmt.Errorf("%s.token: required", path))
-	}
-	if c.Channel == "" {
-		errs = append(errs, fmt.Errorf("%s.channel: required", path))
-	}
-	errs = append(errs, parseAll(path, map[string]string{
-		"channel": c.Channel, "message": c.Message, "color": c.Color, "footer": c.Footer,
-		"title": c.Title, "author_name": c.AuthorName,
-	}))
-	_, err := ParseTemplateMap(path+".fields", c.Fields)
-	errs = append(errs, err)
-	return unsupported("slack"), errors.Join(errs...)
-}
 
 // OpsgenieConfig opens an Opsgenie alert per event.
 type OpsgenieConfig struct {

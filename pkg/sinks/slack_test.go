@@ -1,0 +1,155 @@
+package sinks
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+)
+
+// slackServer is slacktest's fake Slack API with chat.postMessage recorded
+// (slacktest itself does not record it) and its answer chosen by the test.
+type slackServer struct {
+	*slacktest.Server
+	mu     sync.Mutex
+	posts  []url.Values
+	answer func(w http.ResponseWriter, form url.Values) bool // true: answered
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	s := &slackServer{}
+	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.mu.Lock()
+			answer := s.answer
+			s.mu.Unlock()
+			if answer != nil && answer(w, r.PostForm) {
+				return
+			}
+			s.mu.Lock()
+			s.posts = append(s.posts, r.PostForm)
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": "1.1"})
+		})
+	})
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *slackServer) recorded() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.posts...)
+}
+
+func slackSinkFor(t *testing.T, srv *slackServer, extra string) Sink {
+	return mustBuild(t, `
+slack:
+  token: xoxb-test-token
+  apiURL: `+srv.GetAPIURL()+`
+  channel: '{{ with .InvolvedObject.Labels.owner }}#{{ . }}-alerts{{ end }}'
+  fallbackChannel: '#platform-alerts'
+  title: '{{ .Reason }}: {{ .InvolvedObject.Kind }} {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}'
+  message: '{{ .Message }}'
+  color: '{{ if eq .Type "Warning" }}danger{{ else }}good{{ end }}'
+  footer: '{{ .ClusterName }}'
+  author_name: eventide
+`+extra)
+}
+
+func TestSlackPerOwnerChannelAndGoldenPayload(t *testing.T) {
+	srv := newSlackServer(t)
+	s := slackSinkFor(t, srv, `  fields:
+    workload: '{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}'
+    count: '{{ .GetCount }}'
+`)
+	ev := sampleEvent()
+	if err := s.Send(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	orphan := sampleEvent()
+	delete(orphan.InvolvedObject.Labels, "owner")
+	if err := s.Send(context.Background(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	posts := srv.recorded()
+	if len(posts) != 2 || posts[0].Get("channel") != "#payments-alerts" || posts[1].Get("channel") != "#platform-alerts" {
+		t.Fatalf("channels: %v", posts)
+	}
+	var att []map[string]any
+	if err := json.Unmarshal([]byte(posts[0].Get("attachments")), &att); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.MarshalIndent(map[string]any{"channel": posts[0].Get("channel"), "text": posts[0].Get("text"), "attachments": att}, "", "  ")
+	golden := filepath.Join("testdata", "slack-postmessage.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("postMessage differs from %s:\n%s", golden, got)
+	}
+}
+
+// Title and colour are sent whether or not fields are configured (the old
+// tool dropped them without fields).
+func TestSlackTitleWithoutFields(t *testing.T) {
+	srv := newSlackServer(t)
+	if err := slackSinkFor(t, srv, "").Send(context.Background(), sampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	var att []map[string]any
+	if err := json.Unmarshal([]byte(srv.recorded()[0].Get("attachments")), &att); err != nil {
+		t.Fatal(err)
+	}
+	if att[0]["title"] != "BackOff: Pod shop/web-1" || att[0]["color"] != "danger" {
+		t.Errorf("attachment %v", att)
+	}
+}
+
+func TestSlackFailures(t *testing.T) {
+	srv := newSlackServer(t)
+	s := slackSinkFor(t, srv, "")
+	for _, tc := range []struct {
+		name      string
+		answer    func(w http.ResponseWriter)
+		retryable bool
+		after     time.Duration
+	}{
+		{"unknown channel", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"ok":false,"error":"channel_not_found"}`)) }, false, 0},
+		{"revoked token", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"ok":false,"error":"token_revoked"}`)) }, false, 0},
+		{"rate limited", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "7"); w.WriteHeader(http.StatusTooManyRequests) }, true, 7 * time.Second},
+		{"server error", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, true, 0},
+	} {
+		srv.mu.Lock()
+		srv.answer = func(w http.ResponseWriter, _ url.Values) bool { tc.answer(w); return true }
+		srv.mu.Unlock()
+		_, retry, after := Classify(s.Send(context.Background(), sampleEvent()))
+		if retry != tc.retryable || after != tc.after {
+			t.Errorf("%s: retryable %v after %v", tc.name, retry, after)
+		}
+	}
+	// No channel at all is a counted, permanent failure.
+	noFallback := mustBuild(t, "slack: {token: x, apiURL: "+srv.GetAPIURL()+", channel: '{{ .InvolvedObject.Labels.nope }}'}")
+	if class, retry, _ := Classify(noFallback.Send(context.Background(), sampleEvent())); class != "no_channel" || retry {
+		t.Errorf("empty channel: %s %v", class, retry)
+	}
+}
