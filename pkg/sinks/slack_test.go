@@ -136,7 +136,10 @@ func TestSlackFailures(t *testing.T) {
 	}{
 		{"unknown channel", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"ok":false,"error":"channel_not_found"}`)) }, false, 0},
 		{"revoked token", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"ok":false,"error":"token_revoked"}`)) }, false, 0},
-		{"rate limited", func(w http.ResponseWriter) { w.Header().Set("Retry-After", "7"); w.WriteHeader(http.StatusTooManyRequests) }, true, 7 * time.Second},
+		{"rate limited", func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, true, 7 * time.Second},
 		{"server error", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, true, 0},
 	} {
 		srv.mu.Lock()
