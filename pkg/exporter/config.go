@@ -272,11 +272,6 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 		return nil, &ConfigError{Errs: errs}
 	}
 	l.Config, l.Tree, l.Receivers = cfg, tree, receivers
-	for _, r := range receivers {
-		if u, ok := r.Sink.(sinks.Unsupported); ok {
-			l.Warnings = append(l.Warnings, fmt.Sprintf("receiver %q: the %s receiver does not deliver yet in this version; its events are counted as failed (reason unsupported)", r.Name, u.Unsupported()))
-		}
-	}
 	return l, nil
 }
 

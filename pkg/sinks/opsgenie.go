@@ -1,0 +1,275 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
+	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
+	"github.com/rs/zerolog"
+	"github.com/sirupsen/logrus"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// Opsgenie's documented field limits; longer values are cut, not refused.
+const (
+	ogMaxMessage     = 130
+	ogMaxAlias       = 512
+	ogMaxDescription = 15000
+	ogMaxTags        = 20
+	ogMaxTagLen      = 50
+	ogMaxDetails     = 8000 // keys and values together
+	ogMaxEntity      = 512
+	ogMaxSource      = 100
+	ogMaxNote        = 25000
+	ogMaxResponders  = 50
+)
+
+// Defaults for an alert per involved object and reason: repeats of an event
+// carry the same alias, so Opsgenie updates one alert instead of opening more.
+const (
+	defaultOpsgenieMessage = "{{ .Reason }}: {{ .InvolvedObject.Kind }} {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}"
+	defaultOpsgenieAlias   = "{{ .InvolvedObject.Kind }}/{{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}/{{ .Reason }}"
+)
+
+var ogPriorityRE = regexp.MustCompile(`^P[1-5]$`)
+
+// OpsgenieConfig opens (or, by alias, updates) an Opsgenie alert per event.
+type OpsgenieConfig struct {
+	APIKey      Secret              `yaml:"apiKey"`
+	URL         string              `yaml:"URL"` // api.opsgenie.com (default), api.eu.opsgenie.com, …
+	Priority    string              `yaml:"priority"`
+	Message     string              `yaml:"message"`
+	Alias       string              `yaml:"alias"`
+	Description string              `yaml:"description"`
+	Tags        []string            `yaml:"tags"`
+	Details     map[string]string   `yaml:"details"`
+	Responders  []OpsgenieResponder `yaml:"responders"`
+	Entity      string              `yaml:"entity"`
+	Source      string              `yaml:"source"` // default "eventide"
+	Note        string              `yaml:"note"`
+}
+
+// OpsgenieResponder is a team, user, escalation or schedule to notify.
+type OpsgenieResponder struct {
+	Type     string `yaml:"type"`
+	Name     string `yaml:"name"`
+	ID       string `yaml:"id"`
+	Username string `yaml:"username"`
+}
+
+func (c *OpsgenieConfig) build(path string, deps Deps) (Sink, error) {
+	var errs []error
+	if c.APIKey == "" {
+		errs = append(errs, fmt.Errorf("%s.apiKey: required", path))
+	}
+	host, err := opsgenieHost(c.URL)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s.URL: %w", path, err))
+	}
+	s := &opsgenieSink{log: deps.Log, badPriority: map[string]bool{}}
+	or := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	for _, t := range []struct {
+		key, text string
+		dst       **Template
+	}{
+		{"priority", c.Priority, &s.priority}, {"message", or(c.Message, defaultOpsgenieMessage), &s.message},
+		{"alias", or(c.Alias, defaultOpsgenieAlias), &s.alias}, {"description", c.Description, &s.description},
+		{"entity", c.Entity, &s.entity}, {"source", or(c.Source, "eventide"), &s.source}, {"note", c.Note, &s.note},
+	} {
+		tm, err := ParseTemplate(t.text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
+			continue
+		}
+		*t.dst = tm
+	}
+	for i, text := range c.Tags {
+		tm, err := ParseTemplate(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.tags[%d]: %w", path, i, err))
+			continue
+		}
+		s.tags = append(s.tags, tm)
+	}
+	details, err := ParseTemplateMap(path+".details", c.Details)
+	errs = append(errs, err)
+	s.details = details
+	if len(c.Responders) > ogMaxResponders {
+		errs = append(errs, fmt.Errorf("%s.responders: %d given, Opsgenie takes at most %d", path, len(c.Responders), ogMaxResponders))
+	}
+	for i, r := range c.Responders {
+		p := fmt.Sprintf("%s.responders[%d]", path, i)
+		switch alert.ResponderType(r.Type) {
+		case alert.TeamResponder, alert.EscalationResponder, alert.ScheduleResponder:
+			if r.Name == "" && r.ID == "" {
+				errs = append(errs, fmt.Errorf("%s: a %s needs name or id", p, r.Type))
+			}
+		case alert.UserResponder:
+			if r.Username == "" && r.ID == "" {
+				errs = append(errs, fmt.Errorf("%s: a user needs username or id", p))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s.type: %q: use team, user, escalation or schedule", p, r.Type))
+		}
+		s.responders = append(s.responders, alert.Responder{Type: alert.ResponderType(r.Type), Name: r.Name, Id: r.ID, Username: r.Username})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard) // the SDK logs through logrus; eventide logs the outcome itself
+	client, err := alert.NewClient(&ogclient.Config{
+		ApiKey:         c.APIKey.Value(),
+		OpsGenieAPIURL: ogclient.ApiUrl(host),
+		HttpClient:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Logger:         quiet,
+		// The receiver runtime retries; the SDK must not retry on its own.
+		RetryPolicy: func(context.Context, *http.Response, error) (bool, error) { return false, nil },
+		Backoff:     retryablehttp.DefaultBackoff,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// opsgenieHost reduces URL to the host the SDK wants. The SDK speaks plain
+// HTTP to any host without "api" in its name, which would send the API key
+// in the clear, so such a host is refused unless it is loopback.
+func opsgenieHost(u string) (string, error) {
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
+	if host == "" {
+		return string(ogclient.API_URL), nil
+	}
+	if strings.ContainsAny(host, "/?#") {
+		return "", fmt.Errorf("%q: give the API host only (api.opsgenie.com or api.eu.opsgenie.com)", u)
+	}
+	if !strings.Contains(host, "api") {
+		h, _, err := net.SplitHostPort(host)
+		if err != nil {
+			h = host
+		}
+		if ip := net.ParseIP(h); !(h == "localhost" || (ip != nil && ip.IsLoopback())) {
+			return "", fmt.Errorf("%q: the Opsgenie client would use plain HTTP for a host without \"api\" in its name; use api.opsgenie.com or api.eu.opsgenie.com", u)
+		}
+	}
+	return host, nil
+}
+
+type opsgenieSink struct {
+	client                                                      *alert.Client
+	priority, message, alias, description, entity, source, note *Template
+	tags                                                        []*Template
+	details                                                     *TemplateMap
+	responders                                                  []alert.Responder
+	log                                                         zerolog.Logger
+
+	mu          sync.Mutex
+	badPriority map[string]bool // logged once each
+}
+
+func (s *opsgenieSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+	r := renderer{ev: ev}
+	req := &alert.CreateAlertRequest{
+		Message:     truncateRunes(strings.TrimSpace(r.render("message", s.message)), ogMaxMessage),
+		Alias:       truncateRunes(r.render("alias", s.alias), ogMaxAlias),
+		Description: truncateRunes(r.render("description", s.description), ogMaxDescription),
+		Entity:      truncateRunes(r.render("entity", s.entity), ogMaxEntity),
+		Source:      truncateRunes(r.render("source", s.source), ogMaxSource),
+		Note:        truncateRunes(r.render("note", s.note), ogMaxNote),
+		Priority:    s.priorityOf(strings.TrimSpace(r.render("priority", s.priority))),
+		Responders:  s.responders,
+	}
+	for i, t := range s.tags {
+		if len(req.Tags) == ogMaxTags {
+			break
+		}
+		if tag := strings.TrimSpace(r.render(fmt.Sprintf("tags[%d]", i), t)); tag != "" {
+			req.Tags = append(req.Tags, truncateRunes(tag, ogMaxTagLen))
+		}
+	}
+	details, err := s.details.Render(ev)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("details.%w", err)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if req.Message == "" {
+		return Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
+	}
+	if len(details) > 0 {
+		req.Details = map[string]string{}
+		budget := ogMaxDetails
+		for _, kv := range details {
+			if budget <= len(kv[0]) {
+				break
+			}
+			v := truncateRunes(kv[1], budget-len(kv[0]))
+			req.Details[kv[0]] = v
+			budget -= len(kv[0]) + len(v)
+		}
+	}
+	_, err = s.client.Create(ctx, req)
+	return classifyOpsgenie(err)
+}
+
+// priorityOf validates a rendered priority: P1–P5, else P3 (logged once per
+// value) rather than losing the alert.
+func (s *opsgenieSink) priorityOf(p string) alert.Priority {
+	if p == "" {
+		return alert.P3
+	}
+	if ogPriorityRE.MatchString(p) {
+		return alert.Priority(p)
+	}
+	s.mu.Lock()
+	seen := s.badPriority[p]
+	if !seen && len(s.badPriority) < 100 {
+		s.badPriority[p] = true
+	}
+	s.mu.Unlock()
+	if !seen {
+		s.log.Warn().Str("priority", truncateRunes(p, 40)).Msg("opsgenie priority rendered outside P1-P5; sending P3")
+	}
+	return alert.P3
+}
+
+func (s *opsgenieSink) Close() error { return nil }
+
+func classifyOpsgenie(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *ogclient.ApiError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.StatusCode == 429:
+			return Retryable("rate_limited", err, 0)
+		case ae.StatusCode >= 500 || ae.StatusCode == 408:
+			return Retryable("http_5xx", err, 0)
+		case ae.StatusCode >= 400:
+			return Permanent("http_4xx", err)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Retryable("timeout", err, 0)
+	}
+	return Retryable("network", redactURLError(err), 0)
+}
