@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/kube"
@@ -27,64 +23,17 @@ func awsTestEnv(t *testing.T) {
 	t.Setenv("AWS_PROFILE", "")
 }
 
-func kinesisClient(endpoint string) *kinesis.Client {
-	return kinesis.New(kinesis.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEVENTIDETEST", "eventide-test-secret", ""),
-	})
-}
-
 func startKinesisStream(t *testing.T, stream string) string {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := testenv.StartKinesis(ctx)
+	srv, err := testenv.StartKinesis(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	kc := kinesisClient(srv.URL)
-	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(1)}); err != nil {
+	if err := testenv.CreateKinesisStream(context.Background(), srv.URL, stream); err != nil {
 		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
-		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream not active: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return srv.URL
-}
-
-func readStream(t *testing.T, endpoint, stream string, want int) []types.Record {
-	t.Helper()
-	ctx := context.Background()
-	kc := kinesisClient(endpoint)
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream),
-		ShardId: shards.Shards[0].ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []types.Record
-	iter := it.ShardIterator
-	deadline := time.Now().Add(30 * time.Second)
-	for len(recs) < want && time.Now().Before(deadline) {
-		out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, out.Records...)
-		iter = out.NextShardIterator
-	}
-	return recs
 }
 
 func TestKinesisPutsMetricRecords(t *testing.T) {
@@ -124,7 +73,10 @@ kinesis:
 			t.Fatalf("record %d: %v", i, err)
 		}
 	}
-	recs := readStream(t, endpoint, "k8s-events", 6)
+	recs, err := testenv.ReadKinesis(context.Background(), endpoint, "k8s-events", 6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(recs) != 6 {
 		t.Fatalf("%d records in the stream, want 6", len(recs))
 	}

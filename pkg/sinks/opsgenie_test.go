@@ -3,56 +3,19 @@ package sinks
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/eventide/eventide/internal/testenv"
 )
 
-// opsgenieServer answers the alert API as Opsgenie does (202 with a
-// request id) and records what the real SDK sent.
-type opsgenieServer struct {
-	*httptest.Server
-	mu     sync.Mutex
-	bodies []map[string]any
-	auth   []string
-	status int
-}
-
-func newOpsgenieServer(t *testing.T) *opsgenieServer {
-	s := &opsgenieServer{status: http.StatusAccepted}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if r.Method != http.MethodPost || r.URL.Path != "/v2/alerts" {
-			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
-			return
-		}
-		if s.status != http.StatusAccepted {
-			w.WriteHeader(s.status)
-			_, _ = io.WriteString(w, `{"message":"failing on purpose","took":0.001,"requestId":"r-1"}`)
-			return
-		}
-		var body map[string]any
-		b, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(b, &body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.bodies = append(s.bodies, body)
-		s.auth = append(s.auth, r.Header.Get("Authorization"))
-		w.WriteHeader(http.StatusAccepted)
-		_, _ = io.WriteString(w, `{"result":"Request will be processed","took":0.1,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`)
-	}))
+func newOpsgenieServer(t *testing.T) *testenv.OpsgenieServer {
+	s := testenv.NewOpsgenieServer()
 	t.Cleanup(s.Close)
 	return s
 }
-
-func (s *opsgenieServer) host() string { return strings.TrimPrefix(s.URL, "http://") }
 
 const opsgenieTestConfig = `
 opsgenie:
@@ -71,7 +34,7 @@ opsgenie:
 
 func TestOpsgenieAlertWireFormat(t *testing.T) {
 	srv := newOpsgenieServer(t)
-	s := mustBuild(t, strings.Replace(opsgenieTestConfig, "%s", srv.host(), 1))
+	s := mustBuild(t, strings.Replace(opsgenieTestConfig, "%s", srv.Host(), 1))
 	ev := sampleEvent()
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
@@ -80,15 +43,14 @@ func TestOpsgenieAlertWireFormat(t *testing.T) {
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if len(srv.bodies) != 2 || srv.auth[0] != "GenieKey og-test-key" {
-		t.Fatalf("%d alerts, auth %v", len(srv.bodies), srv.auth)
+	bodies, auth := srv.Alerts()
+	if len(bodies) != 2 || auth[0] != "GenieKey og-test-key" {
+		t.Fatalf("%d alerts, auth %v", len(bodies), auth)
 	}
-	if srv.bodies[0]["alias"] != srv.bodies[1]["alias"] || srv.bodies[0]["alias"] != "Pod/shop/web-1/BackOff" {
-		t.Errorf("a repeat must carry the same alias (one alert): %v / %v", srv.bodies[0]["alias"], srv.bodies[1]["alias"])
+	if bodies[0]["alias"] != bodies[1]["alias"] || bodies[0]["alias"] != "Pod/shop/web-1/BackOff" {
+		t.Errorf("a repeat must carry the same alias (one alert): %v / %v", bodies[0]["alias"], bodies[1]["alias"])
 	}
-	got, _ := json.MarshalIndent(srv.bodies[0], "", "  ")
+	got, _ := json.MarshalIndent(bodies[0], "", "  ")
 	golden := filepath.Join("testdata", "opsgenie-alert.golden.json")
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -106,15 +68,14 @@ func TestOpsgenieAlertWireFormat(t *testing.T) {
 
 func TestOpsgenieTruncatesAndDefaults(t *testing.T) {
 	srv := newOpsgenieServer(t)
-	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.host()+", priority: 'urgent', message: '{{ .Message }}', tags: ['"+strings.Repeat("t", 80)+"']}")
+	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.Host()+", priority: 'urgent', message: '{{ .Message }}', tags: ['"+strings.Repeat("t", 80)+"']}")
 	ev := sampleEvent()
 	ev.Message = strings.Repeat("m", 500)
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	b := srv.bodies[0]
+	bodies, _ := srv.Alerts()
+	b := bodies[0]
 	if n := len([]rune(b["message"].(string))); n != ogMaxMessage {
 		t.Errorf("message of %d runes, want cut to %d", n, ogMaxMessage)
 	}
@@ -128,20 +89,15 @@ func TestOpsgenieTruncatesAndDefaults(t *testing.T) {
 
 func TestOpsgenieFailures(t *testing.T) {
 	srv := newOpsgenieServer(t)
-	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.host()+"}")
+	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.Host()+"}")
 	for code, retryable := range map[int]bool{429: true, 500: true, 503: true, 401: false, 422: false} {
-		srv.mu.Lock()
-		srv.status = code
-		srv.mu.Unlock()
+		srv.SetStatus(code)
 		if _, retry, _ := Classify(s.Send(context.Background(), sampleEvent())); retry != retryable {
 			t.Errorf("HTTP %d: retryable %v", code, retry)
 		}
 	}
-	srv.mu.Lock()
-	n := len(srv.bodies)
-	srv.mu.Unlock()
-	if n != 0 {
-		t.Errorf("the SDK retried on its own or recorded failures: %d", n)
+	if bodies, _ := srv.Alerts(); len(bodies) != 0 {
+		t.Errorf("the SDK retried on its own or recorded failures: %d", len(bodies))
 	}
 }
 

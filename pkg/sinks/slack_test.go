@@ -7,55 +7,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack/slacktest"
+	"github.com/eventide/eventide/internal/testenv"
 )
 
-// slackServer is slacktest's fake Slack API with chat.postMessage recorded
-// (slacktest itself does not record it) and its answer chosen by the test.
-type slackServer struct {
-	*slacktest.Server
-	mu     sync.Mutex
-	posts  []url.Values
-	answer func(w http.ResponseWriter, form url.Values) bool // true: answered
-}
-
-func newSlackServer(t *testing.T) *slackServer {
-	s := &slackServer{}
-	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
-			if err := r.ParseForm(); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			s.mu.Lock()
-			answer := s.answer
-			s.mu.Unlock()
-			if answer != nil && answer(w, r.PostForm) {
-				return
-			}
-			s.mu.Lock()
-			s.posts = append(s.posts, r.PostForm)
-			s.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": "1.1"})
-		})
-	})
-	s.Start()
+func newSlackServer(t *testing.T) *testenv.SlackServer {
+	s := testenv.NewSlackServer()
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *slackServer) recorded() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.posts...)
-}
-
-func slackSinkFor(t *testing.T, srv *slackServer, extra string) Sink {
+func slackSinkFor(t *testing.T, srv *testenv.SlackServer, extra string) Sink {
 	return mustBuild(t, `
 slack:
   token: xoxb-test-token
@@ -85,7 +49,7 @@ func TestSlackPerOwnerChannelAndGoldenPayload(t *testing.T) {
 	if err := s.Send(context.Background(), orphan); err != nil {
 		t.Fatal(err)
 	}
-	posts := srv.recorded()
+	posts := srv.Posts()
 	if len(posts) != 2 || posts[0].Get("channel") != "#payments-alerts" || posts[1].Get("channel") != "#platform-alerts" {
 		t.Fatalf("channels: %v", posts)
 	}
@@ -117,7 +81,7 @@ func TestSlackTitleWithoutFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	var att []map[string]any
-	if err := json.Unmarshal([]byte(srv.recorded()[0].Get("attachments")), &att); err != nil {
+	if err := json.Unmarshal([]byte(srv.Posts()[0].Get("attachments")), &att); err != nil {
 		t.Fatal(err)
 	}
 	if att[0]["title"] != "BackOff: Pod shop/web-1" || att[0]["color"] != "danger" {
@@ -142,9 +106,7 @@ func TestSlackFailures(t *testing.T) {
 		}, true, 7 * time.Second},
 		{"server error", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, true, 0},
 	} {
-		srv.mu.Lock()
-		srv.answer = func(w http.ResponseWriter, _ url.Values) bool { tc.answer(w); return true }
-		srv.mu.Unlock()
+		srv.Answer(func(w http.ResponseWriter, _ url.Values) bool { tc.answer(w); return true })
 		_, retry, after := Classify(s.Send(context.Background(), sampleEvent()))
 		if retry != tc.retryable || after != tc.after {
 			t.Errorf("%s: retryable %v after %v", tc.name, retry, after)
