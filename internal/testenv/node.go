@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -86,8 +87,13 @@ func startNode(ctx context.Context, script string, port int, env ...string) (*No
 	if err != nil {
 		return nil, err
 	}
+	if !filepath.IsAbs(script) {
+		script = filepath.Join(dir, script)
+	}
 	cmd := exec.Command("node", "-r", filepath.Join(RepoRoot(), "internal", "testenv", "force-loopback.js"), script)
 	cmd.Dir = dir
+	// Scripts kept in this repository find the packages through NODE_PATH.
+	cmd.Env = append(cmd.Env, "NODE_PATH="+filepath.Join(dir, "node_modules"))
 	// The server gets none of the caller's AWS settings (tests set their own).
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") {
@@ -137,4 +143,27 @@ func StartKinesis(ctx context.Context) (*NodeServer, error) {
 		"KINESIS_MOCK_CERT_PATH="+filepath.Join(dir, "node_modules", "kinesis-local", "server.json"),
 		fmt.Sprintf("KINESIS_MOCK_PLAIN_PORT=%d", plain), fmt.Sprintf("KINESIS_MOCK_TLS_PORT=%d", tlsPort),
 		"CREATE_STREAM_DURATION=0ms", "LOG_LEVEL=WARN")
+}
+
+// StartSQS runs local-aws-sqs (npm) on a loopback port with the named
+// queues created; names ending in .fifo are FIFO queues.
+func StartSQS(ctx context.Context, queues ...string) (*NodeServer, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	var qs []map[string]any
+	for _, q := range queues {
+		m := map[string]any{"QueueName": q}
+		if strings.HasSuffix(q, ".fifo") {
+			m["Attributes"] = map[string]string{"FifoQueue": "true"}
+		}
+		qs = append(qs, m)
+	}
+	b, err := json.Marshal(qs)
+	if err != nil {
+		return nil, err
+	}
+	return startNode(ctx, filepath.Join(RepoRoot(), "internal", "testenv", "sqs-server.js"), port,
+		fmt.Sprintf("PORT=%d", port), "QUEUES="+string(b))
 }

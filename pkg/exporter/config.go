@@ -128,9 +128,8 @@ var metricsPrefixRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_:]*_$`)
 // oldReceiverTypes are kubernetes-event-exporter sink types eventide does
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
-	"elasticsearch": true, "opensearch": true, "firehose": true, "sns": true, "sqs": true,
-	"eventbridge": true, "kafka": true, "pubsub": true, "bigquery": true, "teams": true,
-	"loki": true, "opscenter": true, "syslog": true,
+	"elasticsearch": true, "opensearch": true, "kafka": true, "pubsub": true, "bigquery": true,
+	"teams": true, "loki": true, "syslog": true,
 }
 
 // Loaded is a checked configuration, ready to run.

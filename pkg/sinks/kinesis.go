@@ -75,66 +75,37 @@ func (s *kinesisSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
 // SendBatch renders every event and puts them in as few PutRecords calls
 // as the request size limit allows; per-record failures come back per event.
 func (s *kinesisSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error {
-	errs := make([]error, len(evs))
-	var (
-		entries []types.PutRecordsRequestEntry
-		index   []int // entries[j] is evs[index[j]]
-		size    int
-	)
-	flush := func() {
-		if len(entries) == 0 {
-			return
-		}
-		s.put(ctx, entries, index, errs)
-		entries, index, size = nil, nil, 0
-	}
-	for i, ev := range evs {
-		data, err := s.payload.render(ev)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		key, err := s.key.Render(ev)
-		if err != nil {
-			errs[i] = fmt.Errorf("partitionKey: %w", err)
-			continue
-		}
-		if key == "" {
-			key = string(ev.UID)
-		}
-		if len(key) > kinesisMaxKeyLen {
-			key = key[:kinesisMaxKeyLen]
-		}
-		n := len(data) + len(key)
-		if n > kinesisMaxRecordBytes {
-			errs[i] = Permanent("too_large", fmt.Errorf("record of %d bytes is over Kinesis's 1 MiB limit", n))
-			continue
-		}
-		if size+n > kinesisMaxRequestBytes {
-			flush()
-		}
-		entries = append(entries, types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(key)})
-		index = append(index, i)
-		size += n
-	}
-	flush()
-	return errs
-}
-
-func (s *kinesisSink) put(ctx context.Context, entries []types.PutRecordsRequestEntry, index []int, errs []error) {
-	out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
-	if err != nil {
-		err = classifyAWS(err)
-		for _, i := range index {
-			errs[i] = err
-		}
-		return
-	}
-	for j, r := range out.Records {
-		if j < len(index) && r.ErrorCode != nil {
-			errs[index[j]] = recordError(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
-		}
-	}
+	return batchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords,
+		func(ev *kube.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
+			data, err := s.payload.render(ev)
+			if err != nil {
+				return types.PutRecordsRequestEntry{}, 0, err
+			}
+			key, err := s.key.Render(ev)
+			if err != nil {
+				return types.PutRecordsRequestEntry{}, 0, fmt.Errorf("partitionKey: %w", err)
+			}
+			if key == "" {
+				key = string(ev.UID)
+			}
+			if len(key) > kinesisMaxKeyLen {
+				key = key[:kinesisMaxKeyLen]
+			}
+			return types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(key)}, len(data) + len(key), nil
+		},
+		func(entries []types.PutRecordsRequestEntry) ([]error, error) {
+			out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
+			if err != nil {
+				return nil, classifyAWS(err)
+			}
+			errs := make([]error, len(entries))
+			for j, r := range out.Records {
+				if j < len(errs) && r.ErrorCode != nil {
+					errs[j] = recordError(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
+				}
+			}
+			return errs, nil
+		})
 }
 
 func (s *kinesisSink) Close() error { return nil }

@@ -77,12 +77,6 @@ func (c *OpsgenieConfig) build(path string, deps Deps) (Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.URL: %w", path, err))
 	}
 	s := &opsgenieSink{log: deps.Log, badPriority: map[string]bool{}}
-	or := func(v, d string) string {
-		if v == "" {
-			return d
-		}
-		return v
-	}
 	for _, t := range []struct {
 		key, text string
 		dst       **Template

@@ -117,6 +117,12 @@ type Config struct {
 	Slack    *SlackConfig    `yaml:"slack"`
 	Opsgenie *OpsgenieConfig `yaml:"opsgenie"`
 	Kinesis  *KinesisConfig  `yaml:"kinesis"`
+	// AWS family besides Kinesis
+	Firehose    *FirehoseConfig    `yaml:"firehose"`
+	SNS         *SNSConfig         `yaml:"sns"`
+	SQS         *SQSConfig         `yaml:"sqs"`
+	EventBridge *EventBridgeConfig `yaml:"eventbridge"`
+	OpsCenter   *OpsCenterConfig   `yaml:"opscenter"`
 }
 
 // builder is what every sink config implements.
@@ -152,11 +158,17 @@ func (c *Config) types() []namedBuilder {
 	add("slack", c.Slack != nil, c.Slack)
 	add("opsgenie", c.Opsgenie != nil, c.Opsgenie)
 	add("kinesis", c.Kinesis != nil, c.Kinesis)
+	add("firehose", c.Firehose != nil, c.Firehose)
+	add("sns", c.SNS != nil, c.SNS)
+	add("sqs", c.SQS != nil, c.SQS)
+	add("eventbridge", c.EventBridge != nil, c.EventBridge)
+	add("opscenter", c.OpsCenter != nil, c.OpsCenter)
 	return out
 }
 
 // SupportedTypes lists the sink types Config knows.
-var SupportedTypes = []string{"stdout", "file", "pipe", "webhook", "slack", "opsgenie", "kinesis"}
+var SupportedTypes = []string{"stdout", "file", "pipe", "webhook", "slack", "opsgenie", "kinesis",
+	"firehose", "sns", "sqs", "eventbridge", "opscenter"}
 
 // Build checks that exactly one sink type is set, parses its templates and
 // builds the sink. It does no network I/O and opens no files: a sink that

@@ -1,0 +1,143 @@
+package sinks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// CreateOpsItem limits.
+const (
+	opsMaxTitle       = 1024
+	opsMaxDescription = 2048
+	opsMaxSource      = 128
+)
+
+// OpsCenterConfig creates an AWS Systems Manager OpsItem per event, with the
+// keys kubernetes-event-exporter had. Every string is a template. dedupString
+// (default: kind/namespace/name/reason) goes into OpsCenter's /aws/dedup, so
+// repeats of an event do not open new OpsItems.
+type OpsCenterConfig struct {
+	Title           string            `yaml:"title"`
+	Description     string            `yaml:"description"`
+	Source          string            `yaml:"source"`
+	Category        string            `yaml:"category"`
+	Severity        string            `yaml:"severity"`
+	Priority        string            `yaml:"priority"` // renders to 1-5
+	Notifications   []string          `yaml:"notifications"`
+	OperationalData map[string]string `yaml:"operationalData"`
+	RelatedOpsItems []string          `yaml:"relatedOpsItems"`
+	Tags            map[string]string `yaml:"tags"`
+	DedupString     string            `yaml:"dedupString"`
+	AWSConfig       `yaml:",inline"`
+}
+
+func (c *OpsCenterConfig) build(path string, _ Deps) (Sink, error) {
+	var errs []error
+	s := &opsCenterSink{notifications: c.Notifications, related: c.RelatedOpsItems}
+	for _, t := range []struct {
+		key, text string
+		dst       **Template
+	}{
+		{"title", or(c.Title, defaultOpsgenieMessage), &s.title},
+		{"description", or(c.Description, "{{ .Message }}"), &s.description},
+		{"source", or(c.Source, "eventide"), &s.source},
+		{"category", c.Category, &s.category},
+		{"severity", c.Severity, &s.severity},
+		{"priority", c.Priority, &s.priority},
+		{"dedupString", or(c.DedupString, defaultOpsgenieAlias), &s.dedup},
+	} {
+		tm, err := ParseTemplate(t.text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
+		}
+		*t.dst = tm
+	}
+	for k := range c.OperationalData {
+		if strings.HasPrefix(strings.ToLower(k), "aws") || strings.HasPrefix(k, "/aws") {
+			errs = append(errs, fmt.Errorf("%s.operationalData.%s: keys starting with aws are reserved by AWS", path, k))
+		}
+	}
+	var err error
+	s.data, err = ParseTemplateMap(path+".operationalData", c.OperationalData)
+	errs = append(errs, err)
+	s.tags, err = ParseTemplateMap(path+".tags", c.Tags)
+	errs = append(errs, err)
+	cfg, err := c.load(path)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s.client = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = c.endpoint() })
+	return s, nil
+}
+
+type opsCenterSink struct {
+	title, description, source, category, severity, priority, dedup *Template
+	data, tags                                                      *TemplateMap
+	notifications, related                                          []string
+	client                                                          *ssm.Client
+}
+
+func (s *opsCenterSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+	r := renderer{ev: ev}
+	in := &ssm.CreateOpsItemInput{
+		Title:       aws.String(truncateRunes(r.render("title", s.title), opsMaxTitle)),
+		Description: aws.String(truncateRunes(r.render("description", s.description), opsMaxDescription)),
+		Source:      aws.String(truncateRunes(r.render("source", s.source), opsMaxSource)),
+	}
+	if v := r.render("category", s.category); v != "" {
+		in.Category = aws.String(v)
+	}
+	if v := r.render("severity", s.severity); v != "" {
+		in.Severity = aws.String(v)
+	}
+	if p, err := strconv.Atoi(strings.TrimSpace(r.render("priority", s.priority))); err == nil && p >= 1 && p <= 5 {
+		in.Priority = aws.Int32(int32(p))
+	}
+	dedup := r.render("dedupString", s.dedup)
+	data, err := s.data.Render(ev)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("operationalData.%w", err)
+	}
+	tags, err := s.tags.Render(ev)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("tags.%w", err)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if *in.Description == "" {
+		in.Description = in.Title // the API requires one
+	}
+	in.OperationalData = map[string]types.OpsItemDataValue{}
+	for _, kv := range data {
+		in.OperationalData[kv[0]] = types.OpsItemDataValue{Type: types.OpsItemDataTypeSearchableString, Value: aws.String(kv[1])}
+	}
+	if dedup != "" {
+		b, _ := json.Marshal(map[string]string{"dedupString": dedup})
+		in.OperationalData["/aws/dedup"] = types.OpsItemDataValue{Type: types.OpsItemDataTypeSearchableString, Value: aws.String(string(b))}
+	}
+	for _, arn := range s.notifications {
+		in.Notifications = append(in.Notifications, types.OpsItemNotification{Arn: aws.String(arn)})
+	}
+	for _, id := range s.related {
+		in.RelatedOpsItems = append(in.RelatedOpsItems, types.RelatedOpsItem{OpsItemId: aws.String(id)})
+	}
+	for _, kv := range tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(kv[0]), Value: aws.String(kv[1])})
+	}
+	_, err = s.client.CreateOpsItem(ctx, in)
+	return classifyAWS(err)
+}
+
+func (s *opsCenterSink) Close() error { return nil }

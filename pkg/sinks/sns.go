@@ -1,0 +1,145 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+const snsMaxSubject = 100
+
+// SNSConfig publishes a message per event to an SNS topic. subject and the
+// values of messageAttributes are templates; FIFO topics get group and
+// deduplication ids from templates as SQS does.
+type SNSConfig struct {
+	TopicARN               string            `yaml:"topicARN"`
+	Layout                 yaml.Node         `yaml:"layout"`
+	Subject                string            `yaml:"subject"`
+	MessageAttributes      map[string]string `yaml:"messageAttributes"`
+	MessageGroupID         string            `yaml:"messageGroupId"`
+	MessageDeduplicationID string            `yaml:"messageDeduplicationId"`
+	AWSConfig              `yaml:",inline"`
+}
+
+func (c *SNSConfig) build(path string, _ Deps) (Sink, error) {
+	var errs []error
+	if c.TopicARN == "" {
+		errs = append(errs, fmt.Errorf("%s.topicARN: required", path))
+	}
+	s := &snsSink{topic: c.TopicARN, fifo: strings.HasSuffix(c.TopicARN, ".fifo")}
+	texts := []struct {
+		key, text string
+		dst       **Template
+	}{{"subject", c.Subject, &s.subject}}
+	if s.fifo {
+		texts = append(texts,
+			struct {
+				key, text string
+				dst       **Template
+			}{"messageGroupId", or(c.MessageGroupID, defaultSQSGroup), &s.group},
+			struct {
+				key, text string
+				dst       **Template
+			}{"messageDeduplicationId", or(c.MessageDeduplicationID, defaultSQSDedup), &s.dedup})
+	} else if c.MessageGroupID != "" || c.MessageDeduplicationID != "" {
+		errs = append(errs, fmt.Errorf("%s: messageGroupId and messageDeduplicationId are for FIFO topics (ARN ending in .fifo)", path))
+	}
+	for _, t := range texts {
+		tm, err := ParseTemplate(t.text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
+		}
+		*t.dst = tm
+	}
+	attrs, err := ParseTemplateMap(path+".messageAttributes", c.MessageAttributes)
+	errs = append(errs, err)
+	s.attrs = attrs
+	p, err := newPayload(path, c.Layout, false)
+	errs = append(errs, err)
+	s.payload = p
+	cfg, err := c.load(path)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s.client = sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = c.endpoint() })
+	return s, nil
+}
+
+type snsSink struct {
+	topic                 string
+	fifo                  bool
+	subject, group, dedup *Template
+	attrs                 *TemplateMap
+	payload               payload
+	client                *sns.Client
+}
+
+func (s *snsSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+	body, err := s.payload.render(ev)
+	if err != nil {
+		return err
+	}
+	r := renderer{ev: ev}
+	in := &sns.PublishInput{TopicArn: aws.String(s.topic), Message: aws.String(string(body))}
+	if subject := snsSubject(r.render("subject", s.subject)); subject != "" {
+		in.Subject = aws.String(subject)
+	}
+	if s.fifo {
+		in.MessageGroupId = aws.String(truncate(r.render("messageGroupId", s.group), sqsMaxIDLen))
+		in.MessageDeduplicationId = aws.String(truncate(r.render("messageDeduplicationId", s.dedup), sqsMaxIDLen))
+	}
+	attrs, err := s.attrs.Render(ev)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("messageAttributes.%w", err)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	for _, kv := range attrs {
+		if kv[1] == "" {
+			continue // SNS refuses empty attribute values
+		}
+		if in.MessageAttributes == nil {
+			in.MessageAttributes = map[string]types.MessageAttributeValue{}
+		}
+		in.MessageAttributes[kv[0]] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(kv[1])}
+	}
+	_, err = s.client.Publish(ctx, in)
+	return classifyAWS(err)
+}
+
+// snsSubject makes a rendered subject acceptable to SNS: printable ASCII,
+// one line, at most 100 characters.
+func snsSubject(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		}
+		if b.Len() == snsMaxSubject {
+			break
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func (s *snsSink) Close() error { return nil }
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
