@@ -17,7 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func build(t *testing.T, src string) (Sink, error) {
+func build(t testing.TB, src string) (Sink, error) {
 	t.Helper()
 	var c Config
 	if err := yaml.Unmarshal([]byte(src), &c); err != nil {

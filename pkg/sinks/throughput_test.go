@@ -1,0 +1,105 @@
+package sinks
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// BenchmarkReceiverThroughput sends b.N events through each receiver to its
+// local server, in batches of the receiver's MaxBatch as the runtime hands
+// them over when its queue is full, and reports events/s. One sender, as in
+// the runtime (one worker per receiver).
+//
+//	go test -run xxx -bench ReceiverThroughput -benchtime 2000x ./pkg/sinks/
+func BenchmarkReceiverThroughput(b *testing.B) {
+	ctx := context.Background()
+	b.Setenv("AWS_ACCESS_KEY_ID", testenv.AWSAccessKey)
+	b.Setenv("AWS_SECRET_ACCESS_KEY", testenv.AWSSecretKey)
+	b.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	b.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	slack := testenv.NewSlackServer()
+	defer slack.Stop()
+	og := testenv.NewOpsgenieServer()
+	defer og.Close()
+	kin, err := testenv.StartKinesis(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kin.Stop()
+	if err := testenv.CreateKinesisStream(ctx, kin.URL, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	sqsSrv, err := testenv.StartSQS(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sqsSrv.Stop()
+	ok := func(body string) func(string, []byte) (int, string) {
+		return func(string, []byte) (int, string) { return 200, body }
+	}
+	firehose := testenv.NewAWSFake("firehose", ok(`{"FailedPutCount":0,"RequestResponses":[]}`))
+	defer firehose.Close()
+	events := testenv.NewAWSFake("events", ok(`{"FailedEntryCount":0,"Entries":[]}`))
+	defer events.Close()
+	sns := testenv.NewAWSFake("sns", ok(`<PublishResponse><PublishResult><MessageId>m</MessageId></PublishResult></PublishResponse>`))
+	defer sns.Close()
+	ssm := testenv.NewAWSFake("ssm", ok(`{"OpsItemId":"oi-1"}`))
+	defer ssm.Close()
+
+	for _, rc := range []struct{ name, config string }{
+		{"webhook", "webhook: {endpoint: " + hook.URL + ", layout: {r: '{{ .Reason }}'}}"},
+		{"slack", "slack: {token: x, apiURL: " + slack.GetAPIURL() + ", channel: '#c', title: '{{ .Reason }}'}"},
+		{"opsgenie", "opsgenie: {apiKey: k, URL: " + og.Host() + "}"},
+		{"kinesis", "kinesis: {streamName: bench, region: us-east-1, endpoint: " + kin.URL + "}"},
+		{"sqs", "sqs: {queueName: bench, region: us-east-1, endpoint: " + sqsSrv.URL + "}"},
+		{"firehose", "firehose: {deliveryStreamName: bench, region: us-east-1, endpoint: " + firehose.URL + "}"},
+		{"eventbridge", "eventbridge: {region: us-east-1, endpoint: " + events.URL + "}"},
+		{"sns", "sns: {topicARN: 'arn:aws:sns:us-east-1:123456789012:bench', region: us-east-1, endpoint: " + sns.URL + "}"},
+		{"opscenter", "opscenter: {region: us-east-1, endpoint: " + ssm.URL + "}"},
+	} {
+		b.Run(rc.name, func(b *testing.B) {
+			s, err := build(b, rc.config)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			batch := 1
+			bs, isBatch := s.(BatchSink)
+			if isBatch {
+				batch = bs.MaxBatch()
+			}
+			ev := sampleEvent()
+			evs := make([]*kube.EnhancedEvent, 0, batch)
+			start := time.Now()
+			for sent := 0; sent < b.N; {
+				n := min(batch, b.N-sent)
+				evs = evs[:0]
+				for i := 0; i < n; i++ {
+					evs = append(evs, ev)
+				}
+				var errs []error
+				if isBatch {
+					errs = bs.SendBatch(ctx, evs)
+				} else {
+					errs = []error{s.Send(ctx, ev)}
+				}
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				sent += n
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
+	}
+}
