@@ -26,6 +26,7 @@ const (
 // AWSRequest is one request an AWSFake received.
 type AWSRequest struct {
 	Operation string // X-Amz-Target (JSON protocols) or Action (query protocol)
+	Header    http.Header
 	Body      []byte
 }
 
@@ -85,7 +86,7 @@ func (f *AWSFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	f.reqs = append(f.reqs, AWSRequest{Operation: op, Body: body})
+	f.reqs = append(f.reqs, AWSRequest{Operation: op, Header: r.Header.Clone(), Body: body})
 	respond := f.respond
 	f.mu.Unlock()
 	code, resp := respond(op, body)

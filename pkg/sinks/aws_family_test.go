@@ -271,3 +271,32 @@ func TestAWSFakeRejectsBadSignature(t *testing.T) {
 		t.Errorf("signature errors %v, requests %d", f.SignatureErrors(), len(f.Requests()))
 	}
 }
+
+// roleARN: the receiver assumes the role through STS and signs its calls
+// with the session it got.
+func TestAWSRoleARNAssumesRole(t *testing.T) {
+	sts := awsFake(t, "sts", func(op string, body []byte) (int, string) {
+		return 200, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>` + testenv.AWSAccessKey + `</AccessKeyId><SecretAccessKey>` + testenv.AWSSecretKey + `</SecretAccessKey>
+<SessionToken>assumed-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/eventide/s</Arn><AssumedRoleId>AROA1:s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></AssumeRoleResponse>`
+	})
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	ssm := awsFake(t, "ssm", func(string, []byte) (int, string) { return 200, `{"OpsItemId":"oi-1"}` })
+	s := mustBuild(t, "opscenter: {region: eu-west-1, endpoint: "+ssm.URL+", roleARN: 'arn:aws:iam::123456789012:role/eventide'}")
+	for i := 0; i < 2; i++ {
+		if err := s.Send(context.Background(), sampleEvent()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assumed := sts.Requests()
+	if len(assumed) != 1 || assumed[0].Operation != "AssumeRole" || !strings.Contains(string(assumed[0].Body), "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Feventide") {
+		t.Fatalf("STS requests %+v: want one AssumeRole, cached", assumed)
+	}
+	for _, r := range ssm.Requests() {
+		if r.Header.Get("X-Amz-Security-Token") != "assumed-session-token" {
+			t.Errorf("call not signed with the assumed session: %v", r.Header)
+		}
+	}
+}
