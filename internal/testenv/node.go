@@ -16,7 +16,13 @@ import (
 // Node packages of the local AWS servers, pinned. Installed once into the
 // cache folder with the machine's npm; their servers run under node with
 // force-loopback.js, which puts 127.0.0.1 into every listen().
-var npmPackages = []string{"kinesis-local@0.6.2", "local-aws-sqs@2.0.2"}
+var npmPackages = []string{"kinesis-local@0.6.2", "local-aws-sqs@2.0.2", "serverless-offline-sns@0.78.2"}
+
+// npmManifest replaces serverless (which serverless-offline-sns pulls in
+// but its SNS server does not use) with a stub, keeping the install small.
+const npmManifest = `{"name": "eventide-test-servers", "private": true,
+ "overrides": {"serverless": "file:./serverless-stub"}}
+`
 
 var npmOnce struct {
 	sync.Once
@@ -40,14 +46,25 @@ func CacheDir() string {
 // the folder holding node_modules.
 func NodeModules() (string, error) {
 	npmOnce.Do(func() {
-		dir := filepath.Join(CacheDir(), "npm-v1")
+		dir := filepath.Join(CacheDir(), "npm-v2")
 		npmOnce.dir = dir
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".eventide-complete")); err == nil {
 			return
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		stub := filepath.Join(dir, "serverless-stub")
+		if err := os.MkdirAll(stub, 0o755); err != nil {
 			npmOnce.err = err
 			return
+		}
+		for name, content := range map[string]string{
+			filepath.Join(dir, "package.json"):  npmManifest,
+			filepath.Join(stub, "package.json"): `{"name": "serverless", "version": "3.38.0", "main": "index.js"}`,
+			filepath.Join(stub, "index.js"):     "module.exports = {};\n",
+		} {
+			if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+				npmOnce.err = err
+				return
+			}
 		}
 		args := append([]string{"install", "--no-audit", "--no-fund", "--prefix", dir}, npmPackages...)
 		cmd := exec.Command("npm", args...)
@@ -166,4 +183,32 @@ func StartSQS(ctx context.Context, queues ...string) (*NodeServer, error) {
 	}
 	return startNode(ctx, filepath.Join(RepoRoot(), "internal", "testenv", "sqs-server.js"), port,
 		fmt.Sprintf("PORT=%d", port), "QUEUES="+string(b))
+}
+
+// snsServerScript runs serverless-offline-sns's SNS server on an express app.
+// It is written next to node_modules because ES modules ignore NODE_PATH.
+const snsServerScript = `import express from "express";
+import { SNSServer } from "./node_modules/serverless-offline-sns/dist/sns-server.js";
+const app = express();
+new SNSServer(() => {}, app, "us-east-1", "123456789012");
+app.listen(Number(process.env.PORT), "127.0.0.1");
+`
+
+// StartSNS runs serverless-offline-sns's SNS server (npm) on a loopback port:
+// CreateTopic, Subscribe (http and sqs endpoints) and Publish, delivering to
+// subscribers. It checks no signatures.
+func StartSNS(ctx context.Context) (*NodeServer, error) {
+	dir, err := NodeModules()
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "sns-server.mjs")
+	if err := os.WriteFile(script, []byte(snsServerScript), 0o644); err != nil {
+		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return startNode(ctx, script, port, fmt.Sprintf("PORT=%d", port))
 }

@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"k8s.io/apimachinery/pkg/types"
@@ -298,5 +300,49 @@ func TestAWSRoleARNAssumesRole(t *testing.T) {
 		if r.Header.Get("X-Amz-Security-Token") != "assumed-session-token" {
 			t.Errorf("call not signed with the assumed session: %v", r.Header)
 		}
+	}
+}
+
+// SNS against serverless-offline-sns: what a subscriber receives.
+func TestSNSDeliversToSubscriber(t *testing.T) {
+	awsTestEnv(t)
+	ctx := context.Background()
+	srv, err := testenv.StartSNS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	client := snssdk.New(snssdk.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(testenv.AWSAccessKey, testenv.AWSSecretKey, "")})
+	topic, err := client.CreateTopic(ctx, &snssdk.CreateTopicInput{Name: aws.String("k8s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Subscribe(ctx, &snssdk.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(rec.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustBuild(t, "sns: {topicARN: '"+aws.ToString(topic.TopicArn)+"', region: us-east-1, endpoint: "+srv.URL+
+		", subject: '{{ .Reason }} on {{ .InvolvedObject.Name }}', messageAttributes: {owner: '{{ .InvolvedObject.Labels.owner }}'}, layout: {reason: '{{ .Reason }}'}}")
+	if err := s.Send(ctx, sampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	reqs, err := rec.WaitFor(wctx, func(r []testenv.Request) bool { return len(r) >= 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n struct {
+		Type, TopicArn, Subject, Message string
+		MessageAttributes                map[string]struct{ Type, Value string }
+	}
+	if err := json.Unmarshal(reqs[0].Body, &n); err != nil {
+		t.Fatalf("notification %s: %v", reqs[0].Body, err)
+	}
+	if n.Type != "Notification" || n.TopicArn != aws.ToString(topic.TopicArn) || n.Subject != "BackOff on web-1" ||
+		n.Message != `{"reason":"BackOff"}` || n.MessageAttributes["owner"].Value != "payments" {
+		t.Errorf("subscriber got %s", reqs[0].Body)
 	}
 }
