@@ -179,12 +179,50 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		enricher = mc
 	}
 
-	rt := exporter.NewRuntime(loaded.Receivers, m, log)
-	pipeline := exporter.NewPipeline(loaded.Tree, rt, enricher, m)
+	names := make([]string, len(loaded.Receivers))
+	for i, r := range loaded.Receivers {
+		names[i] = r.Name
+	}
+	var (
+		tracker *exporter.Tracker
+		store   *kube.CheckpointStore
+	)
+	if cfg.Checkpoint.On() {
+		ns := cfg.Checkpoint.Namespace
+		if ns == "" {
+			ns = kube.OwnNamespace(f.kubeconfig)
+		}
+		if store, err = kube.NewCheckpointStore(restCfg, ns, cfg.Checkpoint.Name); err != nil {
+			log.Error().Err(err).Msg("cannot build the checkpoint store")
+			return 1
+		}
+		saved, err := store.Load(ctx)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot read checkpoints (grant get/create/update on configmaps in eventide's namespace, or set checkpoint.enabled: false)")
+			return 1
+		}
+		restored := make([]map[string]uint64, len(names))
+		for i, n := range names {
+			restored[i] = saved[n]
+		}
+		tracker = exporter.NewTracker(len(names), len(cfg.Namespace) > 1, restored)
+		log.Info().Str("configmap", ns+"/"+cfg.Checkpoint.Name).Int("receivers_restored", countRestored(restored)).Msg("checkpoints loaded")
+	}
+	var deadLetter *exporter.DeadLetter
+	if cfg.DeadLetter.Path != "-" {
+		if deadLetter, err = exporter.NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
+			log.Error().Err(err).Msg("cannot open the dead-letter file")
+			return 1
+		}
+		defer deadLetter.Close()
+	}
+	rt := exporter.NewRuntime(loaded.Receivers, m, log, exporter.RuntimeOptions{Tracker: tracker, DeadLetter: deadLetter})
+	pipeline := exporter.NewPipeline(loaded.Tree, rt, m, exporter.PipelineOptions{
+		Enricher: enricher, Tracker: tracker, MaxEventAge: cfg.MaxEventAge(),
+	})
 	watcher, err := kube.NewEventWatcher(restCfg, log, kube.WatcherOptions{
 		Namespaces:  cfg.Namespace,
 		ClusterName: cfg.ClusterName,
-		MaxEventAge: cfg.MaxEventAge(),
 		OnEvent:     pipeline.Handle,
 		OnDiscard:   func(r string) { m.EventsDiscarded.WithLabelValues(r).Inc() },
 		OnRelist:    func(r string) { m.WatchRelists.WithLabelValues(r).Inc() },
@@ -196,6 +234,11 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	rt.Start()
 	var pipelineDone sync.WaitGroup
 	pipelineDone.Go(func() { pipeline.Run(ctx) })
+	cp := &checkpointer{store: store, tracker: tracker, names: names, m: m, log: log, interval: cfg.Checkpoint.Interval}
+	var cpDone sync.WaitGroup
+	if store != nil {
+		cpDone.Go(func() { cp.run(ctx) })
+	}
 
 	var ready atomic.Bool
 	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)
@@ -227,6 +270,13 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	drainCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
 	rt.Shutdown(drainCtx)
 	cancel()
+	cpDone.Wait()
+	if store != nil {
+		// What was delivered during the drain is not sent again next time.
+		saveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cp.save(saveCtx)
+		cancel()
+	}
 	loaded.Close()
 	if srv != nil {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -235,6 +285,60 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	}
 	log.Info().Msg("stopped")
 	return code
+}
+
+func countRestored(restored []map[string]uint64) int {
+	n := 0
+	for _, r := range restored {
+		if len(r) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// checkpointer writes the receivers' checkpoints to the cluster at most once
+// per interval, and only when they moved.
+type checkpointer struct {
+	store    *kube.CheckpointStore
+	tracker  *exporter.Tracker
+	names    []string
+	m        *exporter.Metrics
+	log      zerolog.Logger
+	interval time.Duration
+	last     string
+}
+
+func (c *checkpointer) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.save(ctx)
+		}
+	}
+}
+
+func (c *checkpointer) save(ctx context.Context) {
+	cps := kube.Checkpoints{}
+	for i, cp := range c.tracker.Checkpoints() {
+		cps[c.names[i]] = cp
+		c.m.CheckpointLag.WithLabelValues(c.names[i]).Set(float64(c.tracker.Pending(i)))
+	}
+	key := fmt.Sprint(cps)
+	if key == c.last {
+		return
+	}
+	if err := c.store.Save(ctx, cps); err != nil {
+		c.m.CheckpointWrites.WithLabelValues("error").Inc()
+		c.log.Warn().Err(err).Msg("cannot write checkpoints; retrying next interval")
+		return
+	}
+	c.m.CheckpointWrites.WithLabelValues("ok").Inc()
+	c.last = key
 }
 
 func startHTTP(addr string, reg *prometheus.Registry, ready *atomic.Bool, withPprof bool, log zerolog.Logger) *http.Server {

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -35,6 +36,11 @@ import (
 // ExporterUser is the user eventide runs as against the test control plane;
 // it holds only the chart's RBAC rules.
 const ExporterUser = "eventide"
+
+// ExporterNamespace is the namespace eventide "runs in" against the test
+// control plane (its kubeconfig's context namespace): where its checkpoint
+// ConfigMap and leader Lease live.
+const ExporterNamespace = "eventide-system"
 
 // ControlPlane is a running etcd + kube-apiserver.
 type ControlPlane struct {
@@ -247,15 +253,16 @@ func (cp *ControlPlane) clients() error {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cp.URL, CertificateAuthorityData: ca}
 	kc.AuthInfos[ExporterUser] = &clientcmdapi.AuthInfo{Token: exporterToken}
-	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: ExporterUser}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: ExporterUser, Namespace: ExporterNamespace}
 	kc.CurrentContext = "test"
 	cp.ExporterKubeconfig = filepath.Join(cp.Dir, "eventide.kubeconfig")
 	return clientcmd.WriteToFile(*kc, cp.ExporterKubeconfig)
 }
 
-// ChartRBACRules reads the rules the Helm chart grants eventide.
-func ChartRBACRules() ([]rbacv1.PolicyRule, error) {
-	b, err := os.ReadFile(filepath.Join(RepoRoot(), "charts", "eventide", "files", "rbac-rules.yaml"))
+// ChartRBACRules reads the rules the Helm chart grants eventide: file is
+// rbac-rules.yaml (cluster-wide) or role-rules.yaml (its own namespace).
+func ChartRBACRules(file string) ([]rbacv1.PolicyRule, error) {
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "charts", "eventide", "files", file))
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +274,11 @@ func ChartRBACRules() ([]rbacv1.PolicyRule, error) {
 }
 
 func (cp *ControlPlane) grantExporterRBAC(ctx context.Context) error {
-	rules, err := ChartRBACRules()
+	rules, err := ChartRBACRules("rbac-rules.yaml")
+	if err != nil {
+		return err
+	}
+	nsRules, err := ChartRBACRules("role-rules.yaml")
 	if err != nil {
 		return err
 	}
@@ -287,6 +298,22 @@ func (cp *ControlPlane) grantExporterRBAC(ctx context.Context) error {
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create cluster role binding: %w", err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ExporterNamespace}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", ExporterNamespace, err)
+	}
+	if _, err := cs.RbacV1().Roles(ExporterNamespace).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "eventide"}, Rules: nsRules,
+	}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create role: %w", err)
+	}
+	_, err = cs.RbacV1().RoleBindings(ExporterNamespace).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "eventide"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "eventide"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: ExporterUser}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create role binding: %w", err)
 	}
 	return nil
 }

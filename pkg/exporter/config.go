@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -31,8 +32,28 @@ type Config struct {
 	MetricsNamePrefix  string               `yaml:"metricsNamePrefix"`
 	OmitLookup         bool                 `yaml:"omitLookup"`
 	CacheSize          int                  `yaml:"cacheSize"`
+	Checkpoint         CheckpointConfig     `yaml:"checkpoint"`
+	DeadLetter         DeadLetterConfig     `yaml:"deadLetter"`
 	Route              RouteConfig          `yaml:"route"`
 	Receivers          []ReceiverConfig     `yaml:"receivers"`
+}
+
+// CheckpointConfig says where eventide keeps what each receiver has
+// acknowledged, so a restart resumes without loss or repeats.
+type CheckpointConfig struct {
+	Enabled   *bool         `yaml:"enabled"`   // default true
+	Namespace string        `yaml:"namespace"` // default: eventide's own
+	Name      string        `yaml:"name"`      // ConfigMap; default <leaderElectionID>-checkpoint
+	Interval  time.Duration `yaml:"interval"`  // most one write per interval; default 1s
+}
+
+// On reports whether checkpoints are kept.
+func (c CheckpointConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// DeadLetterConfig is the file events rejected for good are written to.
+type DeadLetterConfig struct {
+	Path      string `yaml:"path"`      // default $TMPDIR/eventide/dead-letter.jsonl; "-" turns it off
+	MaxSizeMB int    `yaml:"maxSizeMB"` // rotated beyond; default 100
 }
 
 // LeaderElectionConfig keeps the old keys; timings are eventide's addition.
@@ -86,7 +107,7 @@ type ReceiverConfig struct {
 type DeliveryConfig struct {
 	QueueSize      int           `yaml:"queueSize"`      // default 1000
 	Timeout        time.Duration `yaml:"timeout"`        // per send; default 10s
-	MaxRetries     int           `yaml:"maxRetries"`     // default 8; -1 never retries
+	MaxRetries     int           `yaml:"maxRetries"`     // default: retry until delivered; -1 never retries
 	InitialBackoff time.Duration `yaml:"initialBackoff"` // default 500ms
 	MaxBackoff     time.Duration `yaml:"maxBackoff"`     // default 30s
 }
@@ -112,12 +133,16 @@ func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// RetryForever is DeliveryConfig.MaxRetries when a receiver retries a
+// retryable failure until it succeeds (the default).
+const RetryForever = -1
+
 // Defaults (of the old tool where it had one).
 const (
 	DefaultMaxEventAgeSeconds = 5
 	DefaultQueueSize          = 1000
 	DefaultSendTimeout        = 10 * time.Second
-	DefaultMaxRetries         = 8
+	DefaultCheckpointInterval = time.Second
 	DefaultInitialBackoff     = 500 * time.Millisecond
 	DefaultMaxBackoff         = 30 * time.Second
 	DefaultLeaderElectionID   = "eventide"
@@ -309,6 +334,21 @@ func (c *Config) check(l *Loaded) []error {
 	if le.LeaderElectionID == "" {
 		le.LeaderElectionID = DefaultLeaderElectionID
 	}
+	if c.Checkpoint.Name == "" {
+		c.Checkpoint.Name = le.LeaderElectionID + "-checkpoint"
+	}
+	if c.Checkpoint.Interval == 0 {
+		c.Checkpoint.Interval = DefaultCheckpointInterval
+	}
+	if c.Checkpoint.Interval < 0 {
+		errs = append(errs, errors.New("checkpoint.interval: must not be negative"))
+	}
+	if c.DeadLetter.Path == "" {
+		c.DeadLetter.Path = filepath.Join(os.TempDir(), "eventide", "dead-letter.jsonl")
+	}
+	if c.DeadLetter.MaxSizeMB == 0 {
+		c.DeadLetter.MaxSizeMB = 100
+	}
 	if le.Enabled {
 		l.Warnings = append(l.Warnings, "leaderElection.enabled: leader election is not implemented yet in this version; run one replica")
 	}
@@ -358,7 +398,7 @@ func (d DeliveryConfig) withDefaults(path string) (DeliveryConfig, []error) {
 	}
 	switch d.MaxRetries {
 	case 0:
-		d.MaxRetries = DefaultMaxRetries
+		d.MaxRetries = RetryForever
 	case -1:
 		d.MaxRetries = 0
 	}

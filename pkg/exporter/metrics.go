@@ -27,6 +27,10 @@ type Metrics struct {
 	PipelineBacklog  prometheus.Gauge
 	ConfigReceivers  prometheus.Gauge
 	PipelineDuration prometheus.Histogram
+	DeadLetters      *prometheus.CounterVec
+	CheckpointWrites *prometheus.CounterVec
+	CheckpointLag    *prometheus.GaugeVec
+	Leader           prometheus.Gauge
 }
 
 // NewMetrics creates the metrics under namespace (eventide unless the config
@@ -63,6 +67,13 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		PipelineDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "pipeline_duration_seconds",
 			Help: "Time to enrich and route one event.", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 8)}),
 	}
+	m.DeadLetters = f("dead_letters_total", "Events rejected for good (or retries exhausted), written to the dead-letter file.", "receiver")
+	m.CheckpointWrites = f("checkpoint_writes_total", "Checkpoint writes to the cluster, by result.", "result")
+	m.CheckpointLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "checkpoint_lag_events",
+		Help: "Events handed to a receiver and not yet finished: what a crash now would send again."}, []string{"receiver"})
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "leader",
+		Help: "1 while this replica is the leader and delivers events."})
+	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
 		m.Retried, m.Dropped, m.QueueLength, m.SendDuration, m.TemplateErrors, m.APIRequests, m.EnrichLookups,
 		m.WatchRelists, m.PipelineBacklog, m.ConfigReceivers, m.PipelineDuration)

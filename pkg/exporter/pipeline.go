@@ -24,17 +24,35 @@ type Pipeline struct {
 	m        *Metrics
 	received prometheus.Counter
 	matched  []prometheus.Counter
+	tracker  *Tracker
+	maxAge   time.Duration
+	now      func() time.Time
+}
+
+// PipelineOptions are the pipeline's optional collaborators.
+type PipelineOptions struct {
+	// Enricher fills involved-object metadata; nil with omitLookup.
+	Enricher Enricher
+	// Tracker follows what each receiver has been handed; with restored
+	// checkpoints it also says what was delivered before a restart.
+	Tracker *Tracker
+	// MaxEventAge applies to events that existed when the watch started,
+	// for receivers with no checkpoint: older ones are not sent.
+	MaxEventAge time.Duration
 }
 
 // PipelineBuffer is how many watched events may wait for routing; beyond it
 // the watch's handler waits (client-go buffers behind it), so nothing is lost.
 const PipelineBuffer = 4096
 
-// NewPipeline wires tree and rt; enricher may be nil (omitLookup).
-func NewPipeline(tree *Tree, rt *Runtime, enricher Enricher, m *Metrics) *Pipeline {
+// NewPipeline wires tree and rt.
+func NewPipeline(tree *Tree, rt *Runtime, m *Metrics, opts PipelineOptions) *Pipeline {
 	p := &Pipeline{
 		in:       make(chan *kube.EnhancedEvent, PipelineBuffer),
-		enricher: enricher,
+		enricher: opts.Enricher,
+		tracker:  opts.Tracker,
+		maxAge:   opts.MaxEventAge,
+		now:      time.Now,
 		tree:     tree,
 		rt:       rt,
 		m:        m,
@@ -54,6 +72,28 @@ func (p *Pipeline) Handle(ev *kube.EnhancedEvent) {
 	p.m.PipelineBacklog.Set(float64(len(p.in)))
 }
 
+// Discard reasons of the pipeline (eventide_events_discarded_total).
+const (
+	DiscardDelivered   = "already_delivered" // at or below the receiver's checkpoint
+	DiscardBeforeStart = "before_start"      // listed at start, older than maxEventAgeSeconds, no checkpoint
+)
+
+// skip says why receiver i must not get ev, or "".
+func (p *Pipeline) skip(i int, ev *kube.EnhancedEvent) string {
+	hasCheckpoint := false
+	if p.tracker != nil {
+		cp, ok := p.tracker.Restored(i, ev)
+		hasCheckpoint = ok
+		if rv := RV(ev); ok && rv != 0 && rv <= cp {
+			return DiscardDelivered
+		}
+	}
+	if ev.InitialList && !hasCheckpoint && p.maxAge > 0 && p.now().Sub(ev.GetLastTime()) > p.maxAge {
+		return DiscardBeforeStart
+	}
+	return ""
+}
+
 // Close tells Run that no more events come (call after the watch stopped).
 func (p *Pipeline) Close() { close(p.in) }
 
@@ -70,8 +110,23 @@ func (p *Pipeline) Run(ctx context.Context) {
 		if len(dst) == 0 {
 			p.m.EventsUnrouted.Inc()
 		}
+		skipped, handed := "", false
 		for _, i := range dst {
+			if reason := p.skip(i, ev); reason != "" {
+				skipped = reason
+				continue
+			}
+			if p.tracker != nil {
+				p.tracker.Add(i, ev)
+			}
 			p.rt.Enqueue(i, ev)
+			handed = true
+		}
+		if skipped != "" && !handed {
+			p.m.EventsDiscarded.WithLabelValues(skipped).Inc()
+		}
+		if p.tracker != nil {
+			p.tracker.Dispatched(ev)
 		}
 		p.m.PipelineDuration.Observe(time.Since(start).Seconds())
 	}

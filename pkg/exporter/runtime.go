@@ -24,12 +24,24 @@ type Runtime struct {
 	hardCtx  context.Context
 }
 
+// RuntimeOptions are the runtime's optional collaborators.
+type RuntimeOptions struct {
+	// Tracker, when set, is told when each event is finished with.
+	Tracker *Tracker
+	// DeadLetter, when set, receives events rejected for good.
+	DeadLetter *DeadLetter
+}
+
 // NewRuntime prepares a worker per receiver; Start runs them.
-func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger) *Runtime {
+func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts RuntimeOptions) *Runtime {
 	rt := &Runtime{}
 	rt.hardCtx, rt.hardStop = context.WithCancel(context.Background())
-	for _, r := range receivers {
+	for i, r := range receivers {
 		w := &worker{
+			index:    i,
+			tracker:  opts.Tracker,
+			dead:     opts.DeadLetter,
+			deadCnt:  m.DeadLetters.WithLabelValues(r.Name),
 			name:     r.Name,
 			sink:     r.Sink,
 			opts:     r.Delivery,
@@ -91,7 +103,11 @@ func (rt *Runtime) Shutdown(ctx context.Context) {
 }
 
 type worker struct {
-	name string
+	index   int
+	tracker *Tracker
+	dead    *DeadLetter
+	deadCnt prometheus.Counter
+	name    string
 	sink sinks.Sink
 	opts DeliveryConfig
 	log  zerolog.Logger
@@ -115,6 +131,7 @@ func (w *worker) enqueue(ev *kube.EnhancedEvent) {
 	w.mu.Lock()
 	if w.n == len(w.queue) {
 		// Full: drop the oldest so the newest (most relevant) is kept.
+		w.done(w.queue[w.head])
 		w.queue[w.head] = nil
 		w.head = (w.head + 1) % len(w.queue)
 		w.n--
@@ -129,6 +146,24 @@ func (w *worker) enqueue(ev *kube.EnhancedEvent) {
 	w.qlen.Set(float64(w.n))
 	w.mu.Unlock()
 	w.signal()
+}
+
+// done tells the tracker the receiver is finished with ev.
+func (w *worker) done(ev *kube.EnhancedEvent) {
+	if w.tracker != nil {
+		w.tracker.Done(w.index, ev)
+	}
+}
+
+// deadLetter keeps an event rejected for good, with the reason.
+func (w *worker) deadLetter(ev *kube.EnhancedEvent, class string, err error, attempts int) {
+	w.deadCnt.Inc()
+	if w.dead == nil {
+		return
+	}
+	if derr := w.dead.Write(w.name, class, err, attempts, ev); derr != nil {
+		w.log.Error().Err(derr).Msg("cannot write the dead-letter file")
+	}
 }
 
 func (w *worker) signal() {
@@ -230,6 +265,7 @@ func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
 		for i, err := range errs {
 			if err == nil {
 				w.sent.Inc()
+				w.done(pending[i])
 				continue
 			}
 			class, retryable, after := sinks.Classify(err)
@@ -239,7 +275,7 @@ func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
 			if firstErr == nil {
 				firstErr, firstEv, firstClass = err, pending[i], class
 			}
-			if retryable && attempt < w.opts.MaxRetries {
+			if retryable && (w.opts.MaxRetries == RetryForever || attempt < w.opts.MaxRetries) {
 				retry = append(retry, pending[i])
 				w.retried.WithLabelValues(class).Inc()
 				retryAfter = max(retryAfter, after)
@@ -247,6 +283,8 @@ func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
 			}
 			failed++
 			w.failed.WithLabelValues(class).Inc()
+			w.deadLetter(pending[i], class, err, attempt+1)
+			w.done(pending[i])
 		}
 		if firstErr == nil {
 			return

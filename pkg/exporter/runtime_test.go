@@ -67,7 +67,7 @@ func newTestRuntime(t *testing.T, sink sinks.Sink, d DeliveryConfig) (*Runtime, 
 		t.Fatal(errs)
 	}
 	m := NewMetrics(prometheus.NewRegistry(), "")
-	rt := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop())
+	rt := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop(), RuntimeOptions{})
 	var mu sync.Mutex
 	var sleeps []time.Duration
 	rt.workers[0].sleep = func(ctx context.Context, dur time.Duration) error {
@@ -189,7 +189,7 @@ func TestStuckReceiverIsolated(t *testing.T) {
 	live := &fakeSink{}
 	d, _ := DeliveryConfig{QueueSize: 10, Timeout: time.Hour}.withDefaults("")
 	m := NewMetrics(prometheus.NewRegistry(), "")
-	rt := NewRuntime([]Receiver{{Name: "stuck", Delivery: d, Sink: stuck}, {Name: "live", Delivery: d, Sink: live}}, m, zerolog.Nop())
+	rt := NewRuntime([]Receiver{{Name: "stuck", Delivery: d, Sink: stuck}, {Name: "live", Delivery: d, Sink: live}}, m, zerolog.Nop(), RuntimeOptions{})
 	rt.Start()
 	for i := 0; i < 100; i++ { // far more than the stuck queue holds: must not block
 		ev := named(fmt.Sprint(i))

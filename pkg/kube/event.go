@@ -22,6 +22,9 @@ type EnhancedEvent struct {
 	ClusterName string `json:"clusterName"`
 	// InvolvedObject shadows Event.InvolvedObject with the enriched reference.
 	InvolvedObject EnhancedObjectReference `json:"involvedObject"`
+	// InitialList is true for events that already existed when the watch
+	// started (its first list), as opposed to ones seen happen.
+	InitialList bool `json:"-"`
 }
 
 // EnhancedObjectReference is the event's involvedObject with the metadata of

@@ -15,11 +15,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// Discard reasons passed to WatcherOptions.OnDiscard.
-const (
-	DiscardBeforeStart = "before_start" // listed at start and older than MaxEventAge
-	DiscardNoChange    = "no_change"    // an update that is not a new occurrence
-)
+// DiscardNoChange is the OnDiscard reason of an update that is not a new
+// occurrence.
+const DiscardNoChange = "no_change"
 
 // WatcherOptions configures an EventWatcher.
 type WatcherOptions struct {
@@ -27,10 +25,6 @@ type WatcherOptions struct {
 	Namespaces []string
 	// ClusterName is copied into every event.
 	ClusterName string
-	// MaxEventAge: events present when the watch starts whose last
-	// occurrence is older than this are not delivered (they happened before
-	// eventide started). Zero delivers them all.
-	MaxEventAge time.Duration
 	// OnEvent receives each new event and each new occurrence. It is called
 	// from the informer's goroutine and must only hand the event on.
 	OnEvent func(*EnhancedEvent)
@@ -127,11 +121,9 @@ func (w *EventWatcher) onAdd(obj any, isInInitialList bool) {
 	if !ok {
 		return
 	}
-	if isInInitialList && w.opts.MaxEventAge > 0 && w.opts.Now().Sub(LastOccurrence(ev)) > w.opts.MaxEventAge {
-		w.discard(DiscardBeforeStart)
-		return
-	}
-	w.opts.OnEvent(NewEnhancedEvent(ev, w.opts.ClusterName))
+	e := NewEnhancedEvent(ev, w.opts.ClusterName)
+	e.InitialList = isInInitialList
+	w.opts.OnEvent(e)
 }
 
 func (w *EventWatcher) onUpdate(oldObj, newObj any) {

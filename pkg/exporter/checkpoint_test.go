@@ -1,0 +1,58 @@
+package exporter
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+func rvEvent(ns, rv string) *kube.EnhancedEvent {
+	e := testEvent()
+	e.Namespace, e.ResourceVersion = ns, rv
+	return e
+}
+
+func TestCheckpointIsOldestPendingMinusOne(t *testing.T) {
+	tr := NewTracker(2, false, nil)
+	e10, e11, e12 := rvEvent("a", "10"), rvEvent("b", "11"), rvEvent("a", "12")
+	for _, e := range []*kube.EnhancedEvent{e10, e11, e12} {
+		tr.Add(0, e)
+		tr.Dispatched(e)
+	}
+	tr.Add(1, e11) // receiver 1 only gets e11
+	tr.Done(0, e11)
+	tr.Done(1, e11)
+	want := []map[string]uint64{{StreamAll: 9}, {StreamAll: 12}}
+	if got := tr.Checkpoints(); !reflect.DeepEqual(got, want) {
+		t.Errorf("checkpoints %v, want %v (receiver 0 still has 10 pending; receiver 1 has nothing)", got, want)
+	}
+	tr.Done(0, e10)
+	if got := tr.Checkpoints()[0][StreamAll]; got != 11 {
+		t.Errorf("after 10 is done: %d, want 11 (12 still pending)", got)
+	}
+	tr.Done(0, e12)
+	if got := tr.Checkpoints()[0][StreamAll]; got != 12 || tr.Pending(0) != 0 {
+		t.Errorf("all done: %d, pending %d", got, tr.Pending(0))
+	}
+}
+
+func TestCheckpointPerStreamAndRestored(t *testing.T) {
+	restored := []map[string]uint64{{"quiet": 5, "busy": 7}}
+	tr := NewTracker(1, true, restored)
+	e := rvEvent("busy", "20")
+	tr.Add(0, e)
+	tr.Dispatched(e)
+	want := map[string]uint64{"quiet": 5, "busy": 19}
+	if got := tr.Checkpoints()[0]; !reflect.DeepEqual(got, want) {
+		t.Errorf("%v, want %v: a quiet stream keeps its restored checkpoint", got, want)
+	}
+	if cp, ok := tr.Restored(0, rvEvent("quiet", "1")); !ok || cp != 5 {
+		t.Errorf("restored %d %v", cp, ok)
+	}
+	// An RV that is not a number is not tracked.
+	tr.Add(0, rvEvent("busy", "abc"))
+	if tr.Pending(0) != 1 {
+		t.Errorf("pending %d", tr.Pending(0))
+	}
+}
