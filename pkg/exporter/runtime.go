@@ -108,9 +108,9 @@ type worker struct {
 	dead    *DeadLetter
 	deadCnt prometheus.Counter
 	name    string
-	sink sinks.Sink
-	opts DeliveryConfig
-	log  zerolog.Logger
+	sink    sinks.Sink
+	opts    DeliveryConfig
+	log     zerolog.Logger
 
 	mu      sync.Mutex
 	queue   []*kube.EnhancedEvent // ring buffer
