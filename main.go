@@ -216,7 +216,18 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		}
 		defer deadLetter.Close()
 	}
-	rt := exporter.NewRuntime(loaded.Receivers, m, log, exporter.RuntimeOptions{Tracker: tracker, DeadLetter: deadLetter})
+	spoolDir := cfg.Spool.Dir
+	if spoolDir == "-" {
+		spoolDir = ""
+	}
+	rt, err := exporter.NewRuntime(loaded.Receivers, m, log, exporter.RuntimeOptions{
+		Tracker: tracker, DeadLetter: deadLetter,
+		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot prepare the receivers")
+		return 1
+	}
 	pipeline := exporter.NewPipeline(loaded.Tree, rt, m, exporter.PipelineOptions{
 		Enricher: enricher, Tracker: tracker, MaxEventAge: cfg.MaxEventAge(),
 	})

@@ -88,6 +88,9 @@ func startEventide(t *testing.T, config string) *runningExporter {
 	if !strings.Contains(config, "\ncheckpoint:") {
 		config = fmt.Sprintf("checkpoint: {name: %s}\n", checkpointName(t)) + config
 	}
+	if !strings.Contains(config, "spool:") {
+		config = fmt.Sprintf("spool: {dir: %s}\n", filepath.Join(t.TempDir(), "spool")) + config
+	}
 	if !strings.Contains(config, "\ndeadLetter:") {
 		config = fmt.Sprintf("deadLetter: {path: %s}\n", filepath.Join(t.TempDir(), "dead-letter.jsonl")) + config
 	}

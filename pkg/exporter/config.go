@@ -34,6 +34,7 @@ type Config struct {
 	CacheSize          int                  `yaml:"cacheSize"`
 	Checkpoint         CheckpointConfig     `yaml:"checkpoint"`
 	DeadLetter         DeadLetterConfig     `yaml:"deadLetter"`
+	Spool              SpoolConfig          `yaml:"spool"`
 	Route              RouteConfig          `yaml:"route"`
 	Receivers          []ReceiverConfig     `yaml:"receivers"`
 }
@@ -49,6 +50,12 @@ type CheckpointConfig struct {
 
 // On reports whether checkpoints are kept.
 func (c CheckpointConfig) On() bool { return c.Enabled == nil || *c.Enabled }
+
+// SpoolConfig is where receivers keep what their memory queue cannot hold.
+type SpoolConfig struct {
+	Dir       string `yaml:"dir"`       // default $TMPDIR/eventide/spool; "-" turns it off
+	MaxSizeMB int    `yaml:"maxSizeMB"` // per receiver; default 256
+}
 
 // DeadLetterConfig is the file events rejected for good are written to.
 type DeadLetterConfig struct {
@@ -348,6 +355,15 @@ func (c *Config) check(l *Loaded) []error {
 	}
 	if c.DeadLetter.MaxSizeMB == 0 {
 		c.DeadLetter.MaxSizeMB = 100
+	}
+	if c.Spool.Dir == "" {
+		c.Spool.Dir = filepath.Join(os.TempDir(), "eventide", "spool")
+	}
+	if c.Spool.MaxSizeMB == 0 {
+		c.Spool.MaxSizeMB = 256
+	}
+	if c.Spool.MaxSizeMB < 0 || c.DeadLetter.MaxSizeMB < 0 {
+		errs = append(errs, errors.New("spool.maxSizeMB and deadLetter.maxSizeMB must not be negative"))
 	}
 	if le.Enabled {
 		l.Warnings = append(l.Warnings, "leaderElection.enabled: leader election is not implemented yet in this version; run one replica")

@@ -31,6 +31,8 @@ type Metrics struct {
 	CheckpointWrites *prometheus.CounterVec
 	CheckpointLag    *prometheus.GaugeVec
 	Leader           prometheus.Gauge
+	SpoolEvents      *prometheus.GaugeVec
+	SpoolBytes       *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics under namespace (eventide unless the config
@@ -51,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Sent:           f("receiver_sent_total", "Events a receiver delivered.", "receiver"),
 		Failed:         f("receiver_failed_total", "Events a receiver gave up on, by reason class.", "receiver", "reason"),
 		Retried:        f("receiver_retries_total", "Send attempts repeated after a retryable failure.", "receiver", "reason"),
-		Dropped:        f("receiver_dropped_total", "Events dropped before a send: queue_full (oldest dropped) or shutdown.", "receiver", "reason"),
+		Dropped:        f("receiver_dropped_total", "Events dropped before a send: queue_full or spool_full (oldest dropped), or shutdown (sent after a restart).", "receiver", "reason"),
 		TemplateErrors: f("template_errors_total", "Templates that failed while rendering an event for a receiver.", "receiver"),
 		APIRequests:    f("kube_api_requests_total", "Requests made to the Kubernetes API server, by verb and status code.", "verb", "code"),
 		EnrichLookups:  f("enrichment_lookups_total", "Involved-object lookups, by result (hit, fetched, deleted, denied, unknown_kind, error).", "result"),
@@ -73,7 +75,11 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Help: "Events handed to a receiver and not yet finished: what a crash now would send again."}, []string{"receiver"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "leader",
 		Help: "1 while this replica is the leader and delivers events."})
-	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader)
+	m.SpoolEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_events",
+		Help: "Events a receiver holds on disk because its memory queue is full."}, []string{"receiver"})
+	m.SpoolBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_bytes",
+		Help: "Bytes of a receiver's disk spool."}, []string{"receiver"})
+	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
 		m.Retried, m.Dropped, m.QueueLength, m.SendDuration, m.TemplateErrors, m.APIRequests, m.EnrichLookups,
 		m.WatchRelists, m.PipelineBacklog, m.ConfigReceivers, m.PipelineDuration)

@@ -3,7 +3,9 @@ package exporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,10 +32,14 @@ type RuntimeOptions struct {
 	Tracker *Tracker
 	// DeadLetter, when set, receives events rejected for good.
 	DeadLetter *DeadLetter
+	// SpoolDir, when set, holds each receiver's overflow on disk (a folder
+	// per receiver), up to SpoolMaxBytes each.
+	SpoolDir      string
+	SpoolMaxBytes int64
 }
 
 // NewRuntime prepares a worker per receiver; Start runs them.
-func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts RuntimeOptions) *Runtime {
+func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts RuntimeOptions) (*Runtime, error) {
 	rt := &Runtime{}
 	rt.hardCtx, rt.hardStop = context.WithCancel(context.Background())
 	for i, r := range receivers {
@@ -57,10 +63,21 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 			failed:   m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
 			retried:  m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
 			sleep:    sleepCtx,
+
+			dropSpool:   m.Dropped.WithLabelValues(r.Name, "spool_full"),
+			spoolEvents: m.SpoolEvents.WithLabelValues(r.Name),
+			spoolBytes:  m.SpoolBytes.WithLabelValues(r.Name),
+		}
+		if opts.SpoolDir != "" {
+			sp, err := newSpool(filepath.Join(opts.SpoolDir, spoolDirName(r.Name)), opts.SpoolMaxBytes)
+			if err != nil {
+				return nil, fmt.Errorf("receiver %s: %w", r.Name, err)
+			}
+			w.spool = sp
 		}
 		rt.workers = append(rt.workers, w)
 	}
-	return rt
+	return rt, nil
 }
 
 // Start runs every worker.
@@ -125,10 +142,21 @@ type worker struct {
 	duration                 prometheus.Observer
 	failed, retried          *prometheus.CounterVec
 	sleep                    func(context.Context, time.Duration) error
+
+	spool                   *spool // nil: no disk overflow
+	dropSpool               prometheus.Counter
+	spoolEvents, spoolBytes prometheus.Gauge
+	spoolLog                time.Time
 }
 
 func (w *worker) enqueue(ev *kube.EnhancedEvent) {
 	w.mu.Lock()
+	if w.spool != nil && (w.spool.count > 0 || w.n == len(w.queue)) {
+		w.spill(ev)
+		w.mu.Unlock()
+		w.signal()
+		return
+	}
 	if w.n == len(w.queue) {
 		// Full: drop the oldest so the newest (most relevant) is kept.
 		w.done(w.queue[w.head])
@@ -173,7 +201,31 @@ func (w *worker) signal() {
 	}
 }
 
-// pop moves up to max queued events, oldest first, into dst.
+// spill appends ev to the disk spool (the memory queue is full, or the
+// spool already holds older events); a full spool drops its oldest.
+// Called with w.mu held.
+func (w *worker) spill(ev *kube.EnhancedEvent) {
+	dropped, err := w.spool.push(ev)
+	for _, d := range dropped {
+		w.dropSpool.Inc()
+		w.done(d)
+	}
+	now := time.Now()
+	if len(dropped) > 0 && now.Sub(w.spoolLog) > time.Minute {
+		w.spoolLog = now
+		w.log.Warn().Int64("spool_bytes", w.spool.maxBytes).Msg("receiver spool full: dropping its oldest events (see eventide_receiver_dropped_total)")
+	}
+	if err != nil {
+		w.log.Error().Err(err).Msg("spool write failed; event dropped")
+		w.dropSpool.Inc()
+		w.done(ev)
+	}
+	w.spoolEvents.Set(float64(w.spool.count))
+	w.spoolBytes.Set(float64(w.spool.bytes))
+}
+
+// pop moves up to max queued events, oldest first, into dst: the memory
+// queue, then the spool (whose events are all newer).
 func (w *worker) pop(dst []*kube.EnhancedEvent, max int) []*kube.EnhancedEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -183,22 +235,41 @@ func (w *worker) pop(dst []*kube.EnhancedEvent, max int) []*kube.EnhancedEvent {
 		w.head = (w.head + 1) % len(w.queue)
 		w.n--
 	}
+	for w.spool != nil && w.spool.count > 0 && len(dst) < max {
+		ev, err := w.spool.pop()
+		if err != nil {
+			w.log.Error().Err(err).Msg("spool read failed; spooled events dropped")
+			w.dropSpool.Add(float64(w.spool.count))
+			w.spool.count, w.spool.bytes = 0, 0
+			break
+		}
+		dst = append(dst, ev)
+	}
 	w.qlen.Set(float64(w.n))
+	if w.spool != nil {
+		w.spoolEvents.Set(float64(w.spool.count))
+		w.spoolBytes.Set(float64(w.spool.bytes))
+	}
 	return dst
 }
 
 func (w *worker) dropRemaining() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.spool != nil {
+		// Still pending in the checkpoint: sent after the restart.
+		w.n += w.spool.count
+		w.spool.close()
+		w.spool = nil
+	}
 	if w.n > 0 {
-		w.log.Warn().Int("events", w.n).Msg("shutdown deadline passed: queued events not delivered")
+		w.log.Warn().Int("events", w.n).Msg("shutdown deadline passed: queued events not delivered (they will be after a restart)")
 		w.dropStop.Add(float64(w.n))
 	}
-	for w.n > 0 {
-		w.queue[w.head] = nil
-		w.head = (w.head + 1) % len(w.queue)
-		w.n--
+	for i := 0; i < len(w.queue); i++ {
+		w.queue[i] = nil
 	}
+	w.n = 0
 	w.qlen.Set(0)
 }
 

@@ -67,7 +67,10 @@ func newTestRuntime(t *testing.T, sink sinks.Sink, d DeliveryConfig) (*Runtime, 
 		t.Fatal(errs)
 	}
 	m := NewMetrics(prometheus.NewRegistry(), "")
-	rt := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop(), RuntimeOptions{})
+	rt, err := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop(), RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var sleeps []time.Duration
 	rt.workers[0].sleep = func(ctx context.Context, dur time.Duration) error {
@@ -189,7 +192,10 @@ func TestStuckReceiverIsolated(t *testing.T) {
 	live := &fakeSink{}
 	d, _ := DeliveryConfig{QueueSize: 10, Timeout: time.Hour}.withDefaults("")
 	m := NewMetrics(prometheus.NewRegistry(), "")
-	rt := NewRuntime([]Receiver{{Name: "stuck", Delivery: d, Sink: stuck}, {Name: "live", Delivery: d, Sink: live}}, m, zerolog.Nop(), RuntimeOptions{})
+	rt, err := NewRuntime([]Receiver{{Name: "stuck", Delivery: d, Sink: stuck}, {Name: "live", Delivery: d, Sink: live}}, m, zerolog.Nop(), RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt.Start()
 	for i := 0; i < 100; i++ { // far more than the stuck queue holds: must not block
 		ev := named(fmt.Sprint(i))
@@ -281,5 +287,37 @@ func TestBatchRetriesOnlyFailedRecords(t *testing.T) {
 	if len(*sleeps) != 1 || testutil.ToFloat64(m.Failed.WithLabelValues("r", "http_4xx")) != 1 ||
 		testutil.ToFloat64(m.Sent.WithLabelValues("r")) != 3 {
 		t.Errorf("sleeps %v failed %v sent %v", *sleeps, testutil.ToFloat64(m.Failed.WithLabelValues("r", "http_4xx")), testutil.ToFloat64(m.Sent.WithLabelValues("r")))
+	}
+}
+
+// With a spool, a full memory queue drops nothing: the overflow goes to
+// disk and everything is delivered in order once the sink answers.
+func TestSpoolOverflowDeliversInOrder(t *testing.T) {
+	sink := &fakeSink{release: make(chan struct{})}
+	d, _ := DeliveryConfig{QueueSize: 3}.withDefaults("")
+	m := NewMetrics(prometheus.NewRegistry(), "")
+	rt, err := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.Nop(),
+		RuntimeOptions{SpoolDir: t.TempDir(), SpoolMaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Start()
+	var want []string
+	for i := 0; i < 50; i++ {
+		rt.Enqueue(0, named(fmt.Sprint(i)))
+		want = append(want, fmt.Sprint(i))
+	}
+	if testutil.ToFloat64(m.SpoolEvents.WithLabelValues("r")) == 0 {
+		t.Error("nothing spooled with a queue of 3 and a stuck sink")
+	}
+	close(sink.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt.Shutdown(ctx)
+	if got := sink.delivered(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delivered %v", got)
+	}
+	if testutil.ToFloat64(m.Dropped.WithLabelValues("r", "queue_full"))+testutil.ToFloat64(m.Dropped.WithLabelValues("r", "spool_full")) != 0 {
+		t.Error("events dropped although the spool had room")
 	}
 }

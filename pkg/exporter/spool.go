@@ -1,0 +1,161 @@
+package exporter
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// spoolSegmentBytes is the size at which the spool starts a new file;
+// a file is removed once read to its end.
+const spoolSegmentBytes = 8 << 20
+
+// spool is a receiver's overflow on disk. When the receiver's memory queue
+// is full, events are appended here (length-prefixed JSON records in
+// segment files) and read back in order before anything newer. It is not
+// replayed after a restart: events still in it are pending in the
+// receiver's checkpoint, so the restarted watch lists them again.
+// Not safe for concurrent use: the worker's lock guards it.
+type spool struct {
+	dir      string
+	maxBytes int64
+	segBytes int64 // a new segment file beyond this
+
+	w      *os.File
+	wSeg   int
+	wOff   int64
+	r      *os.File
+	rSeg   int
+	rOff   int64
+	ends   map[int]int64 // final size of each closed segment
+	count  int
+	bytes  int64
+	header [4]byte
+}
+
+// newSpool makes dir afresh (what an earlier run left is dropped: see above).
+func newSpool(dir string, maxBytes int64) (*spool, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: spoolSegmentBytes, ends: map[int]int64{}}
+	if err := s.openWrite(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.r, err = os.Open(s.segPath(0)); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return s, nil
+}
+
+func (s *spool) segPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("%08d.spool", n)) }
+
+func (s *spool) openWrite() error {
+	f, err := os.OpenFile(s.segPath(s.wSeg), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.w, s.wOff = f, 0
+	return nil
+}
+
+// push appends ev, first dropping the oldest spooled events while it would
+// not fit; it returns those it dropped.
+func (s *spool) push(ev *kube.EnhancedEvent) (dropped []*kube.EnhancedEvent, err error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("spool: encode: %w", err)
+	}
+	need := int64(len(b) + len(s.header))
+	for s.count > 0 && s.bytes+need > s.maxBytes {
+		old, err := s.pop()
+		if err != nil {
+			return dropped, err
+		}
+		dropped = append(dropped, old)
+	}
+	if s.wOff >= s.segBytes {
+		s.ends[s.wSeg] = s.wOff
+		if err := s.w.Close(); err != nil {
+			return dropped, fmt.Errorf("spool: %w", err)
+		}
+		s.wSeg++
+		if err := s.openWrite(); err != nil {
+			return dropped, err
+		}
+	}
+	binary.BigEndian.PutUint32(s.header[:], uint32(len(b)))
+	if _, err := s.w.Write(append(s.header[:], b...)); err != nil {
+		return dropped, fmt.Errorf("spool: write: %w", err)
+	}
+	s.wOff += need
+	s.count++
+	s.bytes += need
+	return dropped, nil
+}
+
+// pop reads the oldest spooled event.
+func (s *spool) pop() (*kube.EnhancedEvent, error) {
+	if s.count == 0 {
+		return nil, io.EOF
+	}
+	for {
+		end, closed := s.ends[s.rSeg]
+		if !closed || s.rOff < end {
+			break
+		}
+		// Read to the end of a closed segment: remove it, go to the next.
+		_ = s.r.Close()
+		_ = os.Remove(s.segPath(s.rSeg))
+		delete(s.ends, s.rSeg)
+		s.rSeg++
+		s.rOff = 0
+		var err error
+		if s.r, err = os.Open(s.segPath(s.rSeg)); err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+	}
+	var hdr [4]byte
+	if _, err := s.r.ReadAt(hdr[:], s.rOff); err != nil {
+		return nil, fmt.Errorf("spool: read: %w", err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	b := make([]byte, n)
+	if _, err := s.r.ReadAt(b, s.rOff+4); err != nil {
+		return nil, fmt.Errorf("spool: read: %w", err)
+	}
+	s.rOff += int64(n) + 4
+	s.count--
+	s.bytes -= int64(n) + 4
+	var ev kube.EnhancedEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("spool: decode: %w", err)
+	}
+	return &ev, nil
+}
+
+func (s *spool) close() {
+	_ = s.w.Close()
+	_ = s.r.Close()
+	_ = os.RemoveAll(s.dir)
+}
+
+// spoolDirName makes a receiver name safe as a folder name.
+func spoolDirName(receiver string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, receiver)
+}
