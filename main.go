@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
+	"k8s.io/client-go/rest"
 
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/kube"
@@ -179,6 +180,63 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		enricher = mc
 	}
 
+	var ready atomic.Bool
+	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)
+	d := &deliverer{f: f, cfg: cfg, loaded: loaded, log: log, m: m, restCfg: restCfg, enricher: enricher,
+		ready: &ready, onReady: onReady}
+	log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(loaded.Receivers)).
+		Bool("enrichment", enricher != nil).Bool("leader_election", cfg.LeaderElection.Enabled).
+		Str("version", version).Msg("eventide starting")
+	var code int
+	if cfg.LeaderElection.Enabled {
+		code = d.runWithLeaderElection(ctx)
+	} else {
+		m.Leader.Set(1)
+		code = d.deliver(ctx, ctx)
+	}
+	stop()
+	ready.Store(false)
+	loaded.Close()
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	log.Info().Msg("stopped")
+	return code
+}
+
+// deliverer runs the part of eventide that sends: checkpoints, receivers,
+// pipeline and watch. Only the leader runs it.
+type deliverer struct {
+	f        *flags
+	cfg      *exporter.Config
+	loaded   *exporter.Loaded
+	log      zerolog.Logger
+	m        *exporter.Metrics
+	restCfg  *rest.Config
+	enricher exporter.Enricher
+	ready    *atomic.Bool
+	onReady  func()
+}
+
+// deliver watches, routes and sends until lead or signal ends. After a
+// signal (SIGTERM) the receivers drain for -drain-timeout and the final
+// checkpoint is written; when only lead ends (leadership lost), sending
+// stops at once and the new leader resumes from the last checkpoint.
+func (d *deliverer) deliver(lead, signal context.Context) int {
+	f, cfg, log, m := d.f, d.cfg, d.log, d.m
+	loaded, restCfg, enricher, ready, onReady := d.loaded, d.restCfg, d.enricher, d.ready, d.onReady
+	ctx, stop := context.WithCancel(lead)
+	defer stop()
+	go func() {
+		select {
+		case <-signal.Done():
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	var err error
 	names := make([]string, len(loaded.Receivers))
 	for i, r := range loaded.Receivers {
 		names[i] = r.Name
@@ -251,11 +309,6 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		cpDone.Go(func() { cp.run(ctx) })
 	}
 
-	var ready atomic.Bool
-	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)
-
-	log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(loaded.Receivers)).
-		Bool("enrichment", enricher != nil).Str("version", version).Msg("eventide starting")
 	code := 0
 	if err := watcher.Run(ctx); err != nil {
 		if ctx.Err() == nil {
@@ -273,29 +326,90 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 	<-ctx.Done()
 	stop()
 	ready.Store(false)
-	log.Info().Dur("drain_timeout", f.drainTimeout).Msg("shutting down: draining receivers")
+	graceful := signal.Err() != nil
+	drain := f.drainTimeout
+	if graceful {
+		log.Info().Dur("drain_timeout", drain).Msg("shutting down: draining receivers")
+	} else {
+		drain = 0
+		log.Error().Msg("leadership lost: stopping delivery at once; the new leader resumes from the checkpoint")
+	}
 
 	watcher.Shutdown()
 	pipeline.Close()
 	pipelineDone.Wait()
-	drainCtx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
 	rt.Shutdown(drainCtx)
 	cancel()
 	cpDone.Wait()
-	if store != nil {
+	if store != nil && graceful {
 		// What was delivered during the drain is not sent again next time.
 		saveCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		cp.save(saveCtx)
 		cancel()
 	}
-	loaded.Close()
-	if srv != nil {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = srv.Shutdown(shutCtx)
-		cancel()
-	}
-	log.Info().Msg("stopped")
 	return code
+}
+
+// runWithLeaderElection campaigns for the Lease and delivers while it
+// leads. On SIGTERM the leader drains, writes its checkpoint and only then
+// releases the Lease, so the standby starts where it stopped. A replica
+// that loses the Lease exits (status 1) to be restarted as a standby.
+func (d *deliverer) runWithLeaderElection(signal context.Context) int {
+	le := d.cfg.LeaderElection
+	ns := d.cfg.Checkpoint.Namespace
+	if ns == "" {
+		ns = kube.OwnNamespace(d.f.kubeconfig)
+	}
+	identity := fmt.Sprintf("%s_%d", hostname(), os.Getpid())
+	electorCtx, stopElector := context.WithCancel(context.Background())
+	defer stopElector()
+	var (
+		leading   atomic.Bool
+		delivered = make(chan int, 1)
+	)
+	elector, err := kube.NewLeaderElector(d.restCfg, kube.LeaderElectionOptions{
+		Namespace: ns, Name: le.LeaderElectionID, Identity: identity,
+		LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+		OnStartedLeading: func(lead context.Context) {
+			leading.Store(true)
+			d.m.Leader.Set(1)
+			d.log.Info().Str("identity", identity).Msg("leading: delivering events")
+			code := d.deliver(lead, signal)
+			d.m.Leader.Set(0)
+			delivered <- code
+			stopElector() // release the Lease only now
+		},
+	})
+	if err != nil {
+		d.log.Error().Err(err).Msg("cannot set up leader election")
+		return 1
+	}
+	go func() {
+		<-signal.Done()
+		if !leading.Load() {
+			stopElector()
+		}
+	}()
+	d.ready.Store(true) // a standby is healthy
+	d.log.Info().Str("lease", ns+"/"+le.LeaderElectionID).Str("identity", identity).Msg("standing by for leadership")
+	elector.Run(electorCtx)
+	if !leading.Load() {
+		return 0
+	}
+	code := <-delivered
+	if signal.Err() == nil {
+		return 1 // leadership lost
+	}
+	return code
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "eventide"
+	}
+	return h
 }
 
 func countRestored(restored []map[string]uint64) int {

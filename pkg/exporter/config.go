@@ -365,8 +365,18 @@ func (c *Config) check(l *Loaded) []error {
 	if c.Spool.MaxSizeMB < 0 || c.DeadLetter.MaxSizeMB < 0 {
 		errs = append(errs, errors.New("spool.maxSizeMB and deadLetter.maxSizeMB must not be negative"))
 	}
-	if le.Enabled {
-		l.Warnings = append(l.Warnings, "leaderElection.enabled: leader election is not implemented yet in this version; run one replica")
+	if le.LeaseDuration == 0 {
+		le.LeaseDuration = 15 * time.Second
+	}
+	if le.RenewDeadline == 0 {
+		le.RenewDeadline = 10 * time.Second
+	}
+	if le.RetryPeriod == 0 {
+		le.RetryPeriod = 2 * time.Second
+	}
+	if !(le.LeaseDuration > le.RenewDeadline && float64(le.RenewDeadline) > 1.2*float64(le.RetryPeriod) && le.RetryPeriod > 0) {
+		errs = append(errs, fmt.Errorf("leaderElection: need leaseDuration (%s) > renewDeadline (%s) > 1.2 x retryPeriod (%s)",
+			le.LeaseDuration, le.RenewDeadline, le.RetryPeriod))
 	}
 	if len(c.Receivers) == 0 {
 		errs = append(errs, errors.New("receivers: none defined: events would go nowhere"))
