@@ -6,7 +6,7 @@ GO ?= go
 .PHONY: test demo bench build control-plane vet
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/eventide .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/eventide .
 
 control-plane:
 	bash hack/build-control-plane.sh >/dev/null

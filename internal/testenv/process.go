@@ -97,15 +97,29 @@ func (p *Process) CPUSeconds() (float64, error) {
 
 // PeakRSSBytes is the process's high-water resident set size (VmHWM).
 func (p *Process) PeakRSSBytes() (int64, error) {
+	return p.statusBytes("VmHWM")
+}
+
+// RSSSplit is the resident set now: anonymous memory (heap, stacks) and
+// file pages (the binary's code and data).
+func (p *Process) RSSSplit() (anon, file int64, err error) {
+	if anon, err = p.statusBytes("RssAnon"); err != nil {
+		return 0, 0, err
+	}
+	file, err = p.statusBytes("RssFile")
+	return anon, file, err
+}
+
+func (p *Process) statusBytes(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM")
+	return 0, fmt.Errorf("no %s", field)
 }
