@@ -3,6 +3,9 @@ package exporter
 import (
 	"reflect"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/pkg/kube"
 )
@@ -54,5 +57,33 @@ func TestCheckpointPerStreamAndRestored(t *testing.T) {
 	tr.Add(0, rvEvent("busy", "abc"))
 	if tr.Pending(0) != 1 {
 		t.Errorf("pending %d", tr.Pending(0))
+	}
+}
+
+func TestPipelineSkipRules(t *testing.T) {
+	restored := []map[string]uint64{{StreamAll: 100}, nil}
+	p := &Pipeline{tracker: NewTracker(2, false, restored), maxAge: time.Minute,
+		now: func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }}
+	old := func(rv string, initial bool) *kube.EnhancedEvent {
+		e := rvEvent("ns", rv)
+		e.LastTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)) // an hour before "now"
+		e.InitialList = initial
+		return e
+	}
+	for _, tc := range []struct {
+		name     string
+		receiver int
+		ev       *kube.EnhancedEvent
+		want     string
+	}{
+		{"at the checkpoint: delivered before", 0, old("100", true), DiscardDelivered},
+		{"above the checkpoint, old: happened while down", 0, old("101", true), ""},
+		{"no checkpoint, listed at start, old", 1, old("101", true), DiscardBeforeStart},
+		{"no checkpoint, seen happen", 1, old("101", false), ""},
+		{"RV not a number: age rule even with a checkpoint", 0, old("x7", true), DiscardBeforeStart},
+	} {
+		if got := p.skip(tc.receiver, tc.ev); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -81,10 +81,12 @@ const (
 // skip says why receiver i must not get ev, or "".
 func (p *Pipeline) skip(i int, ev *kube.EnhancedEvent) string {
 	hasCheckpoint := false
-	if p.tracker != nil {
+	if rv := RV(ev); p.tracker != nil && rv != 0 {
+		// An RV that is not a number (not etcd) cannot be compared: the
+		// age rule applies, as without a checkpoint.
 		cp, ok := p.tracker.Restored(i, ev)
 		hasCheckpoint = ok
-		if rv := RV(ev); ok && rv != 0 && rv <= cp {
+		if ok && rv <= cp {
 			return DiscardDelivered
 		}
 	}
