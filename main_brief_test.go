@@ -27,6 +27,9 @@ func exampleConfigFor(t *testing.T, ns, slackURL, opsgenieHost, kinesisURL strin
 	}
 	root := doc.Content[0]
 	setKey(root, "namespace", ns)
+	setKey(mapValue(root, "spool"), "dir", filepath.Join(t.TempDir(), "spool"))
+	setKey(mapValue(root, "deadLetter"), "path", filepath.Join(t.TempDir(), "dead.jsonl"))
+	setKey(mapValue(root, "checkpoint"), "name", checkpointName(t))
 	receivers := mapValue(root, "receivers")
 	for _, r := range receivers.Content {
 		switch mapValue(r, "name").Value {
