@@ -100,10 +100,7 @@ func TestBriefUsesFromExampleConfig(t *testing.T) {
 	}
 	t.Setenv("SLACK_TOKEN", "xoxb-e2e")
 	t.Setenv("OPSGENIE_API_KEY", "og-e2e")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEVENTIDETEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "eventide-test-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	testenv.SetAWSTestEnv(t)
 	ex := startEventide(t, exampleConfigFor(t, ns, slack.GetAPIURL(), og.Host(), kin.URL))
 
 	backoff := createEvent(t, testenv.PodEvent(checkout.Pods[0], "checkout-backoff", "Warning", "BackOff", "Back-off restarting failed container"))

@@ -145,3 +145,14 @@ func (f *AWSFake) verify(r *http.Request, body []byte) error {
 	}
 	return nil
 }
+
+// SetAWSTestEnv points the AWS SDK's default chain at the test credentials
+// and at nothing from the machine running the test.
+func SetAWSTestEnv(t interface{ Setenv(k, v string) }) {
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": AWSAccessKey, "AWS_SECRET_ACCESS_KEY": AWSSecretKey, "AWS_SESSION_TOKEN": "",
+		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_REGION": "", "AWS_PROFILE": "",
+	} {
+		t.Setenv(k, v)
+	}
+}

@@ -111,6 +111,18 @@ func classifyAWS(err error) error {
 	return Retryable("network", err, 0)
 }
 
+// entryErrors maps a batch answer's per-entry error codes (nil: accepted)
+// to one error per entry sent; n is how many were sent.
+func entryErrors[T any](n int, answers []T, codeOf func(T) (code, msg *string)) []error {
+	errs := make([]error, n)
+	for j, a := range answers {
+		if code, msg := codeOf(a); j < n && code != nil {
+			errs[j] = recordError(aws.ToString(code), aws.ToString(msg))
+		}
+	}
+	return errs
+}
+
 // recordError is the error of one record in a batch answer: retryable for
 // throttling and internal failures, as the AWS APIs document.
 func recordError(code, msg string) error {

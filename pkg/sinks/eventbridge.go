@@ -33,23 +33,9 @@ type EventBridgeConfig struct {
 func (c *EventBridgeConfig) build(path string, _ Deps) (Sink, error) {
 	var errs []error
 	s := &eventBridgeSink{bus: c.EventBusName}
-	for _, t := range []struct {
-		key, text, def string
-		dst            **Template
-	}{
-		{"detailType", c.DetailType, "Kubernetes Event {{ .Type }}", &s.detailType},
-		{"source", c.Source, "eventide", &s.source},
-	} {
-		text := t.text
-		if text == "" {
-			text = t.def
-		}
-		tm, err := ParseTemplate(text)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-		}
-		*t.dst = tm
-	}
+	errs = append(errs, parseFields(path,
+		field{"detailType", c.DetailType, "Kubernetes Event {{ .Type }}", &s.detailType},
+		field{"source", c.Source, "eventide", &s.source}))
 	var err error
 	if c.Details.Kind != 0 {
 		s.details.layout, err = ParseLayout(path+".details", &c.Details)
@@ -105,13 +91,9 @@ func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEve
 			if err != nil {
 				return nil, classifyAWS(err)
 			}
-			errs := make([]error, len(entries))
-			for j, e := range out.Entries {
-				if j < len(errs) && e.ErrorCode != nil {
-					errs[j] = recordError(aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
-				}
-			}
-			return errs, nil
+			return entryErrors(len(entries), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
+				return e.ErrorCode, e.ErrorMessage
+			}), nil
 		})
 }
 

@@ -70,13 +70,9 @@ func (s *firehoseSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent)
 			if err != nil {
 				return nil, classifyAWS(err)
 			}
-			errs := make([]error, len(records))
-			for j, r := range out.RequestResponses {
-				if j < len(errs) && r.ErrorCode != nil {
-					errs[j] = recordError(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
-				}
-			}
-			return errs, nil
+			return entryErrors(len(records), out.RequestResponses, func(r types.PutRecordBatchResponseEntry) (*string, *string) {
+				return r.ErrorCode, r.ErrorMessage
+			}), nil
 		})
 }
 

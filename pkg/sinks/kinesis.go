@@ -98,13 +98,9 @@ func (s *kinesisSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) 
 			if err != nil {
 				return nil, classifyAWS(err)
 			}
-			errs := make([]error, len(entries))
-			for j, r := range out.Records {
-				if j < len(errs) && r.ErrorCode != nil {
-					errs[j] = recordError(aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
-				}
-			}
-			return errs, nil
+			return entryErrors(len(entries), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
+				return r.ErrorCode, r.ErrorMessage
+			}), nil
 		})
 }
 

@@ -13,15 +13,7 @@ import (
 
 // awsTestEnv points the SDK's default chain at fixed test credentials and
 // nothing from the machine running the test.
-func awsTestEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEVENTIDETEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "eventide-test-secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_PROFILE", "")
-}
+func awsTestEnv(t *testing.T) { testenv.SetAWSTestEnv(t) }
 
 func startKinesisStream(t *testing.T, stream string) string {
 	t.Helper()

@@ -79,19 +79,7 @@ static: {n: 5, f: 1.5, yes: true, none: null, s: "text", list: [1, "{{ .Reason }
 	if err := json.Indent(&pretty, []byte(got), "", "  "); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, got)
 	}
-	golden := filepath.Join("testdata", "kinesis-metric.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pretty.String() != string(want) {
-		t.Errorf("layout output differs from %s:\n%s", golden, pretty.String())
-	}
+	checkGolden(t, "kinesis-metric.golden.json", pretty.Bytes())
 }
 
 func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
@@ -208,4 +196,22 @@ func FuzzParseAndRenderTemplate(f *testing.F) {
 		}
 		_, _ = tm.Render(sampleEvent())
 	})
+}
+
+// checkGolden compares got with testdata/name (rewritten with -update).
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("output differs from %s:\n%s", path, got)
+	}
 }

@@ -44,24 +44,14 @@ type OpsCenterConfig struct {
 func (c *OpsCenterConfig) build(path string, _ Deps) (Sink, error) {
 	var errs []error
 	s := &opsCenterSink{notifications: c.Notifications, related: c.RelatedOpsItems}
-	for _, t := range []struct {
-		key, text string
-		dst       **Template
-	}{
-		{"title", or(c.Title, defaultOpsgenieMessage), &s.title},
-		{"description", or(c.Description, "{{ .Message }}"), &s.description},
-		{"source", or(c.Source, "eventide"), &s.source},
-		{"category", c.Category, &s.category},
-		{"severity", c.Severity, &s.severity},
-		{"priority", c.Priority, &s.priority},
-		{"dedupString", or(c.DedupString, defaultOpsgenieAlias), &s.dedup},
-	} {
-		tm, err := ParseTemplate(t.text)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-		}
-		*t.dst = tm
-	}
+	errs = append(errs, parseFields(path,
+		field{"title", c.Title, defaultOpsgenieMessage, &s.title},
+		field{"description", c.Description, "{{ .Message }}", &s.description},
+		field{"source", c.Source, "eventide", &s.source},
+		field{"category", c.Category, "", &s.category},
+		field{"severity", c.Severity, "", &s.severity},
+		field{"priority", c.Priority, "", &s.priority},
+		field{"dedupString", c.DedupString, defaultOpsgenieAlias, &s.dedup}))
 	for k := range c.OperationalData {
 		if strings.HasPrefix(strings.ToLower(k), "aws") || strings.HasPrefix(k, "/aws") {
 			errs = append(errs, fmt.Errorf("%s.operationalData.%s: keys starting with aws are reserved by AWS", path, k))

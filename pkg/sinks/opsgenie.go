@@ -77,21 +77,11 @@ func (c *OpsgenieConfig) build(path string, deps Deps) (Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.URL: %w", path, err))
 	}
 	s := &opsgenieSink{log: deps.Log, badPriority: map[string]bool{}}
-	for _, t := range []struct {
-		key, text string
-		dst       **Template
-	}{
-		{"priority", c.Priority, &s.priority}, {"message", or(c.Message, defaultOpsgenieMessage), &s.message},
-		{"alias", or(c.Alias, defaultOpsgenieAlias), &s.alias}, {"description", c.Description, &s.description},
-		{"entity", c.Entity, &s.entity}, {"source", or(c.Source, "eventide"), &s.source}, {"note", c.Note, &s.note},
-	} {
-		tm, err := ParseTemplate(t.text)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-			continue
-		}
-		*t.dst = tm
-	}
+	errs = append(errs, parseFields(path,
+		field{"priority", c.Priority, "", &s.priority}, field{"message", c.Message, defaultOpsgenieMessage, &s.message},
+		field{"alias", c.Alias, defaultOpsgenieAlias, &s.alias}, field{"description", c.Description, "", &s.description},
+		field{"entity", c.Entity, "", &s.entity}, field{"source", c.Source, "eventide", &s.source},
+		field{"note", c.Note, "", &s.note}))
 	for i, text := range c.Tags {
 		tm, err := ParseTemplate(text)
 		if err != nil {

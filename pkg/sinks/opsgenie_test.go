@@ -3,8 +3,6 @@ package sinks
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,19 +49,7 @@ func TestOpsgenieAlertWireFormat(t *testing.T) {
 		t.Errorf("a repeat must carry the same alias (one alert): %v / %v", bodies[0]["alias"], bodies[1]["alias"])
 	}
 	got, _ := json.MarshalIndent(bodies[0], "", "  ")
-	golden := filepath.Join("testdata", "opsgenie-alert.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("alert differs from %s:\n%s", golden, got)
-	}
+	checkGolden(t, "opsgenie-alert.golden.json", got)
 }
 
 func TestOpsgenieTruncatesAndDefaults(t *testing.T) {

@@ -42,26 +42,12 @@ func (c *SlackConfig) build(path string, _ Deps) (Sink, error) {
 	if c.Channel == "" && c.FallbackChannel == "" {
 		errs = append(errs, fmt.Errorf("%s.channel: required", path))
 	}
-	message := c.Message
-	if message == "" {
-		message = "{{ .Message }}"
-	}
 	s := &slackSink{}
-	for _, t := range []struct {
-		key, text string
-		dst       **Template
-	}{
-		{"channel", c.Channel, &s.channel}, {"fallbackChannel", c.FallbackChannel, &s.fallback},
-		{"message", message, &s.message}, {"color", c.Color, &s.color}, {"footer", c.Footer, &s.footer},
-		{"title", c.Title, &s.title}, {"author_name", c.AuthorName, &s.author},
-	} {
-		tm, err := ParseTemplate(t.text)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-			continue
-		}
-		*t.dst = tm
-	}
+	errs = append(errs, parseFields(path,
+		field{"channel", c.Channel, "", &s.channel}, field{"fallbackChannel", c.FallbackChannel, "", &s.fallback},
+		field{"message", c.Message, "{{ .Message }}", &s.message}, field{"color", c.Color, "", &s.color},
+		field{"footer", c.Footer, "", &s.footer}, field{"title", c.Title, "", &s.title},
+		field{"author_name", c.AuthorName, "", &s.author}))
 	fields, err := ParseTemplateMap(path+".fields", c.Fields)
 	errs = append(errs, err)
 	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -58,19 +56,7 @@ func TestSlackPerOwnerChannelAndGoldenPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.MarshalIndent(map[string]any{"channel": posts[0].Get("channel"), "text": posts[0].Get("text"), "attachments": att}, "", "  ")
-	golden := filepath.Join("testdata", "slack-postmessage.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("postMessage differs from %s:\n%s", golden, got)
-	}
+	checkGolden(t, "slack-postmessage.golden.json", got)
 }
 
 // Title and colour are sent whether or not fields are configured (the old

@@ -35,30 +35,8 @@ func (c *SNSConfig) build(path string, _ Deps) (Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.topicARN: required", path))
 	}
 	s := &snsSink{topic: c.TopicARN, fifo: strings.HasSuffix(c.TopicARN, ".fifo")}
-	texts := []struct {
-		key, text string
-		dst       **Template
-	}{{"subject", c.Subject, &s.subject}}
-	if s.fifo {
-		texts = append(texts,
-			struct {
-				key, text string
-				dst       **Template
-			}{"messageGroupId", or(c.MessageGroupID, defaultSQSGroup), &s.group},
-			struct {
-				key, text string
-				dst       **Template
-			}{"messageDeduplicationId", or(c.MessageDeduplicationID, defaultSQSDedup), &s.dedup})
-	} else if c.MessageGroupID != "" || c.MessageDeduplicationID != "" {
-		errs = append(errs, fmt.Errorf("%s: messageGroupId and messageDeduplicationId are for FIFO topics (ARN ending in .fifo)", path))
-	}
-	for _, t := range texts {
-		tm, err := ParseTemplate(t.text)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-		}
-		*t.dst = tm
-	}
+	errs = append(errs, parseFields(path, field{"subject", c.Subject, "", &s.subject}))
+	errs = append(errs, fifoFields(path, "topics (ARN ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
 	attrs, err := ParseTemplateMap(path+".messageAttributes", c.MessageAttributes)
 	errs = append(errs, err)
 	s.attrs = attrs
@@ -136,10 +114,3 @@ func snsSubject(s string) string {
 }
 
 func (s *snsSink) Close() error { return nil }
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}

@@ -48,28 +48,7 @@ func (c *SQSConfig) build(path string, _ Deps) (Sink, error) {
 	}
 	s := &sqsSink{queueName: c.QueueName, queueURL: c.QueueURL}
 	s.fifo = strings.HasSuffix(c.QueueName, ".fifo") || strings.HasSuffix(c.QueueURL, ".fifo")
-	if !s.fifo && (c.MessageGroupID != "" || c.MessageDeduplicationID != "") {
-		errs = append(errs, fmt.Errorf("%s: messageGroupId and messageDeduplicationId are for FIFO queues (name ending in .fifo)", path))
-	}
-	if s.fifo {
-		for _, t := range []struct {
-			key, text, def string
-			dst            **Template
-		}{
-			{"messageGroupId", c.MessageGroupID, defaultSQSGroup, &s.group},
-			{"messageDeduplicationId", c.MessageDeduplicationID, defaultSQSDedup, &s.dedup},
-		} {
-			text := t.text
-			if text == "" {
-				text = t.def
-			}
-			tm, err := ParseTemplate(text)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.%s: %w", path, t.key, err))
-			}
-			*t.dst = tm
-		}
-	}
+	errs = append(errs, fifoFields(path, "queues (name ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
 	p, err := newPayload(path, c.Layout, false)
 	errs = append(errs, err)
 	s.payload = p
@@ -168,3 +147,18 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []er
 }
 
 func (s *sqsSink) Close() error { return nil }
+
+// fifoFields parses the FIFO group and deduplication id templates (with
+// their defaults) of a FIFO queue or topic, and refuses them on a standard
+// one.
+func fifoFields(path, what string, fifo bool, group, dedup string, groupDst, dedupDst **Template) error {
+	if !fifo {
+		if group != "" || dedup != "" {
+			return fmt.Errorf("%s: messageGroupId and messageDeduplicationId are for FIFO %s", path, what)
+		}
+		return nil
+	}
+	return parseFields(path,
+		field{"messageGroupId", group, defaultSQSGroup, groupDst},
+		field{"messageDeduplicationId", dedup, defaultSQSDedup, dedupDst})
+}

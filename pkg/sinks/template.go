@@ -162,3 +162,28 @@ func (m *TemplateMap) Render(ev *kube.EnhancedEvent) ([][2]string, error) {
 	}
 	return out, nil
 }
+
+// field is one templated config key: its text (def when empty) is parsed
+// into *dst.
+type field struct {
+	key, text, def string
+	dst            **Template
+}
+
+// parseFields parses every field; errors name path.key.
+func parseFields(path string, fields ...field) error {
+	var errs []error
+	for _, f := range fields {
+		text := f.text
+		if text == "" {
+			text = f.def
+		}
+		t, err := ParseTemplate(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, f.key, err))
+			continue
+		}
+		*f.dst = t
+	}
+	return errors.Join(errs...)
+}

@@ -19,10 +19,7 @@ import (
 //	go test -run xxx -bench ReceiverThroughput -benchtime 2000x ./pkg/sinks/
 func BenchmarkReceiverThroughput(b *testing.B) {
 	ctx := context.Background()
-	b.Setenv("AWS_ACCESS_KEY_ID", testenv.AWSAccessKey)
-	b.Setenv("AWS_SECRET_ACCESS_KEY", testenv.AWSSecretKey)
-	b.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	b.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	testenv.SetAWSTestEnv(b)
 
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer hook.Close()

@@ -246,7 +246,9 @@ func run(o options) error {
 	}
 	profDone := make(chan error, 1)
 	if o.cpuProfile != "" {
-		go func() { profDone <- fetchProfile(proc.MetricsURL, o.duration, o.cpuProfile) }()
+		go func() {
+			profDone <- fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", proc.MetricsURL, int(o.duration.Seconds())), o.cpuProfile)
+		}()
 	} else {
 		profDone <- nil
 	}
@@ -299,7 +301,7 @@ func run(o options) error {
 	rss, _ := proc.PeakRSSBytes()
 	anon, file, _ := proc.RSSSplit()
 	if o.cpuProfile != "" {
-		if err := fetchHeap(proc.MetricsURL, o.cpuProfile+".heap"); err != nil {
+		if err := fetch(proc.MetricsURL+"/debug/pprof/heap", o.cpuProfile+".heap"); err != nil {
 			fmt.Fprintln(os.Stderr, "heap profile:", err)
 		}
 	}
@@ -382,23 +384,9 @@ func waitFor(timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
-func fetchHeap(base, path string) error {
-	resp, err := http.Get(base + "/debug/pprof/heap")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
-}
-
-func fetchProfile(base string, d time.Duration, path string) error {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, int(d.Seconds())))
+// fetch saves what url answers to path.
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}
