@@ -180,10 +180,15 @@ func runExporter(ctx context.Context, f *flags, stdout, stderr io.Writer, onRead
 		enricher = mc
 	}
 
+	// eventide's own namespace holds its checkpoint ConfigMap and its Lease.
+	namespace := cfg.Checkpoint.Namespace
+	if namespace == "" {
+		namespace = kube.OwnNamespace(f.kubeconfig)
+	}
 	var ready atomic.Bool
 	srv := startHTTP(f.metricsAddress, reg, &ready, f.pprof, log)
 	d := &deliverer{f: f, cfg: cfg, loaded: loaded, log: log, m: m, restCfg: restCfg, enricher: enricher,
-		ready: &ready, onReady: onReady}
+		namespace: namespace, ready: &ready, onReady: onReady}
 	log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(loaded.Receivers)).
 		Bool("enrichment", enricher != nil).Bool("leader_election", cfg.LeaderElection.Enabled).
 		Str("version", version).Msg("eventide starting")
@@ -216,8 +221,10 @@ type deliverer struct {
 	m        *exporter.Metrics
 	restCfg  *rest.Config
 	enricher exporter.Enricher
-	ready    *atomic.Bool
-	onReady  func()
+	// namespace is eventide's own: checkpoint ConfigMap and Lease.
+	namespace string
+	ready     *atomic.Bool
+	onReady   func()
 }
 
 // deliver watches, routes and sends until lead or signal ends. After a
@@ -246,10 +253,7 @@ func (d *deliverer) deliver(lead, signal context.Context) int {
 		store   *kube.CheckpointStore
 	)
 	if cfg.Checkpoint.On() {
-		ns := cfg.Checkpoint.Namespace
-		if ns == "" {
-			ns = kube.OwnNamespace(f.kubeconfig)
-		}
+		ns := d.namespace
 		if store, err = kube.NewCheckpointStore(restCfg, ns, cfg.Checkpoint.Name); err != nil {
 			log.Error().Err(err).Msg("cannot build the checkpoint store")
 			return 1
@@ -326,7 +330,7 @@ func (d *deliverer) deliver(lead, signal context.Context) int {
 	<-ctx.Done()
 	stop()
 	ready.Store(false)
-	graceful := signal.Err() != nil
+	graceful := stopsGracefully(lead, signal)
 	drain := f.drainTimeout
 	if graceful {
 		log.Info().Dur("drain_timeout", drain).Msg("shutting down: draining receivers")
@@ -351,16 +355,20 @@ func (d *deliverer) deliver(lead, signal context.Context) int {
 	return code
 }
 
+// stopsGracefully says whether delivery, now ending, drains and writes its
+// checkpoint: yes after a signal or a watch that failed to start; no only
+// when the Lease was lost (another replica may already be sending).
+func stopsGracefully(lead, signal context.Context) bool {
+	return signal.Err() != nil || lead.Err() == nil
+}
+
 // runWithLeaderElection campaigns for the Lease and delivers while it
 // leads. On SIGTERM the leader drains, writes its checkpoint and only then
 // releases the Lease, so the standby starts where it stopped. A replica
 // that loses the Lease exits (status 1) to be restarted as a standby.
 func (d *deliverer) runWithLeaderElection(signal context.Context) int {
 	le := d.cfg.LeaderElection
-	ns := d.cfg.Checkpoint.Namespace
-	if ns == "" {
-		ns = kube.OwnNamespace(d.f.kubeconfig)
-	}
+	ns := d.namespace
 	identity := fmt.Sprintf("%s_%d", hostname(), os.Getpid())
 	electorCtx, stopElector := context.WithCancel(context.Background())
 	defer stopElector()

@@ -32,7 +32,6 @@ const StreamAll = "*"
 // Tracker follows, per receiver and stream, the events not yet acknowledged.
 type Tracker struct {
 	mu         sync.Mutex
-	receivers  int
 	perStream  bool // one stream per namespace
 	pending    []map[string]*rvHeap
 	dispatched map[string]uint64
@@ -44,7 +43,7 @@ type Tracker struct {
 // NewTracker tracks n receivers; perStream when several namespaces are
 // watched, each with its own watch.
 func NewTracker(n int, perStream bool, restored []map[string]uint64) *Tracker {
-	t := &Tracker{receivers: n, perStream: perStream, dispatched: map[string]uint64{}, restored: restored}
+	t := &Tracker{perStream: perStream, dispatched: map[string]uint64{}, restored: restored}
 	for i := 0; i < n; i++ {
 		t.pending = append(t.pending, map[string]*rvHeap{})
 	}
@@ -141,7 +140,7 @@ func (t *Tracker) Pending(i int) int {
 func (t *Tracker) Checkpoints() []map[string]uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]map[string]uint64, t.receivers)
+	out := make([]map[string]uint64, len(t.pending))
 	for i := range out {
 		out[i] = map[string]uint64{}
 		for s, cp := range t.restored[i] {

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -366,13 +367,13 @@ func (c *Config) check(l *Loaded) []error {
 		errs = append(errs, errors.New("spool.maxSizeMB and deadLetter.maxSizeMB must not be negative"))
 	}
 	if le.LeaseDuration == 0 {
-		le.LeaseDuration = 15 * time.Second
+		le.LeaseDuration = kube.DefaultLeaseDuration
 	}
 	if le.RenewDeadline == 0 {
-		le.RenewDeadline = 10 * time.Second
+		le.RenewDeadline = kube.DefaultRenewDeadline
 	}
 	if le.RetryPeriod == 0 {
-		le.RetryPeriod = 2 * time.Second
+		le.RetryPeriod = kube.DefaultRetryPeriod
 	}
 	if !(le.LeaseDuration > le.RenewDeadline && float64(le.RenewDeadline) > 1.2*float64(le.RetryPeriod) && le.RetryPeriod > 0) {
 		errs = append(errs, fmt.Errorf("leaderElection: need leaseDuration (%s) > renewDeadline (%s) > 1.2 x retryPeriod (%s)",

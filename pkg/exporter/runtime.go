@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -91,8 +90,9 @@ func (rt *Runtime) Start() {
 	}
 }
 
-// Enqueue hands ev to receiver i without blocking; a full queue drops its
-// oldest event (counted in receiver_dropped_total{reason="queue_full"}).
+// Enqueue hands ev to receiver i without blocking. What its memory queue
+// cannot hold goes to its disk spool; without one, or when the spool is
+// full, the oldest is dropped (counted in receiver_dropped_total).
 func (rt *Runtime) Enqueue(i int, ev *kube.EnhancedEvent) {
 	rt.workers[i].enqueue(ev)
 }
@@ -134,7 +134,7 @@ type worker struct {
 	head, n int
 	wake    chan struct{} // one slot: "has work"
 	closing atomic.Bool
-	dropLog time.Time // last queue_full log line, to log once per burst
+	dropLog time.Time // last "dropping oldest" log line, to log once per burst
 
 	sent, dropFull, dropStop prometheus.Counter
 	tmplErrs                 prometheus.Counter
@@ -146,7 +146,6 @@ type worker struct {
 	spool                   *spool // nil: no disk overflow
 	dropSpool               prometheus.Counter
 	spoolEvents, spoolBytes prometheus.Gauge
-	spoolLog                time.Time
 }
 
 func (w *worker) enqueue(ev *kube.EnhancedEvent) {
@@ -159,21 +158,29 @@ func (w *worker) enqueue(ev *kube.EnhancedEvent) {
 	}
 	if w.n == len(w.queue) {
 		// Full: drop the oldest so the newest (most relevant) is kept.
-		w.done(w.queue[w.head])
+		w.dropOldest("queue", w.dropFull, w.queue[w.head])
 		w.queue[w.head] = nil
 		w.head = (w.head + 1) % len(w.queue)
 		w.n--
-		w.dropFull.Inc()
-		if now := time.Now(); now.Sub(w.dropLog) > time.Minute {
-			w.dropLog = now
-			w.log.Warn().Int("queue_size", len(w.queue)).Msg("receiver queue full: dropping oldest events (see eventide_receiver_dropped_total)")
-		}
 	}
 	w.queue[(w.head+w.n)%len(w.queue)] = ev
 	w.n++
 	w.qlen.Set(float64(w.n))
 	w.mu.Unlock()
 	w.signal()
+}
+
+// dropOldest counts and finishes events dropped because the receiver's
+// queue or spool was full, logging once per burst. Called with w.mu held.
+func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*kube.EnhancedEvent) {
+	for _, ev := range evs {
+		counter.Inc()
+		w.done(ev)
+	}
+	if now := time.Now(); len(evs) > 0 && now.Sub(w.dropLog) > time.Minute {
+		w.dropLog = now
+		w.log.Warn().Str("full", where).Msg("receiver full: dropping its oldest events (see eventide_receiver_dropped_total)")
+	}
 }
 
 // done tells the tracker the receiver is finished with ev.
@@ -206,15 +213,7 @@ func (w *worker) signal() {
 // Called with w.mu held.
 func (w *worker) spill(ev *kube.EnhancedEvent) {
 	dropped, err := w.spool.push(ev)
-	for _, d := range dropped {
-		w.dropSpool.Inc()
-		w.done(d)
-	}
-	now := time.Now()
-	if len(dropped) > 0 && now.Sub(w.spoolLog) > time.Minute {
-		w.spoolLog = now
-		w.log.Warn().Int64("spool_bytes", w.spool.maxBytes).Msg("receiver spool full: dropping its oldest events (see eventide_receiver_dropped_total)")
-	}
+	w.dropOldest("spool", w.dropSpool, dropped...)
 	if err != nil {
 		w.log.Error().Err(err).Msg("spool write failed; event dropped")
 		w.dropSpool.Inc()
@@ -397,6 +396,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return errors.Join(ctx.Err())
+		return ctx.Err()
 	}
 }

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
@@ -33,8 +32,6 @@ type WatcherOptions struct {
 	// OnRelist, when set, counts watch failures that make the informer list
 	// again (410 Gone, a broken connection, an API server restart).
 	OnRelist func(reason string)
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 }
 
 // EventWatcher watches core/v1 Events with shared informers (one per
@@ -51,9 +48,6 @@ type EventWatcher struct {
 func NewEventWatcher(cfg *rest.Config, log zerolog.Logger, opts WatcherOptions) (*EventWatcher, error) {
 	if opts.OnEvent == nil {
 		return nil, fmt.Errorf("event watcher: OnEvent is required")
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	cs, err := kubernetes.NewForConfig(ProtobufConfig(cfg))
 	if err != nil {
