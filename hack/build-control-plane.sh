@@ -19,7 +19,7 @@ log() { echo "build-control-plane: $*" >&2; }
 
 build_etcd() {
   [ -x "$ETCD" ] && return 0
-  log "building etcd v$ETCD_VERSION (about a minute cold)"
+  log "building etcd v$ETCD_VERSION (once per machine)"
   local dir; dir=$(mktemp -d)
   cat >"$dir/main.go" <<'GO'
 package main
@@ -42,7 +42,7 @@ GO
 
 build_kas() {
   [ -x "$KAS" ] && return 0
-  log "building kube-apiserver v$KUBE_VERSION (about 6 minutes cold on 2 cores)"
+  log "building kube-apiserver v$KUBE_VERSION (once per machine; the longest step of a first run)"
   local dir; dir=$(mktemp -d)
   local staging_version="v0.${KUBE_VERSION#1.}"
   local modfile
