@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // Checkpoints: what each receiver has acknowledged, as one resourceVersion
@@ -54,7 +54,7 @@ func NewTracker(n int, perStream bool, restored []map[string]uint64) *Tracker {
 }
 
 // Stream names ev's watch stream.
-func (t *Tracker) Stream(ev *kube.EnhancedEvent) string {
+func (t *Tracker) Stream(ev *event.EnhancedEvent) string {
 	if t.perStream {
 		return ev.Namespace
 	}
@@ -62,7 +62,7 @@ func (t *Tracker) Stream(ev *kube.EnhancedEvent) string {
 }
 
 // RV is ev's resourceVersion as a number, or 0 when it is not one.
-func RV(ev *kube.EnhancedEvent) uint64 {
+func RV(ev *event.EnhancedEvent) uint64 {
 	rv, err := strconv.ParseUint(ev.ResourceVersion, 10, 64)
 	if err != nil {
 		return 0
@@ -72,13 +72,13 @@ func RV(ev *kube.EnhancedEvent) uint64 {
 
 // Restored reports the checkpoint loaded at start for receiver i and ev's
 // stream, and whether there was one.
-func (t *Tracker) Restored(i int, ev *kube.EnhancedEvent) (uint64, bool) {
+func (t *Tracker) Restored(i int, ev *event.EnhancedEvent) (uint64, bool) {
 	cp, ok := t.restored[i][t.Stream(ev)]
 	return cp, ok
 }
 
 // Add records that ev was handed to receiver i.
-func (t *Tracker) Add(i int, ev *kube.EnhancedEvent) {
+func (t *Tracker) Add(i int, ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return
@@ -96,7 +96,7 @@ func (t *Tracker) Add(i int, ev *kube.EnhancedEvent) {
 
 // Dispatched records that the pipeline has routed ev (after Add for each of
 // its receivers).
-func (t *Tracker) Dispatched(ev *kube.EnhancedEvent) {
+func (t *Tracker) Dispatched(ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return
@@ -111,7 +111,7 @@ func (t *Tracker) Dispatched(ev *kube.EnhancedEvent) {
 
 // Done records that receiver i is finished with ev: delivered, given up
 // on (dead-lettered) or dropped.
-func (t *Tracker) Done(i int, ev *kube.EnhancedEvent) {
+func (t *Tracker) Done(i int, ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func rvEvent(ns, rv string) *kube.EnhancedEvent {
+func rvEvent(ns, rv string) *event.EnhancedEvent {
 	e := testEvent()
 	e.Namespace, e.ResourceVersion = ns, rv
 	return e
@@ -19,7 +19,7 @@ func rvEvent(ns, rv string) *kube.EnhancedEvent {
 func TestCheckpointIsOldestPendingMinusOne(t *testing.T) {
 	tr := NewTracker(2, false, nil)
 	e10, e11, e12 := rvEvent("a", "10"), rvEvent("b", "11"), rvEvent("a", "12")
-	for _, e := range []*kube.EnhancedEvent{e10, e11, e12} {
+	for _, e := range []*event.EnhancedEvent{e10, e11, e12} {
 		tr.Add(0, e)
 		tr.Dispatched(e)
 	}
@@ -64,7 +64,7 @@ func TestPipelineSkipRules(t *testing.T) {
 	restored := []map[string]uint64{{StreamAll: 100}, nil}
 	p := &Pipeline{tracker: NewTracker(2, false, restored), maxAge: time.Minute,
 		now: func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }}
-	old := func(rv string, initial bool) *kube.EnhancedEvent {
+	old := func(rv string, initial bool) *event.EnhancedEvent {
 		e := rvEvent("ns", rv)
 		e.LastTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)) // an hour before "now"
 		e.InitialList = initial
@@ -73,7 +73,7 @@ func TestPipelineSkipRules(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		receiver int
-		ev       *kube.EnhancedEvent
+		ev       *event.EnhancedEvent
 		want     string
 	}{
 		{"at the checkpoint: delivered before", 0, old("100", true), DiscardDelivered},

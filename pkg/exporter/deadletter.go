@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"gopkg.in/natefinch/lumberjack.v2"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // DeadLetter appends events a receiver rejected for good (a 400, a template
@@ -23,12 +23,12 @@ type DeadLetter struct {
 
 // DeadLetterRecord is one line of the dead-letter file.
 type DeadLetterRecord struct {
-	Time     time.Time           `json:"time"`
-	Receiver string              `json:"receiver"`
-	Reason   string              `json:"reason"`
-	Error    string              `json:"error"`
-	Attempts int                 `json:"attempts"`
-	Event    *kube.EnhancedEvent `json:"event"`
+	Time     time.Time            `json:"time"`
+	Receiver string               `json:"receiver"`
+	Reason   string               `json:"reason"`
+	Error    string               `json:"error"`
+	Attempts int                  `json:"attempts"`
+	Event    *event.EnhancedEvent `json:"event"`
 }
 
 // NewDeadLetter writes to path (created with its folder), rotated beyond
@@ -41,7 +41,7 @@ func NewDeadLetter(path string, maxSizeMB int) (*DeadLetter, error) {
 }
 
 // Write appends one record.
-func (d *DeadLetter) Write(receiver, reason string, err error, attempts int, ev *kube.EnhancedEvent) error {
+func (d *DeadLetter) Write(receiver, reason string, err error, attempts int, ev *event.EnhancedEvent) error {
 	b, merr := json.Marshal(DeadLetterRecord{Time: time.Now().UTC(), Receiver: receiver, Reason: reason,
 		Error: err.Error(), Attempts: attempts, Event: ev})
 	if merr != nil {

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // FuzzLoad: no input crashes the loader; it loads or returns a ConfigError.
@@ -50,7 +50,7 @@ func FuzzEventJSON(f *testing.F) {
 		if json.Unmarshal(data, &ev) != nil {
 			return
 		}
-		e := kube.NewEnhancedEvent(&ev, "c")
+		e := event.NewEnhancedEvent(&ev, "c")
 		tree.Match(e, nil, nil)
 		_ = e.GetTimestampISO8601()
 		_ = e.GetLastTime()

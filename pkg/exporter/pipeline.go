@@ -4,20 +4,20 @@ import (
 	"context"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Enricher fills an event's involved-object metadata from caches.
 type Enricher interface {
-	Enrich(ctx context.Context, ev *kube.EnhancedEvent)
+	Enrich(ctx context.Context, ev *event.EnhancedEvent)
 }
 
 // Pipeline takes events from the watch, enriches and routes them on one
 // goroutine, and enqueues them on their receivers without blocking.
 type Pipeline struct {
-	in       chan *kube.EnhancedEvent
+	in       chan *event.EnhancedEvent
 	enricher Enricher
 	tree     *Tree
 	rt       *Runtime
@@ -48,7 +48,7 @@ const PipelineBuffer = 4096
 // NewPipeline wires tree and rt.
 func NewPipeline(tree *Tree, rt *Runtime, m *Metrics, opts PipelineOptions) *Pipeline {
 	p := &Pipeline{
-		in:       make(chan *kube.EnhancedEvent, PipelineBuffer),
+		in:       make(chan *event.EnhancedEvent, PipelineBuffer),
 		enricher: opts.Enricher,
 		tracker:  opts.Tracker,
 		maxAge:   opts.MaxEventAge,
@@ -66,7 +66,7 @@ func NewPipeline(tree *Tree, rt *Runtime, m *Metrics, opts PipelineOptions) *Pip
 
 // Handle hands ev to the pipeline; it is the watcher's OnEvent. It does no
 // I/O and waits only when the pipeline is PipelineBuffer events behind.
-func (p *Pipeline) Handle(ev *kube.EnhancedEvent) {
+func (p *Pipeline) Handle(ev *event.EnhancedEvent) {
 	p.received.Inc()
 	p.in <- ev
 	p.m.PipelineBacklog.Set(float64(len(p.in)))
@@ -79,7 +79,7 @@ const (
 )
 
 // skip says why receiver i must not get ev, or "".
-func (p *Pipeline) skip(i int, ev *kube.EnhancedEvent) string {
+func (p *Pipeline) skip(i int, ev *event.EnhancedEvent) string {
 	hasCheckpoint := false
 	if rv := RV(ev); p.tracker != nil && rv != 0 {
 		// An RV that is not a number (not etcd) cannot be compared: the

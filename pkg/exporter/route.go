@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // Tree is the compiled route tree. Match is pure: no I/O, no goroutines, and
@@ -34,7 +34,7 @@ type rule struct {
 }
 
 type fieldMatch struct {
-	get func(*kube.EnhancedEvent) string
+	get func(*event.EnhancedEvent) string
 	re  *regexp.Regexp
 }
 
@@ -56,11 +56,11 @@ func (t *Tree) Routes() []string { return t.routes }
 // For each route: if any drop rule matches, the route and its subtree stop;
 // each matching match rule that names a receiver sends the event there; only
 // when every match rule matched (true for none) do the child routes run.
-func (t *Tree) Match(ev *kube.EnhancedEvent, dst []int, onRoute func(int)) []int {
+func (t *Tree) Match(ev *event.EnhancedEvent, dst []int, onRoute func(int)) []int {
 	return t.root.process(ev, dst, onRoute)
 }
 
-func (r *route) process(ev *kube.EnhancedEvent, dst []int, onRoute func(int)) []int {
+func (r *route) process(ev *event.EnhancedEvent, dst []int, onRoute func(int)) []int {
 	for _, d := range r.drop {
 		if d.matches(ev) {
 			return dst
@@ -97,7 +97,7 @@ func appendUnique(dst []int, v int) []int {
 	return append(dst, v)
 }
 
-func (r *rule) matches(ev *kube.EnhancedEvent) bool {
+func (r *rule) matches(ev *event.EnhancedEvent) bool {
 	for i := range r.fields {
 		if !r.fields[i].re.MatchString(r.fields[i].get(ev)) {
 			return false
@@ -126,14 +126,14 @@ func matchKV(ms []kvMatch, m map[string]string) bool {
 	return true
 }
 
-func workloadKind(ev *kube.EnhancedEvent) string {
+func workloadKind(ev *event.EnhancedEvent) string {
 	if w := ev.InvolvedObject.Workload; w != nil {
 		return w.Kind
 	}
 	return ""
 }
 
-func workloadName(ev *kube.EnhancedEvent) string {
+func workloadName(ev *event.EnhancedEvent) string {
 	if w := ev.InvolvedObject.Workload; w != nil {
 		return w.Name
 	}
@@ -173,7 +173,7 @@ func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]
 
 func compileRule(c *RuleConfig, path string, receivers map[string]int, errs *[]error) *rule {
 	r := &rule{minCount: c.MinCount, receiver: -1}
-	add := func(key, pattern string, get func(*kube.EnhancedEvent) string) {
+	add := func(key, pattern string, get func(*event.EnhancedEvent) string) {
 		if pattern == "" {
 			return
 		}
@@ -184,16 +184,16 @@ func compileRule(c *RuleConfig, path string, receivers map[string]int, errs *[]e
 		}
 		r.fields = append(r.fields, fieldMatch{get: get, re: re})
 	}
-	add("message", c.Message, func(e *kube.EnhancedEvent) string { return e.Message })
-	add("apiVersion", c.APIVersion, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.APIVersion })
-	add("kind", c.Kind, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Kind })
-	add("namespace", c.Namespace, func(e *kube.EnhancedEvent) string { return e.Namespace })
-	add("reason", c.Reason, func(e *kube.EnhancedEvent) string { return e.Reason })
-	add("type", c.Type, func(e *kube.EnhancedEvent) string { return e.Type })
-	add("component", c.Component, func(e *kube.EnhancedEvent) string { return e.Source.Component })
-	add("host", c.Host, func(e *kube.EnhancedEvent) string { return e.Source.Host })
-	add("name", c.Name, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Name })
-	add("objectNamespace", c.ObjectNamespace, func(e *kube.EnhancedEvent) string { return e.InvolvedObject.Namespace })
+	add("message", c.Message, func(e *event.EnhancedEvent) string { return e.Message })
+	add("apiVersion", c.APIVersion, func(e *event.EnhancedEvent) string { return e.InvolvedObject.APIVersion })
+	add("kind", c.Kind, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Kind })
+	add("namespace", c.Namespace, func(e *event.EnhancedEvent) string { return e.Namespace })
+	add("reason", c.Reason, func(e *event.EnhancedEvent) string { return e.Reason })
+	add("type", c.Type, func(e *event.EnhancedEvent) string { return e.Type })
+	add("component", c.Component, func(e *event.EnhancedEvent) string { return e.Source.Component })
+	add("host", c.Host, func(e *event.EnhancedEvent) string { return e.Source.Host })
+	add("name", c.Name, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Name })
+	add("objectNamespace", c.ObjectNamespace, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Namespace })
 	add("workloadKind", c.WorkloadKind, workloadKind)
 	add("workloadName", c.WorkloadName, workloadName)
 	r.labels = compileKV(path+".labels", c.Labels, errs)

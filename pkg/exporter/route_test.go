@@ -5,18 +5,18 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 var testReceivers = []string{"a", "b", "c"}
 
 // testEvent: a Warning BackOff about pod web-1 in shop, labelled
 // owner=payments, version=dev, annotated pager=on, owned by Deployment web.
-func testEvent(mod ...func(*kube.EnhancedEvent)) *kube.EnhancedEvent {
-	ev := kube.NewEnhancedEvent(&corev1.Event{
+func testEvent(mod ...func(*event.EnhancedEvent)) *event.EnhancedEvent {
+	ev := event.NewEnhancedEvent(&corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: "web-1.abc", Namespace: "shop"},
 		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: "web-1", Namespace: "shop"},
 		Reason:         "BackOff", Message: "Back-off restarting failed container", Type: "Warning",
@@ -25,7 +25,7 @@ func testEvent(mod ...func(*kube.EnhancedEvent)) *kube.EnhancedEvent {
 	}, "c1")
 	ev.InvolvedObject.Labels = map[string]string{"owner": "payments", "version": "dev"}
 	ev.InvolvedObject.Annotations = map[string]string{"pager": "on"}
-	ev.InvolvedObject.Workload = &kube.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+	ev.InvolvedObject.Workload = &event.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
 	for _, m := range mod {
 		m(ev)
 	}
@@ -41,7 +41,7 @@ func mustTree(t *testing.T, cfg RouteConfig) *Tree {
 	return tree
 }
 
-func routed(tree *Tree, ev *kube.EnhancedEvent) []string {
+func routed(tree *Tree, ev *event.EnhancedEvent) []string {
 	var out []string
 	for _, i := range tree.Match(ev, nil, nil) {
 		out = append(out, tree.Receivers()[i])
@@ -54,7 +54,7 @@ func TestRouteSemantics(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		route RouteConfig
-		ev    *kube.EnhancedEvent
+		ev    *event.EnhancedEvent
 		want  []string
 	}{
 		{"a rule with only a receiver matches everything",
@@ -63,10 +63,10 @@ func TestRouteSemantics(t *testing.T) {
 			RouteConfig{}, testEvent(), nil},
 		{"regexes are unanchored: Pod matches PodDisruptionBudget",
 			RouteConfig{Match: []RuleConfig{{Kind: "Pod", Receiver: "a"}}},
-			testEvent(func(e *kube.EnhancedEvent) { e.InvolvedObject.Kind = "PodDisruptionBudget" }), []string{"a"}},
+			testEvent(func(e *event.EnhancedEvent) { e.InvolvedObject.Kind = "PodDisruptionBudget" }), []string{"a"}},
 		{"^Pod$ does not match PodDisruptionBudget",
 			RouteConfig{Match: []RuleConfig{{Kind: "^Pod$", Receiver: "a"}}},
-			testEvent(func(e *kube.EnhancedEvent) { e.InvolvedObject.Kind = "PodDisruptionBudget" }), nil},
+			testEvent(func(e *event.EnhancedEvent) { e.InvolvedObject.Kind = "PodDisruptionBudget" }), nil},
 		{"fields are ANDed",
 			RouteConfig{Match: []RuleConfig{{Type: "Warning", Reason: "Pulled", Receiver: "a"}}}, testEvent(), nil},
 		{"every string field",
@@ -76,7 +76,7 @@ func TestRouteSemantics(t *testing.T) {
 			testEvent(), []string{"a"}},
 		{"namespace is the event's, objectNamespace the object's",
 			RouteConfig{Match: []RuleConfig{{Namespace: "^shop$", Receiver: "a"}, {ObjectNamespace: "^shop$", Receiver: "b"}}},
-			testEvent(func(e *kube.EnhancedEvent) { e.InvolvedObject.Namespace = "other" }), []string{"a"}},
+			testEvent(func(e *event.EnhancedEvent) { e.InvolvedObject.Namespace = "other" }), []string{"a"}},
 		{"match rules send independently",
 			RouteConfig{Match: []RuleConfig{{Type: "Normal", Receiver: "a"}, {Type: "Warning", Receiver: "b"}}},
 			testEvent(), []string{"b"}},
@@ -113,7 +113,7 @@ func TestRouteSemantics(t *testing.T) {
 			testEvent(), []string{"a"}},
 		{"labels: absent key with not",
 			RouteConfig{Match: []RuleConfig{{Not: &RuleConfig{Labels: map[string]string{"owner": ""}}, Receiver: "a"}}},
-			testEvent(func(e *kube.EnhancedEvent) { delete(e.InvolvedObject.Labels, "owner") }), []string{"a"}},
+			testEvent(func(e *event.EnhancedEvent) { delete(e.InvolvedObject.Labels, "owner") }), []string{"a"}},
 		{"labels: not does not match when the key exists",
 			RouteConfig{Match: []RuleConfig{{Not: &RuleConfig{Labels: map[string]string{"owner": ""}}, Receiver: "a"}}},
 			testEvent(), nil},
@@ -128,13 +128,13 @@ func TestRouteSemantics(t *testing.T) {
 			RouteConfig{Match: []RuleConfig{{MinCount: 3, Receiver: "a"}, {MinCount: 4, Receiver: "b"}}}, testEvent(), []string{"a"}},
 		{"minCount reads series.count of events.k8s.io producers",
 			RouteConfig{Match: []RuleConfig{{MinCount: 5, Receiver: "a"}}},
-			testEvent(func(e *kube.EnhancedEvent) { e.Count = 0; e.Series = &corev1.EventSeries{Count: 5} }), []string{"a"}},
+			testEvent(func(e *event.EnhancedEvent) { e.Count = 0; e.Series = &corev1.EventSeries{Count: 5} }), []string{"a"}},
 		{"an event reaches a receiver once however many rules send it there",
 			RouteConfig{Match: []RuleConfig{{Receiver: "a"}, {Type: "Warning", Receiver: "a"}}, Routes: []RouteConfig{{Match: []RuleConfig{{Receiver: "a"}}}}},
 			testEvent(), []string{"a"}},
 		{"workload fields are empty without a workload",
 			RouteConfig{Match: []RuleConfig{{WorkloadKind: ".", Receiver: "a"}, {Not: &RuleConfig{WorkloadKind: "."}, Receiver: "b"}}},
-			testEvent(func(e *kube.EnhancedEvent) { e.InvolvedObject.Workload = nil }), []string{"b"}},
+			testEvent(func(e *event.EnhancedEvent) { e.InvolvedObject.Workload = nil }), []string{"b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := routed(mustTree(t, tc.route), tc.ev)

@@ -9,10 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -51,7 +52,7 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 			sink:     r.Sink,
 			opts:     r.Delivery,
 			log:      log.With().Str("receiver", r.Name).Logger(),
-			queue:    make([]*kube.EnhancedEvent, r.Delivery.QueueSize),
+			queue:    make([]*event.EnhancedEvent, r.Delivery.QueueSize),
 			wake:     make(chan struct{}, 1),
 			sent:     m.Sent.WithLabelValues(r.Name),
 			dropFull: m.Dropped.WithLabelValues(r.Name, "queue_full"),
@@ -93,7 +94,7 @@ func (rt *Runtime) Start() {
 // Enqueue hands ev to receiver i without blocking. What its memory queue
 // cannot hold goes to its disk spool; without one, or when the spool is
 // full, the oldest is dropped (counted in receiver_dropped_total).
-func (rt *Runtime) Enqueue(i int, ev *kube.EnhancedEvent) {
+func (rt *Runtime) Enqueue(i int, ev *event.EnhancedEvent) {
 	rt.workers[i].enqueue(ev)
 }
 
@@ -130,7 +131,7 @@ type worker struct {
 	log     zerolog.Logger
 
 	mu      sync.Mutex
-	queue   []*kube.EnhancedEvent // ring buffer
+	queue   []*event.EnhancedEvent // ring buffer
 	head, n int
 	wake    chan struct{} // one slot: "has work"
 	closing atomic.Bool
@@ -148,7 +149,7 @@ type worker struct {
 	spoolEvents, spoolBytes prometheus.Gauge
 }
 
-func (w *worker) enqueue(ev *kube.EnhancedEvent) {
+func (w *worker) enqueue(ev *event.EnhancedEvent) {
 	w.mu.Lock()
 	if w.spool != nil && (w.spool.count > 0 || w.n == len(w.queue)) {
 		w.spill(ev)
@@ -172,7 +173,7 @@ func (w *worker) enqueue(ev *kube.EnhancedEvent) {
 
 // dropOldest counts and finishes events dropped because the receiver's
 // queue or spool was full, logging once per burst. Called with w.mu held.
-func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*kube.EnhancedEvent) {
+func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*event.EnhancedEvent) {
 	for _, ev := range evs {
 		counter.Inc()
 		w.done(ev)
@@ -184,14 +185,14 @@ func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*ku
 }
 
 // done tells the tracker the receiver is finished with ev.
-func (w *worker) done(ev *kube.EnhancedEvent) {
+func (w *worker) done(ev *event.EnhancedEvent) {
 	if w.tracker != nil {
 		w.tracker.Done(w.index, ev)
 	}
 }
 
 // deadLetter keeps an event rejected for good, with the reason.
-func (w *worker) deadLetter(ev *kube.EnhancedEvent, class string, err error, attempts int) {
+func (w *worker) deadLetter(ev *event.EnhancedEvent, class string, err error, attempts int) {
 	w.deadCnt.Inc()
 	if w.dead == nil {
 		return
@@ -211,7 +212,7 @@ func (w *worker) signal() {
 // spill appends ev to the disk spool (the memory queue is full, or the
 // spool already holds older events); a full spool drops its oldest.
 // Called with w.mu held.
-func (w *worker) spill(ev *kube.EnhancedEvent) {
+func (w *worker) spill(ev *event.EnhancedEvent) {
 	dropped, err := w.spool.push(ev)
 	w.dropOldest("spool", w.dropSpool, dropped...)
 	if err != nil {
@@ -225,7 +226,7 @@ func (w *worker) spill(ev *kube.EnhancedEvent) {
 
 // pop moves up to max queued events, oldest first, into dst: the memory
 // queue, then the spool (whose events are all newer).
-func (w *worker) pop(dst []*kube.EnhancedEvent, max int) []*kube.EnhancedEvent {
+func (w *worker) pop(dst []*event.EnhancedEvent, max int) []*event.EnhancedEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.n > 0 && len(dst) < max {
@@ -277,7 +278,7 @@ func (w *worker) run(ctx context.Context) {
 	if bs, ok := w.sink.(sinks.BatchSink); ok && bs.MaxBatch() > 1 {
 		maxBatch = bs.MaxBatch()
 	}
-	batch := make([]*kube.EnhancedEvent, 0, maxBatch)
+	batch := make([]*event.EnhancedEvent, 0, maxBatch)
 	for {
 		if ctx.Err() != nil {
 			return
@@ -300,7 +301,7 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // send delivers evs with one call to the sink and returns one error per event.
-func (w *worker) send(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+func (w *worker) send(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	if bs, ok := w.sink.(sinks.BatchSink); ok {
 		return bs.SendBatch(ctx, evs)
 	}
@@ -311,7 +312,7 @@ func (w *worker) send(ctx context.Context, evs []*kube.EnhancedEvent) []error {
 // backoff and jitter (at least the longest Retry-After a server gave), up
 // to MaxRetries times. Events that fail for good are counted and logged,
 // one line per attempt that had failures, not one per event.
-func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
+func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 	backoff := w.opts.InitialBackoff
 	pending := evs
 	for attempt := 0; ; attempt++ {
@@ -325,11 +326,11 @@ func (w *worker) deliver(ctx context.Context, evs []*kube.EnhancedEvent) {
 			return
 		}
 		var (
-			retry      []*kube.EnhancedEvent
+			retry      []*event.EnhancedEvent
 			retryAfter time.Duration
 			failed     int
 			firstErr   error
-			firstEv    *kube.EnhancedEvent
+			firstEv    *event.EnhancedEvent
 			firstClass string
 		)
 		for i, err := range errs {

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
-	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -25,7 +26,7 @@ type fakeSink struct {
 	release chan struct{} // when set, Send waits on it
 }
 
-func (f *fakeSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (f *fakeSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	if f.release != nil {
 		select {
 		case <-f.release:
@@ -54,7 +55,7 @@ func (f *fakeSink) delivered() []string {
 	return append([]string(nil), f.got...)
 }
 
-func named(name string) *kube.EnhancedEvent {
+func named(name string) *event.EnhancedEvent {
 	e := testEvent()
 	e.Name = name
 	return e
@@ -250,7 +251,7 @@ type batchSink struct {
 
 func (b *batchSink) MaxBatch() int { return 3 }
 
-func (b *batchSink) SendBatch(_ context.Context, evs []*kube.EnhancedEvent) []error {
+func (b *batchSink) SendBatch(_ context.Context, evs []*event.EnhancedEvent) []error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	errs := make([]error, len(evs))

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // spoolSegmentBytes is the size at which the spool starts a new file;
@@ -71,7 +71,7 @@ func (s *spool) openWrite() error {
 
 // push appends ev, first dropping the oldest spooled events while it would
 // not fit; it returns those it dropped.
-func (s *spool) push(ev *kube.EnhancedEvent) (dropped []*kube.EnhancedEvent, err error) {
+func (s *spool) push(ev *event.EnhancedEvent) (dropped []*event.EnhancedEvent, err error) {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("spool: encode: %w", err)
@@ -105,7 +105,7 @@ func (s *spool) push(ev *kube.EnhancedEvent) (dropped []*kube.EnhancedEvent, err
 }
 
 // pop reads the oldest spooled event.
-func (s *spool) pop() (*kube.EnhancedEvent, error) {
+func (s *spool) pop() (*event.EnhancedEvent, error) {
 	if s.count == 0 {
 		return nil, io.EOF
 	}
@@ -137,7 +137,7 @@ func (s *spool) pop() (*kube.EnhancedEvent, error) {
 	s.rOff += int64(n) + 4
 	s.count--
 	s.bytes -= int64(n) + 4
-	var ev kube.EnhancedEvent
+	var ev event.EnhancedEvent
 	if err := json.Unmarshal(b, &ev); err != nil {
 		return nil, fmt.Errorf("spool: decode: %w", err)
 	}

@@ -1,3 +1,7 @@
+// Package kube watches Kubernetes Events, enriches them from caches of the
+// objects they are about, and talks to the API server for the rest of eventide
+// (client configuration, API request accounting, leader election, checkpoint
+// storage). The event type itself is in the leaf package kube/event.
 package kube
 
 import (

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -136,7 +138,7 @@ func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger,
 // Enrich fills ev.InvolvedObject's labels, annotations, owner references,
 // workload and deleted flag. It never fails: what cannot be known is left
 // empty, and the reason is counted through OnLookup.
-func (c *MetadataCache) Enrich(ctx context.Context, ev *EnhancedEvent) {
+func (c *MetadataCache) Enrich(ctx context.Context, ev *event.EnhancedEvent) {
 	ref := &ev.InvolvedObject
 	if ref.Kind == "" || ref.Name == "" {
 		return
@@ -161,14 +163,14 @@ func (c *MetadataCache) Enrich(ctx context.Context, ev *EnhancedEvent) {
 }
 
 // workload follows controller owner references up to the top one.
-func (c *MetadataCache) workload(ctx context.Context, obj *metav1.PartialObjectMetadata, namespace string) *WorkloadReference {
-	var top *WorkloadReference
+func (c *MetadataCache) workload(ctx context.Context, obj *metav1.PartialObjectMetadata, namespace string) *event.WorkloadReference {
+	var top *event.WorkloadReference
 	for depth := 0; depth < 8; depth++ {
 		owner := metav1.GetControllerOfNoCopy(obj)
 		if owner == nil {
 			break
 		}
-		top = &WorkloadReference{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: string(owner.UID)}
+		top = &event.WorkloadReference{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: string(owner.UID)}
 		next, _ := c.lookup(ctx, owner.APIVersion, owner.Kind, namespace, owner.Name)
 		if next == nil {
 			break

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,7 +28,7 @@ type WatcherOptions struct {
 	ClusterName string
 	// OnEvent receives each new event and each new occurrence. It is called
 	// from the informer's goroutine and must only hand the event on.
-	OnEvent func(*EnhancedEvent)
+	OnEvent func(*event.EnhancedEvent)
 	// OnDiscard, when set, counts events not delivered, by reason.
 	OnDiscard func(reason string)
 	// OnRelist, when set, counts watch failures that make the informer list
@@ -115,7 +117,7 @@ func (w *EventWatcher) onAdd(obj any, isInInitialList bool) {
 	if !ok {
 		return
 	}
-	e := NewEnhancedEvent(ev, w.opts.ClusterName)
+	e := event.NewEnhancedEvent(ev, w.opts.ClusterName)
 	e.InitialList = isInInitialList
 	w.opts.OnEvent(e)
 }
@@ -126,13 +128,13 @@ func (w *EventWatcher) onUpdate(oldObj, newObj any) {
 	if !ok1 || !ok2 {
 		return
 	}
-	if !IsNewOccurrence(old, cur) {
+	if !event.IsNewOccurrence(old, cur) {
 		if old.ResourceVersion != cur.ResourceVersion {
 			w.discard(DiscardNoChange)
 		}
 		return
 	}
-	w.opts.OnEvent(NewEnhancedEvent(cur, w.opts.ClusterName))
+	w.opts.OnEvent(event.NewEnhancedEvent(cur, w.opts.ClusterName))
 }
 
 func (w *EventWatcher) discard(reason string) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	snssdk "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -17,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eventide/eventide/internal/testenv"
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 func awsFake(t *testing.T, service string, respond func(op string, body []byte) (int, string)) *testenv.AWSFake {
@@ -33,8 +34,8 @@ func awsFake(t *testing.T, service string, respond func(op string, body []byte) 
 	return f
 }
 
-func events(n int) []*kube.EnhancedEvent {
-	var evs []*kube.EnhancedEvent
+func events(n int) []*event.EnhancedEvent {
+	var evs []*event.EnhancedEvent
 	for i := 0; i < n; i++ {
 		ev := sampleEvent()
 		ev.Name = fmt.Sprintf("ev-%d", i)

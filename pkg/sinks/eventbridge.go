@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // EventBridge PutEvents limits.
@@ -59,13 +59,13 @@ type eventBridgeSink struct {
 
 func (s *eventBridgeSink) MaxBatch() int { return eventBridgeMaxEntries }
 
-func (s *eventBridgeSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
-	return s.SendBatch(ctx, []*kube.EnhancedEvent{ev})[0]
+func (s *eventBridgeSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
-func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return batchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries,
-		func(ev *kube.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
+		func(ev *event.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
 			r := renderer{ev: ev}
 			e := types.PutEventsRequestEntry{
 				DetailType: aws.String(r.render("detailType", s.detailType)),

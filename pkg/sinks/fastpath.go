@@ -8,7 +8,7 @@ import (
 	"text/template"
 	"text/template/parse"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // Most template leaves are plain field chains: "{{ .Reason }}",
@@ -41,7 +41,7 @@ type fastPart struct {
 }
 
 var (
-	eventType    = reflect.TypeOf(&kube.EnhancedEvent{})
+	eventType    = reflect.TypeOf(&event.EnhancedEvent{})
 	errorType    = reflect.TypeOf((*error)(nil)).Elem()
 	stringerType = reflect.TypeOf((*fmt.Stringer)(nil)).Elem()
 )
@@ -134,7 +134,7 @@ func resolveChain(t reflect.Type, idents []string) []step {
 
 // executeFast writes the fast form; ok is false when text/template must
 // run instead (a nil pointer or a method error on the way).
-func executeFast(buf *bytes.Buffer, parts []fastPart, ev *kube.EnhancedEvent) (ok bool) {
+func executeFast(buf *bytes.Buffer, parts []fastPart, ev *event.EnhancedEvent) (ok bool) {
 	start := buf.Len()
 	for i := range parts {
 		p := &parts[i]

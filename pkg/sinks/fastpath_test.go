@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // The fast path must print exactly what text/template prints, and step
@@ -13,7 +13,7 @@ func TestFastPathMatchesTextTemplate(t *testing.T) {
 	bare := sampleEvent()
 	bare.InvolvedObject.Workload = nil
 	bare.InvolvedObject.Labels = nil
-	events := map[string]*kube.EnhancedEvent{"full": sampleEvent(), "bare": bare}
+	events := map[string]*event.EnhancedEvent{"full": sampleEvent(), "bare": bare}
 	for _, tc := range []struct {
 		text string
 		fast bool

@@ -7,10 +7,10 @@ import (
 	"os"
 	"sync"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"gopkg.in/natefinch/lumberjack.v2"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // FileConfig appends one JSON line per event to a file, rotated by size.
@@ -70,7 +70,7 @@ type fileSink struct {
 	once sync.Mutex
 }
 
-func (s *fileSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	s.once.Lock()
 	if s.wc == nil {
 		wc, err := s.open()

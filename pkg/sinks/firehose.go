@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // Firehose PutRecordBatch limits.
@@ -54,13 +54,13 @@ type firehoseSink struct {
 
 func (s *firehoseSink) MaxBatch() int { return firehoseMaxRecords }
 
-func (s *firehoseSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
-	return s.SendBatch(ctx, []*kube.EnhancedEvent{ev})[0]
+func (s *firehoseSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
-func (s *firehoseSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+func (s *firehoseSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return batchEntries(evs, firehoseMaxRecordBytes, firehoseMaxRequestBytes, firehoseMaxRecords,
-		func(ev *kube.EnhancedEvent) (types.Record, int, error) {
+		func(ev *event.EnhancedEvent) (types.Record, int, error) {
 			b, err := s.payload.render(ev)
 			b = append(b, '\n')
 			return types.Record{Data: b}, len(b), err
@@ -82,8 +82,8 @@ func (s *firehoseSink) Close() error { return nil }
 // request), groups the entries into requests within the count and size
 // limits, sends each with put (an error per entry, or one for the whole
 // request) and maps every outcome back to its event.
-func batchEntries[E any](evs []*kube.EnhancedEvent, maxEntry, maxRequest, maxCount int,
-	render func(*kube.EnhancedEvent) (E, int, error), put func([]E) ([]error, error)) []error {
+func batchEntries[E any](evs []*event.EnhancedEvent, maxEntry, maxRequest, maxCount int,
+	render func(*event.EnhancedEvent) (E, int, error), put func([]E) ([]error, error)) []error {
 	errs := make([]error, len(evs))
 	var (
 		entries []E

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // Kinesis PutRecords limits.
@@ -68,15 +68,15 @@ type kinesisSink struct {
 
 func (s *kinesisSink) MaxBatch() int { return kinesisMaxRecords }
 
-func (s *kinesisSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
-	return s.SendBatch(ctx, []*kube.EnhancedEvent{ev})[0]
+func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
 // SendBatch renders every event and puts them in as few PutRecords calls
 // as the request size limit allows; per-record failures come back per event.
-func (s *kinesisSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return batchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords,
-		func(ev *kube.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
+		func(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
 			data, err := s.payload.render(ev)
 			if err != nil {
 				return types.PutRecordsRequestEntry{}, 0, err

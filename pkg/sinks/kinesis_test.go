@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/eventide/eventide/internal/testenv"
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // awsTestEnv points the SDK's default chain at fixed test credentials and
@@ -45,7 +46,7 @@ kinesis:
       owner: "{{ .InvolvedObject.Labels.owner }}"
 `)
 	bs := s.(BatchSink)
-	var evs []*kube.EnhancedEvent
+	var evs []*event.EnhancedEvent
 	for i := 0; i < 3; i++ {
 		ev := sampleEvent()
 		ev.Count = int32(i + 1)

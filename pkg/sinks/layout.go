@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"gopkg.in/yaml.v3"
 )
 
 // Layout is a payload shape from the config: nested maps and lists whose
@@ -27,7 +27,7 @@ type Layout struct {
 }
 
 type layoutNode interface {
-	write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error
+	write(buf *bytes.Buffer, ev *event.EnhancedEvent) error
 }
 
 // ParseLayout compiles node; errors name the leaf under path.
@@ -41,7 +41,7 @@ func ParseLayout(path string, node *yaml.Node) (*Layout, error) {
 }
 
 // Render renders the layout for ev as JSON.
-func (l *Layout) Render(ev *kube.EnhancedEvent) ([]byte, error) {
+func (l *Layout) Render(ev *event.EnhancedEvent) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := l.root.write(&buf, ev); err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func parseScalar(path string, n *yaml.Node, errs *[]error) layoutNode {
 
 type rawNode []byte
 
-func (r rawNode) write(buf *bytes.Buffer, _ *kube.EnhancedEvent) error {
+func (r rawNode) write(buf *bytes.Buffer, _ *event.EnhancedEvent) error {
 	buf.Write(r)
 	return nil
 }
@@ -132,7 +132,7 @@ type mapNode struct {
 	values []layoutNode
 }
 
-func (m *mapNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+func (m *mapNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 	buf.WriteByte('{')
 	for i, k := range m.keys {
 		if i > 0 {
@@ -150,7 +150,7 @@ func (m *mapNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
 
 type listNode struct{ items []layoutNode }
 
-func (l *listNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+func (l *listNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 	buf.WriteByte('[')
 	for i, it := range l.items {
 		if i > 0 {
@@ -170,7 +170,7 @@ type templateNode struct {
 	kind string // "", int, float, bool, json
 }
 
-func (t *templateNode) write(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+func (t *templateNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 	tmp := bufPool.Get().(*bytes.Buffer)
 	tmp.Reset()
 	defer bufPool.Put(tmp)

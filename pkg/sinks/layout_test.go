@@ -10,18 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func sampleEvent() *kube.EnhancedEvent {
+func sampleEvent() *event.EnhancedEvent {
 	ts := metav1.NewTime(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	ev := kube.NewEnhancedEvent(&corev1.Event{
+	ev := event.NewEnhancedEvent(&corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: "web-1.17a", Namespace: "shop", UID: "ev-uid"},
 		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: "web-1", Namespace: "shop", UID: "pod-uid"},
 		Reason:         "BackOff", Message: `Back-off restarting failed container "app" <x>`, Type: "Warning",
@@ -29,7 +29,7 @@ func sampleEvent() *kube.EnhancedEvent {
 		Count:  3, FirstTimestamp: ts, LastTimestamp: ts,
 	}, "prod-eu-1")
 	ev.InvolvedObject.Labels = map[string]string{"owner": "payments", "app.kubernetes.io/name": "web"}
-	ev.InvolvedObject.Workload = &kube.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+	ev.InvolvedObject.Workload = &event.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
 	return ev
 }
 

@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // CreateOpsItem limits.
@@ -78,7 +78,7 @@ type opsCenterSink struct {
 	client                                                          *ssm.Client
 }
 
-func (s *opsCenterSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	r := renderer{ev: ev}
 	in := &ssm.CreateOpsItemInput{
 		Title:       aws.String(truncateRunes(r.render("title", s.title), opsMaxTitle)),

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
 	"github.com/rs/zerolog"
 	"github.com/sirupsen/logrus"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // Opsgenie's documented field limits; longer values are cut, not refused.
@@ -168,7 +168,7 @@ type opsgenieSink struct {
 	badPriority map[string]bool // logged once each
 }
 
-func (s *opsgenieSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	r := renderer{ev: ev}
 	req := &alert.CreateAlertRequest{
 		Message:     truncateRunes(strings.TrimSpace(r.render("message", s.message)), ogMaxMessage),

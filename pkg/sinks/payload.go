@@ -3,9 +3,9 @@ package sinks
 import (
 	"fmt"
 
-	"gopkg.in/yaml.v3"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"gopkg.in/yaml.v3"
 )
 
 // payload renders an event as a receiver's JSON body: its layout when it has
@@ -31,7 +31,7 @@ func newPayload(path string, layout yaml.Node, deDot bool) (payload, error) {
 	return p, nil
 }
 
-func (p payload) render(ev *kube.EnhancedEvent) ([]byte, error) {
+func (p payload) render(ev *event.EnhancedEvent) ([]byte, error) {
 	if p.deDot {
 		ev = ev.DeDot()
 	}

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rs/zerolog"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/rs/zerolog"
 )
 
 // Sink delivers events to one destination. Send is called by one goroutine
@@ -19,7 +19,7 @@ import (
 type Sink interface {
 	// Send delivers one event. A failure is an *Error when the sink knows
 	// whether it is worth retrying; any other error is treated as retryable.
-	Send(ctx context.Context, ev *kube.EnhancedEvent) error
+	Send(ctx context.Context, ev *event.EnhancedEvent) error
 	// Close releases what the sink holds (files, connections).
 	Close() error
 }
@@ -33,7 +33,7 @@ type BatchSink interface {
 	MaxBatch() int
 	// SendBatch delivers evs and returns one error per event, nil for each
 	// delivered one.
-	SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error
+	SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error
 }
 
 // Error is a failed Send, classified for the retry loop and for metrics.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/slack-go/slack"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/slack-go/slack"
 )
 
 // slackMaxText is Slack's limit on a message's text.
@@ -73,7 +73,7 @@ type slackSink struct {
 	fields                                           *TemplateMap
 }
 
-func (s *slackSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	r := renderer{ev: ev}
 	channel := strings.TrimSpace(r.render("channel", s.channel))
 	if strings.Trim(channel, "#") == "" {
@@ -144,7 +144,7 @@ func classifySlack(err error) error {
 // renderer renders several templates for one event and keeps the first
 // error, naming the key that failed.
 type renderer struct {
-	ev  *kube.EnhancedEvent
+	ev  *event.EnhancedEvent
 	err error
 }
 

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 const snsMaxSubject = 100
@@ -61,7 +61,7 @@ type snsSink struct {
 	client                *sns.Client
 }
 
-func (s *snsSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	body, err := s.payload.render(ev)
 	if err != nil {
 		return err

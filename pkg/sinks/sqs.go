@@ -8,12 +8,12 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"gopkg.in/yaml.v3"
-
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // SQS SendMessageBatch limits.
@@ -74,8 +74,8 @@ type sqsSink struct {
 
 func (s *sqsSink) MaxBatch() int { return sqsMaxEntries }
 
-func (s *sqsSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
-	return s.SendBatch(ctx, []*kube.EnhancedEvent{ev})[0]
+func (s *sqsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
 // url looks the queue URL up once (GetQueueUrl), on first send, so that
@@ -94,7 +94,7 @@ func (s *sqsSink) url(ctx context.Context) (string, error) {
 	return s.queueURL, nil
 }
 
-func (s *sqsSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []error {
+func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	queue, err := s.url(ctx)
 	if err != nil {
 		errs := make([]error, len(evs))
@@ -104,7 +104,7 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*kube.EnhancedEvent) []er
 		return errs
 	}
 	return batchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries,
-		func(ev *kube.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
+		func(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
 			var e types.SendMessageBatchRequestEntry
 			body, err := s.payload.render(ev)
 			if err != nil {

@@ -5,9 +5,9 @@ import (
 	"io"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"gopkg.in/yaml.v3"
 )
 
 // StdoutConfig writes one JSON line per event to standard output.
@@ -32,7 +32,7 @@ type lineSink struct {
 	buf     []byte
 }
 
-func (s *lineSink) Send(_ context.Context, ev *kube.EnhancedEvent) error {
+func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
 	b, err := s.payload.render(ev)
 	if err != nil {
 		return err

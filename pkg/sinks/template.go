@@ -11,9 +11,9 @@ import (
 	"sync"
 	"text/template"
 
-	"github.com/Masterminds/sprig/v3"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"github.com/Masterminds/sprig/v3"
 )
 
 // funcMap is sprig's hermetic function map (no env, expandenv or DNS), plus
@@ -79,7 +79,7 @@ func MustParseTemplate(text string) *Template {
 }
 
 // Render executes the template on ev.
-func (t *Template) Render(ev *kube.EnhancedEvent) (string, error) {
+func (t *Template) Render(ev *event.EnhancedEvent) (string, error) {
 	if t.isConst {
 		return t.constant, nil
 	}
@@ -93,7 +93,7 @@ func (t *Template) Render(ev *kube.EnhancedEvent) (string, error) {
 }
 
 // renderTo executes the template on ev into buf.
-func (t *Template) renderTo(buf *bytes.Buffer, ev *kube.EnhancedEvent) error {
+func (t *Template) renderTo(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 	if t.isConst {
 		buf.WriteString(t.constant)
 		return nil
@@ -151,7 +151,7 @@ func ParseTemplateMap(path string, m map[string]string) (*TemplateMap, error) {
 }
 
 // Render renders every template, in key order.
-func (m *TemplateMap) Render(ev *kube.EnhancedEvent) ([][2]string, error) {
+func (m *TemplateMap) Render(ev *event.EnhancedEvent) ([][2]string, error) {
 	out := make([][2]string, 0, len(m.Keys))
 	for _, k := range m.Keys {
 		v, err := m.Items[k].Render(ev)

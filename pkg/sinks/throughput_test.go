@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube/event"
+
 	"github.com/eventide/eventide/internal/testenv"
-	"github.com/eventide/eventide/pkg/kube"
 )
 
 // BenchmarkReceiverThroughput sends b.N events through each receiver to its
@@ -75,7 +76,7 @@ func BenchmarkReceiverThroughput(b *testing.B) {
 				batch = bs.MaxBatch()
 			}
 			ev := sampleEvent()
-			evs := make([]*kube.EnhancedEvent, 0, batch)
+			evs := make([]*event.EnhancedEvent, 0, batch)
 			start := time.Now()
 			for sent := 0; sent < b.N; {
 				n := min(batch, b.N-sent)

@@ -13,9 +13,9 @@ import (
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/eventide/eventide/pkg/kube"
+	"gopkg.in/yaml.v3"
 )
 
 // WebhookConfig POSTs each event's payload as JSON to an HTTP endpoint.
@@ -118,7 +118,7 @@ type webhookSink struct {
 	client   *http.Client
 }
 
-func (s *webhookSink) Send(ctx context.Context, ev *kube.EnhancedEvent) error {
+func (s *webhookSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	body, err := s.payload.render(ev)
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
-// Package kube watches Kubernetes Events, enriches them from caches of the
-// objects they are about, and talks to the API server for the rest of eventide
-// (client configuration, API request accounting).
-package kube
+// Package event holds the enriched event that routes match, templates see
+// and sinks deliver. It is a leaf: it links the core/v1 types but not
+// client-go, so sink packages stay small.
+package event
 
 import (
 	"encoding/json"

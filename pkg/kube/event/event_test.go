@@ -1,7 +1,6 @@
-package kube
+package event
 
 import (
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -55,22 +54,5 @@ func TestEventShapes(t *testing.T) {
 	}
 	if EventCount(&corev1.Event{}) != 1 {
 		t.Error("count defaults to 1")
-	}
-}
-
-func TestRequestVerb(t *testing.T) {
-	for url, want := range map[string]string{
-		"/api/v1/namespaces/a/events?watch=true":          "WATCH",
-		"/api/v1/namespaces/a/events?limit=500":           "LIST",
-		"/api/v1/pods":                                    "LIST",
-		"/api/v1/namespaces/a/pods/p":                     "GET",
-		"/apis/apps/v1/namespaces/a/replicasets":          "LIST",
-		"/apis/apps/v1/namespaces/a/replicasets/rs":       "GET",
-		"/apis/apps/v1/deployments?allowWatchBookmarks=1": "LIST",
-		"/apis": "GET",
-	} {
-		if got := requestVerb(httptest.NewRequest("GET", url, nil)); got != want {
-			t.Errorf("%s: %s, want %s", url, got, want)
-		}
 	}
 }
