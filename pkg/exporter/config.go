@@ -103,12 +103,74 @@ type RuleConfig struct {
 	Not             *RuleConfig `yaml:"not"`             // must not match
 }
 
-// ReceiverConfig is a named receiver: exactly one sink type, and how its
-// events are delivered.
+// ReceiverConfig is a named receiver: exactly one receiver type (a key
+// from the registry, registry.go) with its settings, and how its events
+// are delivered.
 type ReceiverConfig struct {
-	Name         string         `yaml:"name"`
-	Delivery     DeliveryConfig `yaml:"delivery"`
-	sinks.Config `yaml:",inline"`
+	Name     string         `yaml:"name"`
+	Delivery DeliveryConfig `yaml:"delivery"`
+	// Types are the receiver type keys found; exactly one is valid.
+	Types []string `yaml:"-"`
+	// Settings are the settings of Types[0].
+	Settings sinks.Builder `yaml:"-"`
+}
+
+// UnmarshalYAML decodes name, delivery and the receiver type's settings
+// into the type the registry gives for its key. Unknown keys are left to
+// checkKeys, which reports them with their path.
+func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a receiver is a mapping (name, and one receiver type)", n.Line)}}
+	}
+	var terrs []string
+	decode := func(v *yaml.Node, dst any) {
+		if err := v.Decode(dst); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				terrs = append(terrs, te.Errors...)
+			} else {
+				terrs = append(terrs, err.Error())
+			}
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		switch k {
+		case "name":
+			decode(v, &r.Name)
+		case "delivery":
+			decode(v, &r.Delivery)
+		default:
+			settings := newReceiverSettings(k)
+			if settings == nil {
+				continue
+			}
+			r.Types = append(r.Types, k)
+			if r.Settings == nil {
+				decode(v, settings)
+				r.Settings = settings
+			}
+		}
+	}
+	if len(terrs) > 0 {
+		return &yaml.TypeError{Errors: terrs}
+	}
+	return nil
+}
+
+// build checks that exactly one receiver type is set and builds its sink.
+func (r *ReceiverConfig) build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	switch len(r.Types) {
+	case 0:
+		return nil, fmt.Errorf("%s: no receiver type set (one of %v)", path, ReceiverTypes())
+	case 1:
+	default:
+		return nil, fmt.Errorf("%s: %d receiver types set (%v): a receiver has exactly one; split it into several receivers", path, len(r.Types), r.Types)
+	}
+	if deps.Stdout == nil {
+		deps.Stdout = os.Stdout
+	}
+	return r.Settings.Build(path+"."+r.Types[0], deps)
 }
 
 // DeliveryConfig tunes a receiver's queue and retries.
@@ -157,13 +219,6 @@ const (
 )
 
 var metricsPrefixRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_:]*_$`)
-
-// oldReceiverTypes are kubernetes-event-exporter sink types eventide does
-// not deliver to yet; naming them gets a clearer error than "unknown key".
-var oldReceiverTypes = map[string]bool{
-	"elasticsearch": true, "opensearch": true, "kafka": true, "pubsub": true, "bigquery": true,
-	"teams": true, "loki": true, "syslog": true,
-}
 
 // Loaded is a checked configuration, ready to run.
 type Loaded struct {
@@ -402,7 +457,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 		seen[rc.Name] = i
 		d, derrs := rc.Delivery.withDefaults(path + ".delivery")
 		errs = append(errs, derrs...)
-		s, err := rc.Config.Build(path, deps)
+		s, err := rc.build(path, deps)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -11,6 +11,8 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/sinks"
+	"github.com/eventide/eventide/pkg/sinks/slack"
+	"github.com/eventide/eventide/pkg/sinks/webhook"
 )
 
 func testLoadOptions(env map[string]string) LoadOptions {
@@ -101,10 +103,10 @@ func TestLoadOldFileKeepsValues(t *testing.T) {
 		c.LeaderElection.LeaderElectionID != "kubernetes-event-exporter" || c.MaxEventAge().Seconds() != 5 {
 		t.Errorf("values not kept: %+v", c)
 	}
-	if got := c.Receivers[2].Slack.Token; got.Value() != "xoxb-1" || got.String() != "<redacted>" {
+	if got := c.Receivers[2].Settings.(*slack.Config).Token; got.Value() != "xoxb-1" || got.String() != "<redacted>" {
 		t.Errorf("secret: value %q, printed %q", got.Value(), got.String())
 	}
-	if got := c.Receivers[1].Webhook.Headers["X-API-KEY"]; got != "k" {
+	if got := c.Receivers[1].Settings.(*webhook.Config).Headers["X-API-KEY"]; got != "k" {
 		t.Errorf("${WEBHOOK_KEY} gave %q", got)
 	}
 }
@@ -181,7 +183,7 @@ func TestSecretFileReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := l.Config.Receivers[0].Slack.Token.Value(); got != "xoxb-from-file" {
+	if got := l.Config.Receivers[0].Settings.(*slack.Config).Token.Value(); got != "xoxb-from-file" {
 		t.Errorf("token %q", got)
 	}
 }

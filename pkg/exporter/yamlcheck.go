@@ -10,9 +10,10 @@ import (
 )
 
 var (
-	configType      = reflect.TypeOf(Config{})
-	yamlNodeType    = reflect.TypeOf(yaml.Node{})
-	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	configType         = reflect.TypeOf(Config{})
+	yamlNodeType       = reflect.TypeOf(yaml.Node{})
+	unmarshalerType    = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	receiverConfigType = reflect.TypeOf(ReceiverConfig{})
 )
 
 // checkKeys walks n against the Go type t and reports every mapping key the
@@ -25,30 +26,16 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if t == receiverConfigType {
+		checkMapping(n, t, receiverFields(), path, errs)
+		return
+	}
 	if t == yamlNodeType || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return // the decoder reports the type mismatch
-		}
-		fields := yamlFields(t)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := join(path, k.Value)
-			if seen[k.Value] {
-				*errs = append(*errs, fmt.Errorf("%s (line %d): key given twice", p, k.Line))
-			}
-			seen[k.Value] = true
-			ft, ok := fields[k.Value]
-			if !ok {
-				*errs = append(*errs, unknownKey(t, p, k, fields))
-				continue
-			}
-			checkKeys(v, ft, p, errs)
-		}
+		checkMapping(n, t, yamlFields(t), path, errs)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return
@@ -66,8 +53,40 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, errs *[]error) {
 	}
 }
 
+// checkMapping checks the keys of mapping n against fields, the keys of t.
+func checkMapping(n *yaml.Node, t reflect.Type, fields map[string]reflect.Type, path string, errs *[]error) {
+	if n.Kind != yaml.MappingNode {
+		return // the decoder reports the type mismatch
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if seen[k.Value] {
+			*errs = append(*errs, fmt.Errorf("%s (line %d): key given twice", p, k.Line))
+		}
+		seen[k.Value] = true
+		ft, ok := fields[k.Value]
+		if !ok {
+			*errs = append(*errs, unknownKey(t, p, k, fields))
+			continue
+		}
+		checkKeys(v, ft, p, errs)
+	}
+}
+
+// receiverFields are the keys of a receiver: name, delivery and every
+// receiver type of the registry.
+func receiverFields() map[string]reflect.Type {
+	fields := yamlFields(receiverConfigType)
+	for _, rt := range receiverTypes {
+		fields[rt.key] = reflect.TypeOf(rt.new())
+	}
+	return fields
+}
+
 func unknownKey(t reflect.Type, path string, k *yaml.Node, fields map[string]reflect.Type) error {
-	if t == reflect.TypeOf(ReceiverConfig{}) && oldReceiverTypes[k.Value] {
+	if t == receiverConfigType && oldReceiverTypes[k.Value] {
 		return fmt.Errorf("%s (line %d): the %s receiver of kubernetes-event-exporter is not supported yet by eventide; use a webhook receiver meanwhile", path, k.Line, k.Value)
 	}
 	known := make([]string, 0, len(fields))

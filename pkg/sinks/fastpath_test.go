@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/kube/event"
 )
 
 // The fast path must print exactly what text/template prints, and step
 // aside where text/template would do something else.
 func TestFastPathMatchesTextTemplate(t *testing.T) {
-	bare := sampleEvent()
+	bare := testenv.SampleEvent()
 	bare.InvolvedObject.Workload = nil
 	bare.InvolvedObject.Labels = nil
-	events := map[string]*event.EnhancedEvent{"full": sampleEvent(), "bare": bare}
+	events := map[string]*event.EnhancedEvent{"full": testenv.SampleEvent(), "bare": bare}
 	for _, tc := range []struct {
 		text string
 		fast bool

@@ -204,14 +204,15 @@ func (t *templateNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 			s = "null"
 		}
 		if !json.Valid([]byte(s)) {
-			return fmt.Errorf("%s: !json: output is not JSON: %w", t.path, &TemplateError{Err: errors.New(truncate(s, 80))})
+			return fmt.Errorf("%s: !json: output is not JSON: %w", t.path, &TemplateError{Err: errors.New(Truncate(s, 80))})
 		}
 		buf.WriteString(s)
 	}
 	return nil
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to n bytes and marks the cut.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

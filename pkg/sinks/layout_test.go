@@ -3,35 +3,12 @@ package sinks
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/eventide/eventide/pkg/kube/event"
-
+	"github.com/eventide/eventide/internal/testenv"
 	"gopkg.in/yaml.v3"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func sampleEvent() *event.EnhancedEvent {
-	ts := metav1.NewTime(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	ev := event.NewEnhancedEvent(&corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{Name: "web-1.17a", Namespace: "shop", UID: "ev-uid"},
-		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: "web-1", Namespace: "shop", UID: "pod-uid"},
-		Reason:         "BackOff", Message: `Back-off restarting failed container "app" <x>`, Type: "Warning",
-		Source: corev1.EventSource{Component: "kubelet", Host: "node-7"},
-		Count:  3, FirstTimestamp: ts, LastTimestamp: ts,
-	}, "prod-eu-1")
-	ev.InvolvedObject.Labels = map[string]string{"owner": "payments", "app.kubernetes.io/name": "web"}
-	ev.InvolvedObject.Workload = &event.WorkloadReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
-	return ev
-}
 
 func parseLayoutYAML(t testing.TB, src string) (*Layout, error) {
 	t.Helper()
@@ -48,7 +25,7 @@ func render(t *testing.T, src string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := l.Render(sampleEvent())
+	b, err := l.Render(testenv.SampleEvent())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +56,7 @@ static: {n: 5, f: 1.5, yes: true, none: null, s: "text", list: [1, "{{ .Reason }
 	if err := json.Indent(&pretty, []byte(got), "", "  "); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, got)
 	}
-	checkGolden(t, "kinesis-metric.golden.json", pretty.Bytes())
+	testenv.CheckGolden(t, "kinesis-metric.golden.json", pretty.Bytes())
 }
 
 func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
@@ -94,7 +71,7 @@ func TestLayoutRuntimeErrorsNameTheLeaf(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		_, err = l.Render(sampleEvent())
+		_, err = l.Render(testenv.SampleEvent())
 		if want == "" {
 			if err != nil {
 				t.Errorf("%s: %v", src, err)
@@ -123,7 +100,7 @@ func TestTemplateFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", text, err)
 		}
-		got, err := tm.Render(sampleEvent())
+		got, err := tm.Render(testenv.SampleEvent())
 		if err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", text, got, err, want)
 		}
@@ -136,8 +113,8 @@ func TestTemplateFunctions(t *testing.T) {
 }
 
 func TestDeDotPayload(t *testing.T) {
-	p := payload{deDot: true}
-	b, err := p.render(sampleEvent())
+	p := Payload{deDot: true}
+	b, err := p.Render(testenv.SampleEvent())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +140,7 @@ dimensions:
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev := sampleEvent()
+	ev := testenv.SampleEvent()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := l.Render(ev); err != nil {
@@ -173,7 +150,7 @@ dimensions:
 }
 
 func BenchmarkWholeEventJSON(b *testing.B) {
-	ev := sampleEvent()
+	ev := testenv.SampleEvent()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ev.ToJSON(); err != nil {
@@ -194,24 +171,8 @@ func FuzzParseAndRenderTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_, _ = tm.Render(sampleEvent())
+		_, _ = tm.Render(testenv.SampleEvent())
 	})
 }
 
 // checkGolden compares got with testdata/name (rewritten with -update).
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("output differs from %s:\n%s", path, got)
-	}
-}

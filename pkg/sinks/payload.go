@@ -8,15 +8,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// payload renders an event as a receiver's JSON body: its layout when it has
+// Payload renders an event as a receiver's JSON body: its layout when it has
 // one, else the whole enriched event.
-type payload struct {
+type Payload struct {
 	layout *Layout
 	deDot  bool
 }
 
-func newPayload(path string, layout yaml.Node, deDot bool) (payload, error) {
-	p := payload{deDot: deDot}
+// NewPayload parses a receiver's layout (none: the whole event); errors
+// name path.layout.
+func NewPayload(path string, layout yaml.Node, deDot bool) (Payload, error) {
+	p := Payload{deDot: deDot}
 	if layout.Kind == 0 {
 		return p, nil
 	}
@@ -31,7 +33,8 @@ func newPayload(path string, layout yaml.Node, deDot bool) (payload, error) {
 	return p, nil
 }
 
-func (p payload) render(ev *event.EnhancedEvent) ([]byte, error) {
+// Render is ev's payload.
+func (p Payload) Render(ev *event.EnhancedEvent) ([]byte, error) {
 	if p.deDot {
 		ev = ev.DeDot()
 	}

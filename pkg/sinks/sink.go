@@ -1,3 +1,7 @@
+// Package sinks is the base layer every receiver builds on: the Sink
+// interface and its error classes, templates and layouts, shared HTTP/TLS
+// and rendering helpers, and Secret. Each integration is a package of its
+// own under pkg/sinks; the registry in pkg/exporter names them.
 package sinks
 
 import (
@@ -5,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -77,7 +80,7 @@ func Classify(err error) (class string, retryable bool, retryAfter time.Duration
 // HTTPStatusError classifies an HTTP response status: 408, 429 and 5xx are
 // retryable (with the server's Retry-After when given), other 4xx are not.
 func HTTPStatusError(code int, retryAfterHeader string, body []byte) error {
-	err := fmt.Errorf("HTTP %d: %s", code, truncate(string(body), 200))
+	err := fmt.Errorf("HTTP %d: %s", code, Truncate(string(body), 200))
 	switch {
 	case code == 429:
 		return Retryable("rate_limited", err, ParseRetryAfter(retryAfterHeader, time.Now()))
@@ -108,87 +111,11 @@ type Deps struct {
 	Stdout io.Writer
 }
 
-// Config holds one receiver's sink: exactly one field is set.
-type Config struct {
-	Stdout   *StdoutConfig   `yaml:"stdout"`
-	File     *FileConfig     `yaml:"file"`
-	Pipe     *PipeConfig     `yaml:"pipe"`
-	Webhook  *WebhookConfig  `yaml:"webhook"`
-	Slack    *SlackConfig    `yaml:"slack"`
-	Opsgenie *OpsgenieConfig `yaml:"opsgenie"`
-	Kinesis  *KinesisConfig  `yaml:"kinesis"`
-	// AWS family besides Kinesis
-	Firehose    *FirehoseConfig    `yaml:"firehose"`
-	SNS         *SNSConfig         `yaml:"sns"`
-	SQS         *SQSConfig         `yaml:"sqs"`
-	EventBridge *EventBridgeConfig `yaml:"eventbridge"`
-	OpsCenter   *OpsCenterConfig   `yaml:"opscenter"`
-}
-
-// builder is what every sink config implements.
-type builder interface {
-	build(path string, deps Deps) (Sink, error)
-}
-
-// Type names the configured sink type, or "" when none or several are set.
-func (c *Config) Type() string {
-	types := c.types()
-	if len(types) != 1 {
-		return ""
-	}
-	return types[0].name
-}
-
-type namedBuilder struct {
-	name string
-	b    builder
-}
-
-func (c *Config) types() []namedBuilder {
-	var out []namedBuilder
-	add := func(name string, set bool, b builder) {
-		if set {
-			out = append(out, namedBuilder{name, b})
-		}
-	}
-	add("stdout", c.Stdout != nil, c.Stdout)
-	add("file", c.File != nil, c.File)
-	add("pipe", c.Pipe != nil, c.Pipe)
-	add("webhook", c.Webhook != nil, c.Webhook)
-	add("slack", c.Slack != nil, c.Slack)
-	add("opsgenie", c.Opsgenie != nil, c.Opsgenie)
-	add("kinesis", c.Kinesis != nil, c.Kinesis)
-	add("firehose", c.Firehose != nil, c.Firehose)
-	add("sns", c.SNS != nil, c.SNS)
-	add("sqs", c.SQS != nil, c.SQS)
-	add("eventbridge", c.EventBridge != nil, c.EventBridge)
-	add("opscenter", c.OpsCenter != nil, c.OpsCenter)
-	return out
-}
-
-// SupportedTypes lists the sink types Config knows.
-var SupportedTypes = []string{"stdout", "file", "pipe", "webhook", "slack", "opsgenie", "kinesis",
-	"firehose", "sns", "sqs", "eventbridge", "opscenter"}
-
-// Build checks that exactly one sink type is set, parses its templates and
-// builds the sink. It does no network I/O and opens no files: a sink that
-// needs either does it on first Send, so `eventide validate` can build every
-// receiver offline. Errors name their path under path.
-func (c *Config) Build(path string, deps Deps) (Sink, error) {
-	types := c.types()
-	switch len(types) {
-	case 0:
-		return nil, fmt.Errorf("%s: no receiver type set (one of %v)", path, SupportedTypes)
-	case 1:
-	default:
-		names := make([]string, len(types))
-		for i, t := range types {
-			names[i] = t.name
-		}
-		return nil, fmt.Errorf("%s: %d receiver types set (%v): a receiver has exactly one; split it into several receivers", path, len(types), names)
-	}
-	if deps.Stdout == nil {
-		deps.Stdout = os.Stdout
-	}
-	return types[0].b.build(path+"."+types[0].name, deps)
+// Builder is one receiver type's settings, decoded from the route file.
+// Build checks them, parses their templates and builds the sink. It does no
+// network I/O and opens no files: a sink that needs either does it on first
+// Send, so `eventide validate` can build every receiver offline. Errors name
+// their path under path (receivers[3].webhook).
+type Builder interface {
+	Build(path string, deps Deps) (Sink, error)
 }

@@ -1,6 +1,3 @@
-// Package sinks holds eventide's receivers: one file per sink type with its
-// configuration, constructor, Send and Close, plus the template and layout
-// rendering they share and the registry that builds a sink from config.
 package sinks
 
 import (
@@ -163,15 +160,28 @@ func (m *TemplateMap) Render(ev *event.EnhancedEvent) ([][2]string, error) {
 	return out, nil
 }
 
-// field is one templated config key: its text (def when empty) is parsed
-// into *dst.
-type field struct {
+// TemplateField is one templated config key: its text (def when empty) is
+// parsed into *dst.
+type TemplateField struct {
 	key, text, def string
 	dst            **Template
 }
 
-// parseFields parses every field; errors name path.key.
-func parseFields(path string, fields ...field) error {
+// Field names a templated config key for ParseFields.
+func Field(key, text, def string, dst **Template) TemplateField {
+	return TemplateField{key: key, text: text, def: def, dst: dst}
+}
+
+// Default templates of alert receivers (Opsgenie, OpsCenter): the message
+// says what happened to which object; the alias is stable across repeats, so
+// they update one alert.
+const (
+	DefaultAlertMessage = "{{ .Reason }}: {{ .InvolvedObject.Kind }} {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}"
+	DefaultAlertAlias   = "{{ .InvolvedObject.Kind }}/{{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}/{{ .Reason }}"
+)
+
+// ParseFields parses every field; errors name path.key.
+func ParseFields(path string, fields ...TemplateField) error {
 	var errs []error
 	for _, f := range fields {
 		text := f.text

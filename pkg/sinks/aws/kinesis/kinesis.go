@@ -1,9 +1,13 @@
-package sinks
+// Package kinesis puts a record per event on a Kinesis data stream (PutRecords).
+package kinesis
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/eventide/eventide/pkg/sinks"
+	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -21,17 +25,17 @@ const (
 	kinesisMaxKeyLen       = 256
 )
 
-// KinesisConfig puts a record per event on a Kinesis data stream, batched
+// Config puts a record per event on a Kinesis data stream, batched
 // with PutRecords.
-type KinesisConfig struct {
-	StreamName   string    `yaml:"streamName"`
-	PartitionKey string    `yaml:"partitionKey"` // template; default the event's UID
-	Layout       yaml.Node `yaml:"layout"`
-	DeDot        bool      `yaml:"deDot"`
-	AWSConfig    `yaml:",inline"`
+type Config struct {
+	StreamName     string    `yaml:"streamName"`
+	PartitionKey   string    `yaml:"partitionKey"` // template; default the event's UID
+	Layout         yaml.Node `yaml:"layout"`
+	DeDot          bool      `yaml:"deDot"`
+	awsbase.Config `yaml:",inline"`
 }
 
-func (c *KinesisConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.StreamName == "" {
 		errs = append(errs, fmt.Errorf("%s.streamName: required", path))
@@ -40,13 +44,13 @@ func (c *KinesisConfig) build(path string, _ Deps) (Sink, error) {
 	if keyText == "" {
 		keyText = "{{ .UID }}"
 	}
-	key, err := ParseTemplate(keyText)
+	key, err := sinks.ParseTemplate(keyText)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s.partitionKey: %w", path, err))
 	}
-	p, err := newPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
-	cfg, err := c.load(path)
+	cfg, err := c.Load(path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -55,14 +59,14 @@ func (c *KinesisConfig) build(path string, _ Deps) (Sink, error) {
 		stream:  c.StreamName,
 		key:     key,
 		payload: p,
-		client:  kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = c.endpoint() }),
+		client:  kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = c.BaseEndpoint() }),
 	}, nil
 }
 
 type kinesisSink struct {
 	stream  string
-	key     *Template
-	payload payload
+	key     *sinks.Template
+	payload sinks.Payload
 	client  *kinesis.Client
 }
 
@@ -75,9 +79,9 @@ func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 // SendBatch renders every event and puts them in as few PutRecords calls
 // as the request size limit allows; per-record failures come back per event.
 func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
-	return batchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords,
+	return awsbase.BatchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords,
 		func(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
-			data, err := s.payload.render(ev)
+			data, err := s.payload.Render(ev)
 			if err != nil {
 				return types.PutRecordsRequestEntry{}, 0, err
 			}
@@ -96,9 +100,9 @@ func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent)
 		func(entries []types.PutRecordsRequestEntry) ([]error, error) {
 			out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
 			if err != nil {
-				return nil, classifyAWS(err)
+				return nil, awsbase.Classify(err)
 			}
-			return entryErrors(len(entries), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
+			return awsbase.EntryErrors(len(entries), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
 				return r.ErrorCode, r.ErrorMessage
 			}), nil
 		})

@@ -1,4 +1,5 @@
-package sinks
+// Package slack posts a message per event to a Slack channel picked by template.
+package slack
 
 import (
 	"context"
@@ -6,7 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/eventide/eventide/pkg/sinks"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -16,13 +18,13 @@ import (
 // slackMaxText is Slack's limit on a message's text.
 const slackMaxText = 40000
 
-// SlackConfig posts a message per event. channel is a template, so the
+// Config posts a message per event. channel is a template, so the
 // pod's owner label can pick the team's channel:
 //
 //	channel: '{{ with .InvolvedObject.Labels.owner }}#{{ . }}-alerts{{ end }}'
 //	fallbackChannel: '#platform-alerts'
-type SlackConfig struct {
-	Token           Secret            `yaml:"token"`
+type Config struct {
+	Token           sinks.Secret      `yaml:"token"`
 	Channel         string            `yaml:"channel"`
 	FallbackChannel string            `yaml:"fallbackChannel"` // when channel renders empty
 	Message         string            `yaml:"message"`
@@ -34,7 +36,7 @@ type SlackConfig struct {
 	APIURL          string            `yaml:"apiURL"` // default https://slack.com/api/
 }
 
-func (c *SlackConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.Token == "" {
 		errs = append(errs, fmt.Errorf("%s.token: required", path))
@@ -43,12 +45,12 @@ func (c *SlackConfig) build(path string, _ Deps) (Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.channel: required", path))
 	}
 	s := &slackSink{}
-	errs = append(errs, parseFields(path,
-		field{"channel", c.Channel, "", &s.channel}, field{"fallbackChannel", c.FallbackChannel, "", &s.fallback},
-		field{"message", c.Message, "{{ .Message }}", &s.message}, field{"color", c.Color, "", &s.color},
-		field{"footer", c.Footer, "", &s.footer}, field{"title", c.Title, "", &s.title},
-		field{"author_name", c.AuthorName, "", &s.author}))
-	fields, err := ParseTemplateMap(path+".fields", c.Fields)
+	errs = append(errs, sinks.ParseFields(path,
+		sinks.Field("channel", c.Channel, "", &s.channel), sinks.Field("fallbackChannel", c.FallbackChannel, "", &s.fallback),
+		sinks.Field("message", c.Message, "{{ .Message }}", &s.message), sinks.Field("color", c.Color, "", &s.color),
+		sinks.Field("footer", c.Footer, "", &s.footer), sinks.Field("title", c.Title, "", &s.title),
+		sinks.Field("author_name", c.AuthorName, "", &s.author)))
+	fields, err := sinks.ParseTemplateMap(path+".fields", c.Fields)
 	errs = append(errs, err)
 	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})}
 	if c.APIURL != "" {
@@ -68,33 +70,33 @@ func (c *SlackConfig) build(path string, _ Deps) (Sink, error) {
 
 type slackSink struct {
 	client                                           *slack.Client
-	channel, fallback, message, color, footer, title *Template
-	author                                           *Template
-	fields                                           *TemplateMap
+	channel, fallback, message, color, footer, title *sinks.Template
+	author                                           *sinks.Template
+	fields                                           *sinks.TemplateMap
 }
 
 func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	r := renderer{ev: ev}
-	channel := strings.TrimSpace(r.render("channel", s.channel))
+	r := sinks.Renderer{Event: ev}
+	channel := strings.TrimSpace(r.Render("channel", s.channel))
 	if strings.Trim(channel, "#") == "" {
-		channel = strings.TrimSpace(r.render("fallbackChannel", s.fallback))
+		channel = strings.TrimSpace(r.Render("fallbackChannel", s.fallback))
 	}
-	text := truncateRunes(r.render("message", s.message), slackMaxText)
+	text := sinks.TruncateRunes(r.Render("message", s.message), slackMaxText)
 	att := slack.Attachment{
-		Color:      r.render("color", s.color),
-		Title:      r.render("title", s.title),
-		Footer:     r.render("footer", s.footer),
-		AuthorName: r.render("author_name", s.author),
+		Color:      r.Render("color", s.color),
+		Title:      r.Render("title", s.title),
+		Footer:     r.Render("footer", s.footer),
+		AuthorName: r.Render("author_name", s.author),
 	}
 	fields, err := s.fields.Render(ev)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("fields.%w", err)
+	if err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("fields.%w", err)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	if strings.Trim(channel, "#") == "" {
-		return Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
+		return sinks.Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
 	}
 	for _, f := range fields {
 		att.Fields = append(att.Fields, slack.AttachmentField{Title: f[0], Value: f[1], Short: true})
@@ -121,48 +123,22 @@ func classifySlack(err error) error {
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return Retryable("rate_limited", err, rl.RetryAfter)
+		return sinks.Retryable("rate_limited", err, rl.RetryAfter)
 	case errors.As(err, &sc):
 		if sc.Code >= 500 || sc.Code == 408 {
-			return Retryable("http_5xx", err, 0)
+			return sinks.Retryable("http_5xx", err, 0)
 		}
-		return Permanent("http_4xx", err)
+		return sinks.Permanent("http_4xx", err)
 	case errors.As(err, &se):
 		switch se.Err {
 		case "ratelimited", "rate_limited":
-			return Retryable("rate_limited", err, 0)
+			return sinks.Retryable("rate_limited", err, 0)
 		case "internal_error", "fatal_error", "service_unavailable", "request_timeout":
-			return Retryable("http_5xx", err, 0)
+			return sinks.Retryable("http_5xx", err, 0)
 		}
-		return Permanent("rejected", fmt.Errorf("slack: %w", err))
+		return sinks.Permanent("rejected", fmt.Errorf("slack: %w", err))
 	case errors.Is(err, context.DeadlineExceeded):
-		return Retryable("timeout", err, 0)
+		return sinks.Retryable("timeout", err, 0)
 	}
-	return Retryable("network", redactURLError(err), 0)
-}
-
-// renderer renders several templates for one event and keeps the first
-// error, naming the key that failed.
-type renderer struct {
-	ev  *event.EnhancedEvent
-	err error
-}
-
-func (r *renderer) render(key string, t *Template) string {
-	if t == nil || r.err != nil {
-		return ""
-	}
-	s, err := t.Render(r.ev)
-	if err != nil {
-		r.err = fmt.Errorf("%s: %w", key, err)
-	}
-	return s
-}
-
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return sinks.Retryable("network", sinks.RedactURLError(err), 0)
 }

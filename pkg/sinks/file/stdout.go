@@ -1,9 +1,11 @@
-package sinks
+package file
 
 import (
 	"context"
 	"io"
 	"sync"
+
+	"github.com/eventide/eventide/pkg/sinks"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -16,8 +18,8 @@ type StdoutConfig struct {
 	DeDot  bool      `yaml:"deDot"`
 }
 
-func (c *StdoutConfig) build(path string, deps Deps) (Sink, error) {
-	p, err := newPayload(path, c.Layout, c.DeDot)
+func (c *StdoutConfig) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	if err != nil {
 		return nil, err
 	}
@@ -26,14 +28,14 @@ func (c *StdoutConfig) build(path string, deps Deps) (Sink, error) {
 
 // lineSink writes one JSON document per line to a writer.
 type lineSink struct {
-	payload payload
+	payload sinks.Payload
 	mu      sync.Mutex
 	w       io.Writer
 	buf     []byte
 }
 
 func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
-	b, err := s.payload.render(ev)
+	b, err := s.payload.Render(ev)
 	if err != nil {
 		return err
 	}
@@ -41,7 +43,7 @@ func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
 	defer s.mu.Unlock()
 	s.buf = append(append(s.buf[:0], b...), '\n')
 	if _, err := s.w.Write(s.buf); err != nil {
-		return Retryable("io", err, 0)
+		return sinks.Retryable("io", err, 0)
 	}
 	return nil
 }

@@ -1,4 +1,5 @@
-package sinks
+// Package opscenter creates an AWS Systems Manager OpsItem per event.
+package opscenter
 
 import (
 	"context"
@@ -7,6 +8,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/eventide/eventide/pkg/sinks"
+	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -22,11 +26,11 @@ const (
 	opsMaxSource      = 128
 )
 
-// OpsCenterConfig creates an AWS Systems Manager OpsItem per event, with the
+// Config creates an AWS Systems Manager OpsItem per event, with the
 // keys kubernetes-event-exporter had. Every string is a template. dedupString
 // (default: kind/namespace/name/reason) goes into OpsCenter's /aws/dedup, so
 // repeats of an event do not open new OpsItems.
-type OpsCenterConfig struct {
+type Config struct {
 	Title           string            `yaml:"title"`
 	Description     string            `yaml:"description"`
 	Source          string            `yaml:"source"`
@@ -38,73 +42,73 @@ type OpsCenterConfig struct {
 	RelatedOpsItems []string          `yaml:"relatedOpsItems"`
 	Tags            map[string]string `yaml:"tags"`
 	DedupString     string            `yaml:"dedupString"`
-	AWSConfig       `yaml:",inline"`
+	awsbase.Config  `yaml:",inline"`
 }
 
-func (c *OpsCenterConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	s := &opsCenterSink{notifications: c.Notifications, related: c.RelatedOpsItems}
-	errs = append(errs, parseFields(path,
-		field{"title", c.Title, defaultOpsgenieMessage, &s.title},
-		field{"description", c.Description, "{{ .Message }}", &s.description},
-		field{"source", c.Source, "eventide", &s.source},
-		field{"category", c.Category, "", &s.category},
-		field{"severity", c.Severity, "", &s.severity},
-		field{"priority", c.Priority, "", &s.priority},
-		field{"dedupString", c.DedupString, defaultOpsgenieAlias, &s.dedup}))
+	errs = append(errs, sinks.ParseFields(path,
+		sinks.Field("title", c.Title, sinks.DefaultAlertMessage, &s.title),
+		sinks.Field("description", c.Description, "{{ .Message }}", &s.description),
+		sinks.Field("source", c.Source, "eventide", &s.source),
+		sinks.Field("category", c.Category, "", &s.category),
+		sinks.Field("severity", c.Severity, "", &s.severity),
+		sinks.Field("priority", c.Priority, "", &s.priority),
+		sinks.Field("dedupString", c.DedupString, sinks.DefaultAlertAlias, &s.dedup)))
 	for k := range c.OperationalData {
 		if strings.HasPrefix(strings.ToLower(k), "aws") || strings.HasPrefix(k, "/aws") {
 			errs = append(errs, fmt.Errorf("%s.operationalData.%s: keys starting with aws are reserved by AWS", path, k))
 		}
 	}
 	var err error
-	s.data, err = ParseTemplateMap(path+".operationalData", c.OperationalData)
+	s.data, err = sinks.ParseTemplateMap(path+".operationalData", c.OperationalData)
 	errs = append(errs, err)
-	s.tags, err = ParseTemplateMap(path+".tags", c.Tags)
+	s.tags, err = sinks.ParseTemplateMap(path+".tags", c.Tags)
 	errs = append(errs, err)
-	cfg, err := c.load(path)
+	cfg, err := c.Load(path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.client = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = c.endpoint() })
+	s.client = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type opsCenterSink struct {
-	title, description, source, category, severity, priority, dedup *Template
-	data, tags                                                      *TemplateMap
+	title, description, source, category, severity, priority, dedup *sinks.Template
+	data, tags                                                      *sinks.TemplateMap
 	notifications, related                                          []string
 	client                                                          *ssm.Client
 }
 
 func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	r := renderer{ev: ev}
+	r := sinks.Renderer{Event: ev}
 	in := &ssm.CreateOpsItemInput{
-		Title:       aws.String(truncateRunes(r.render("title", s.title), opsMaxTitle)),
-		Description: aws.String(truncateRunes(r.render("description", s.description), opsMaxDescription)),
-		Source:      aws.String(truncateRunes(r.render("source", s.source), opsMaxSource)),
+		Title:       aws.String(sinks.TruncateRunes(r.Render("title", s.title), opsMaxTitle)),
+		Description: aws.String(sinks.TruncateRunes(r.Render("description", s.description), opsMaxDescription)),
+		Source:      aws.String(sinks.TruncateRunes(r.Render("source", s.source), opsMaxSource)),
 	}
-	if v := r.render("category", s.category); v != "" {
+	if v := r.Render("category", s.category); v != "" {
 		in.Category = aws.String(v)
 	}
-	if v := r.render("severity", s.severity); v != "" {
+	if v := r.Render("severity", s.severity); v != "" {
 		in.Severity = aws.String(v)
 	}
-	if p, err := strconv.Atoi(strings.TrimSpace(r.render("priority", s.priority))); err == nil && p >= 1 && p <= 5 {
+	if p, err := strconv.Atoi(strings.TrimSpace(r.Render("priority", s.priority))); err == nil && p >= 1 && p <= 5 {
 		in.Priority = aws.Int32(int32(p))
 	}
-	dedup := r.render("dedupString", s.dedup)
+	dedup := r.Render("dedupString", s.dedup)
 	data, err := s.data.Render(ev)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("operationalData.%w", err)
+	if err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("operationalData.%w", err)
 	}
 	tags, err := s.tags.Render(ev)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("tags.%w", err)
+	if err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("tags.%w", err)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	if *in.Description == "" {
 		in.Description = in.Title // the API requires one
@@ -127,7 +131,7 @@ func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(kv[0]), Value: aws.String(kv[1])})
 	}
 	_, err = s.client.CreateOpsItem(ctx, in)
-	return classifyAWS(err)
+	return awsbase.Classify(err)
 }
 
 func (s *opsCenterSink) Close() error { return nil }

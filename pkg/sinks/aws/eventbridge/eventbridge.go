@@ -1,9 +1,13 @@
-package sinks
+// Package eventbridge puts an event per Kubernetes event on an EventBridge bus.
+package eventbridge
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/eventide/eventide/pkg/sinks"
+	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -19,41 +23,41 @@ const (
 	eventBridgeMaxRequestBytes = 256 << 10
 )
 
-// EventBridgeConfig puts an event per Kubernetes event on an EventBridge bus,
+// Config puts an event per Kubernetes event on an EventBridge bus,
 // up to ten per PutEvents call. details is the event's detail, a layout
 // (default: the whole enriched event).
-type EventBridgeConfig struct {
-	DetailType   string    `yaml:"detailType"`
-	Source       string    `yaml:"source"`
-	EventBusName string    `yaml:"eventBusName"`
-	Details      yaml.Node `yaml:"details"`
-	AWSConfig    `yaml:",inline"`
+type Config struct {
+	DetailType     string    `yaml:"detailType"`
+	Source         string    `yaml:"source"`
+	EventBusName   string    `yaml:"eventBusName"`
+	Details        yaml.Node `yaml:"details"`
+	awsbase.Config `yaml:",inline"`
 }
 
-func (c *EventBridgeConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	s := &eventBridgeSink{bus: c.EventBusName}
-	errs = append(errs, parseFields(path,
-		field{"detailType", c.DetailType, "Kubernetes Event {{ .Type }}", &s.detailType},
-		field{"source", c.Source, "eventide", &s.source}))
+	errs = append(errs, sinks.ParseFields(path,
+		sinks.Field("detailType", c.DetailType, "Kubernetes Event {{ .Type }}", &s.detailType),
+		sinks.Field("source", c.Source, "eventide", &s.source)))
 	var err error
 	if c.Details.Kind != 0 {
-		s.details.layout, err = ParseLayout(path+".details", &c.Details)
+		s.details, err = sinks.ParseLayout(path+".details", &c.Details)
 		errs = append(errs, err)
 	}
-	cfg, err := c.load(path)
+	cfg, err := c.Load(path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = c.endpoint() })
+	s.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type eventBridgeSink struct {
 	bus                string
-	detailType, source *Template
-	details            payload
+	detailType, source *sinks.Template
+	details            *sinks.Layout // nil: the whole event
 	client             *eventbridge.Client
 }
 
@@ -64,21 +68,21 @@ func (s *eventBridgeSink) Send(ctx context.Context, ev *event.EnhancedEvent) err
 }
 
 func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
-	return batchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries,
+	return awsbase.BatchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries,
 		func(ev *event.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
-			r := renderer{ev: ev}
+			r := sinks.Renderer{Event: ev}
 			e := types.PutEventsRequestEntry{
-				DetailType: aws.String(r.render("detailType", s.detailType)),
-				Source:     aws.String(r.render("source", s.source)),
+				DetailType: aws.String(r.Render("detailType", s.detailType)),
+				Source:     aws.String(r.Render("source", s.source)),
 				Time:       aws.Time(ev.GetLastTime()),
 			}
 			if s.bus != "" {
 				e.EventBusName = aws.String(s.bus)
 			}
-			if r.err != nil {
-				return e, 0, r.err
+			if r.Err != nil {
+				return e, 0, r.Err
 			}
-			detail, err := s.details.render(ev)
+			detail, err := renderDetails(s.details, ev)
 			if err != nil {
 				return e, 0, fmt.Errorf("details%w", err)
 			}
@@ -89,12 +93,19 @@ func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEv
 		func(entries []types.PutEventsRequestEntry) ([]error, error) {
 			out, err := s.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 			if err != nil {
-				return nil, classifyAWS(err)
+				return nil, awsbase.Classify(err)
 			}
-			return entryErrors(len(entries), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
+			return awsbase.EntryErrors(len(entries), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
 				return e.ErrorCode, e.ErrorMessage
 			}), nil
 		})
 }
 
 func (s *eventBridgeSink) Close() error { return nil }
+
+func renderDetails(l *sinks.Layout, ev *event.EnhancedEvent) ([]byte, error) {
+	if l == nil {
+		return ev.ToJSON()
+	}
+	return l.Render(ev)
+}

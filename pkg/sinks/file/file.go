@@ -1,4 +1,5 @@
-package sinks
+// Package file writes one JSON line per event to a file (rotated), a pipe or standard output.
+package file
 
 import (
 	"context"
@@ -7,16 +8,18 @@ import (
 	"os"
 	"sync"
 
+	"github.com/eventide/eventide/pkg/sinks"
+
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 	"gopkg.in/yaml.v3"
 )
 
-// FileConfig appends one JSON line per event to a file, rotated by size.
+// Config appends one JSON line per event to a file, rotated by size.
 // A path that is not a regular file (/dev/stdout, a FIFO) is written as it
 // is, without rotation, so pointing it at /dev/stdout keeps working.
-type FileConfig struct {
+type Config struct {
 	Path       string    `yaml:"path"`
 	Layout     yaml.Node `yaml:"layout"`
 	MaxSize    int       `yaml:"maxsize"`    // megabytes before rotation; default 100
@@ -25,14 +28,14 @@ type FileConfig struct {
 	DeDot      bool      `yaml:"deDot"`
 }
 
-func (c *FileConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("%s.path: required", path)
 	}
 	if c.MaxSize < 0 || c.MaxAge < 0 || c.MaxBackups < 0 {
 		return nil, fmt.Errorf("%s: maxsize, maxage and maxbackups must not be negative", path)
 	}
-	p, err := newPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +50,11 @@ type PipeConfig struct {
 	DeDot  bool      `yaml:"deDot"`
 }
 
-func (c *PipeConfig) build(path string, _ Deps) (Sink, error) {
+func (c *PipeConfig) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("%s.path: required", path)
 	}
-	p, err := newPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +79,14 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		wc, err := s.open()
 		if err != nil {
 			s.once.Unlock()
-			return Retryable("io", fmt.Errorf("open: %w", err), 0)
+			return sinks.Retryable("io", fmt.Errorf("open: %w", err), 0)
 		}
 		s.wc = wc
 		s.lineSink.w = wc
 	}
 	s.once.Unlock()
 	err := s.lineSink.Send(ctx, ev)
-	if err != nil && !IsTemplateError(err) {
+	if err != nil && !sinks.IsTemplateError(err) {
 		s.once.Lock()
 		_ = s.wc.Close()
 		s.wc = nil
@@ -103,7 +106,7 @@ func (s *fileSink) Close() error {
 	return err
 }
 
-func openFile(c FileConfig) (io.WriteCloser, error) {
+func openFile(c Config) (io.WriteCloser, error) {
 	if fi, err := os.Stat(c.Path); err == nil && !fi.Mode().IsRegular() {
 		// A device or a pipe cannot be rotated; write to it as it is.
 		return os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND, 0)

@@ -1,4 +1,4 @@
-package sinks
+package opsgenie
 
 import (
 	"context"
@@ -7,7 +7,15 @@ import (
 	"testing"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/sinks"
 )
+
+func build(t testing.TB, src string) (sinks.Sink, error) {
+	return sinktest.Build(t, &Config{}, src)
+}
+
+func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
 func newOpsgenieServer(t *testing.T) *testenv.OpsgenieServer {
 	s := testenv.NewOpsgenieServer()
@@ -33,7 +41,7 @@ opsgenie:
 func TestOpsgenieAlertWireFormat(t *testing.T) {
 	srv := newOpsgenieServer(t)
 	s := mustBuild(t, strings.Replace(opsgenieTestConfig, "%s", srv.Host(), 1))
-	ev := sampleEvent()
+	ev := testenv.SampleEvent()
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +57,13 @@ func TestOpsgenieAlertWireFormat(t *testing.T) {
 		t.Errorf("a repeat must carry the same alias (one alert): %v / %v", bodies[0]["alias"], bodies[1]["alias"])
 	}
 	got, _ := json.MarshalIndent(bodies[0], "", "  ")
-	checkGolden(t, "opsgenie-alert.golden.json", got)
+	testenv.CheckGolden(t, "opsgenie-alert.golden.json", got)
 }
 
 func TestOpsgenieTruncatesAndDefaults(t *testing.T) {
 	srv := newOpsgenieServer(t)
 	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.Host()+", priority: 'urgent', message: '{{ .Message }}', tags: ['"+strings.Repeat("t", 80)+"']}")
-	ev := sampleEvent()
+	ev := testenv.SampleEvent()
 	ev.Message = strings.Repeat("m", 500)
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
@@ -78,7 +86,7 @@ func TestOpsgenieFailures(t *testing.T) {
 	s := mustBuild(t, "opsgenie: {apiKey: k, URL: "+srv.Host()+"}")
 	for code, retryable := range map[int]bool{429: true, 500: true, 503: true, 401: false, 422: false} {
 		srv.SetStatus(code)
-		if _, retry, _ := Classify(s.Send(context.Background(), sampleEvent())); retry != retryable {
+		if _, retry, _ := sinks.Classify(s.Send(context.Background(), testenv.SampleEvent())); retry != retryable {
 			t.Errorf("HTTP %d: retryable %v", code, retry)
 		}
 	}

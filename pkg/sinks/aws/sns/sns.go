@@ -1,10 +1,14 @@
-package sinks
+// Package sns publishes a message per event to an SNS topic.
+package sns
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/eventide/eventide/pkg/sinks"
+	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -16,71 +20,71 @@ import (
 
 const snsMaxSubject = 100
 
-// SNSConfig publishes a message per event to an SNS topic. subject and the
+// Config publishes a message per event to an SNS topic. subject and the
 // values of messageAttributes are templates; FIFO topics get group and
 // deduplication ids from templates as SQS does.
-type SNSConfig struct {
+type Config struct {
 	TopicARN               string            `yaml:"topicARN"`
 	Layout                 yaml.Node         `yaml:"layout"`
 	Subject                string            `yaml:"subject"`
 	MessageAttributes      map[string]string `yaml:"messageAttributes"`
 	MessageGroupID         string            `yaml:"messageGroupId"`
 	MessageDeduplicationID string            `yaml:"messageDeduplicationId"`
-	AWSConfig              `yaml:",inline"`
+	awsbase.Config         `yaml:",inline"`
 }
 
-func (c *SNSConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.TopicARN == "" {
 		errs = append(errs, fmt.Errorf("%s.topicARN: required", path))
 	}
 	s := &snsSink{topic: c.TopicARN, fifo: strings.HasSuffix(c.TopicARN, ".fifo")}
-	errs = append(errs, parseFields(path, field{"subject", c.Subject, "", &s.subject}))
-	errs = append(errs, fifoFields(path, "topics (ARN ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
-	attrs, err := ParseTemplateMap(path+".messageAttributes", c.MessageAttributes)
+	errs = append(errs, sinks.ParseFields(path, sinks.Field("subject", c.Subject, "", &s.subject)))
+	errs = append(errs, awsbase.FIFOFields(path, "topics (ARN ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
+	attrs, err := sinks.ParseTemplateMap(path+".messageAttributes", c.MessageAttributes)
 	errs = append(errs, err)
 	s.attrs = attrs
-	p, err := newPayload(path, c.Layout, false)
+	p, err := sinks.NewPayload(path, c.Layout, false)
 	errs = append(errs, err)
 	s.payload = p
-	cfg, err := c.load(path)
+	cfg, err := c.Load(path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.client = sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = c.endpoint() })
+	s.client = sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type snsSink struct {
 	topic                 string
 	fifo                  bool
-	subject, group, dedup *Template
-	attrs                 *TemplateMap
-	payload               payload
+	subject, group, dedup *sinks.Template
+	attrs                 *sinks.TemplateMap
+	payload               sinks.Payload
 	client                *sns.Client
 }
 
 func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	body, err := s.payload.render(ev)
+	body, err := s.payload.Render(ev)
 	if err != nil {
 		return err
 	}
-	r := renderer{ev: ev}
+	r := sinks.Renderer{Event: ev}
 	in := &sns.PublishInput{TopicArn: aws.String(s.topic), Message: aws.String(string(body))}
-	if subject := snsSubject(r.render("subject", s.subject)); subject != "" {
+	if subject := snsSubject(r.Render("subject", s.subject)); subject != "" {
 		in.Subject = aws.String(subject)
 	}
 	if s.fifo {
-		in.MessageGroupId = aws.String(truncate(r.render("messageGroupId", s.group), sqsMaxIDLen))
-		in.MessageDeduplicationId = aws.String(truncate(r.render("messageDeduplicationId", s.dedup), sqsMaxIDLen))
+		in.MessageGroupId = aws.String(sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen))
+		in.MessageDeduplicationId = aws.String(sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen))
 	}
 	attrs, err := s.attrs.Render(ev)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("messageAttributes.%w", err)
+	if err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("messageAttributes.%w", err)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	for _, kv := range attrs {
 		if kv[1] == "" {
@@ -92,7 +96,7 @@ func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		in.MessageAttributes[kv[0]] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(kv[1])}
 	}
 	_, err = s.client.Publish(ctx, in)
-	return classifyAWS(err)
+	return awsbase.Classify(err)
 }
 
 // snsSubject makes a rendered subject acceptable to SNS: printable ASCII,

@@ -1,4 +1,5 @@
-package sinks
+// Package sqs sends a message per event to an SQS queue (SendMessageBatch).
+package sqs
 
 import (
 	"context"
@@ -7,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/eventide/eventide/pkg/sinks"
+	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -20,52 +24,46 @@ import (
 const (
 	sqsMaxEntries      = 10
 	sqsMaxRequestBytes = 256 << 10
-	sqsMaxIDLen        = 128
 )
 
-// SQSConfig sends a message per event to an SQS queue, up to ten per
+// Config sends a message per event to an SQS queue, up to ten per
 // SendMessageBatch call. For a FIFO queue (name ending in .fifo) the message
 // group and deduplication ids are templates; the defaults keep each
 // namespace's events in order and make each occurrence unique.
-type SQSConfig struct {
+type Config struct {
 	QueueName              string    `yaml:"queueName"`
 	QueueURL               string    `yaml:"queueURL"` // instead of queueName; no lookup
 	Layout                 yaml.Node `yaml:"layout"`
 	MessageGroupID         string    `yaml:"messageGroupId"`
 	MessageDeduplicationID string    `yaml:"messageDeduplicationId"`
-	AWSConfig              `yaml:",inline"`
+	awsbase.Config         `yaml:",inline"`
 }
 
-const (
-	defaultSQSGroup = "{{ .Namespace }}"
-	defaultSQSDedup = "{{ .UID }}-{{ .GetCount }}"
-)
-
-func (c *SQSConfig) build(path string, _ Deps) (Sink, error) {
+func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if (c.QueueName == "") == (c.QueueURL == "") {
 		errs = append(errs, fmt.Errorf("%s: set queueName or queueURL (one of them)", path))
 	}
 	s := &sqsSink{queueName: c.QueueName, queueURL: c.QueueURL}
 	s.fifo = strings.HasSuffix(c.QueueName, ".fifo") || strings.HasSuffix(c.QueueURL, ".fifo")
-	errs = append(errs, fifoFields(path, "queues (name ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
-	p, err := newPayload(path, c.Layout, false)
+	errs = append(errs, awsbase.FIFOFields(path, "queues (name ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
+	p, err := sinks.NewPayload(path, c.Layout, false)
 	errs = append(errs, err)
 	s.payload = p
-	cfg, err := c.load(path)
+	cfg, err := c.Load(path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.client = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = c.endpoint() })
+	s.client = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type sqsSink struct {
 	queueName    string
 	fifo         bool
-	group, dedup *Template
-	payload      payload
+	group, dedup *sinks.Template
+	payload      sinks.Payload
 	client       *sqs.Client
 
 	mu       sync.Mutex
@@ -88,7 +86,7 @@ func (s *sqsSink) url(ctx context.Context) (string, error) {
 	}
 	out, err := s.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.queueName)})
 	if err != nil {
-		return "", classifyAWS(fmt.Errorf("queue %s: %w", s.queueName, err))
+		return "", awsbase.Classify(fmt.Errorf("queue %s: %w", s.queueName, err))
 	}
 	s.queueURL = aws.ToString(out.QueueUrl)
 	return s.queueURL, nil
@@ -103,20 +101,20 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 		}
 		return errs
 	}
-	return batchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries,
+	return awsbase.BatchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries,
 		func(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
 			var e types.SendMessageBatchRequestEntry
-			body, err := s.payload.render(ev)
+			body, err := s.payload.Render(ev)
 			if err != nil {
 				return e, 0, err
 			}
 			e.MessageBody = aws.String(string(body))
 			if s.fifo {
-				r := renderer{ev: ev}
-				e.MessageGroupId = aws.String(truncate(r.render("messageGroupId", s.group), sqsMaxIDLen))
-				e.MessageDeduplicationId = aws.String(truncate(r.render("messageDeduplicationId", s.dedup), sqsMaxIDLen))
-				if r.err != nil {
-					return e, 0, r.err
+				r := sinks.Renderer{Event: ev}
+				e.MessageGroupId = aws.String(sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen))
+				e.MessageDeduplicationId = aws.String(sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen))
+				if r.Err != nil {
+					return e, 0, r.Err
 				}
 			}
 			return e, len(body), nil
@@ -127,7 +125,7 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 			}
 			out, err := s.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
 			if err != nil {
-				return nil, classifyAWS(err)
+				return nil, awsbase.Classify(err)
 			}
 			errs := make([]error, len(entries))
 			for _, f := range out.Failed {
@@ -137,9 +135,9 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 				}
 				e := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
 				if f.SenderFault {
-					errs[j] = Permanent("http_4xx", e)
+					errs[j] = sinks.Permanent("http_4xx", e)
 				} else {
-					errs[j] = Retryable("http_5xx", e, 0)
+					errs[j] = sinks.Retryable("http_5xx", e, 0)
 				}
 			}
 			return errs, nil
@@ -147,18 +145,3 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 }
 
 func (s *sqsSink) Close() error { return nil }
-
-// fifoFields parses the FIFO group and deduplication id templates (with
-// their defaults) of a FIFO queue or topic, and refuses them on a standard
-// one.
-func fifoFields(path, what string, fifo bool, group, dedup string, groupDst, dedupDst **Template) error {
-	if !fifo {
-		if group != "" || dedup != "" {
-			return fmt.Errorf("%s: messageGroupId and messageDeduplicationId are for FIFO %s", path, what)
-		}
-		return nil
-	}
-	return parseFields(path,
-		field{"messageGroupId", group, defaultSQSGroup, groupDst},
-		field{"messageDeduplicationId", dedup, defaultSQSDedup, dedupDst})
-}

@@ -1,4 +1,5 @@
-package sinks
+// Package opsgenie opens or updates an Opsgenie alert per event.
+package opsgenie
 
 import (
 	"context"
@@ -10,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/eventide/eventide/pkg/sinks"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -36,38 +39,35 @@ const (
 
 // Defaults for an alert per involved object and reason: repeats of an event
 // carry the same alias, so Opsgenie updates one alert instead of opening more.
-const (
-	defaultOpsgenieMessage = "{{ .Reason }}: {{ .InvolvedObject.Kind }} {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}"
-	defaultOpsgenieAlias   = "{{ .InvolvedObject.Kind }}/{{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }}/{{ .Reason }}"
-)
+const ()
 
 var ogPriorityRE = regexp.MustCompile(`^P[1-5]$`)
 
-// OpsgenieConfig opens (or, by alias, updates) an Opsgenie alert per event.
-type OpsgenieConfig struct {
-	APIKey      Secret              `yaml:"apiKey"`
-	URL         string              `yaml:"URL"` // api.opsgenie.com (default), api.eu.opsgenie.com, …
-	Priority    string              `yaml:"priority"`
-	Message     string              `yaml:"message"`
-	Alias       string              `yaml:"alias"`
-	Description string              `yaml:"description"`
-	Tags        []string            `yaml:"tags"`
-	Details     map[string]string   `yaml:"details"`
-	Responders  []OpsgenieResponder `yaml:"responders"`
-	Entity      string              `yaml:"entity"`
-	Source      string              `yaml:"source"` // default "eventide"
-	Note        string              `yaml:"note"`
+// Config opens (or, by alias, updates) an Opsgenie alert per event.
+type Config struct {
+	APIKey      sinks.Secret      `yaml:"apiKey"`
+	URL         string            `yaml:"URL"` // api.opsgenie.com (default), api.eu.opsgenie.com, …
+	Priority    string            `yaml:"priority"`
+	Message     string            `yaml:"message"`
+	Alias       string            `yaml:"alias"`
+	Description string            `yaml:"description"`
+	Tags        []string          `yaml:"tags"`
+	Details     map[string]string `yaml:"details"`
+	Responders  []Responder       `yaml:"responders"`
+	Entity      string            `yaml:"entity"`
+	Source      string            `yaml:"source"` // default "eventide"
+	Note        string            `yaml:"note"`
 }
 
-// OpsgenieResponder is a team, user, escalation or schedule to notify.
-type OpsgenieResponder struct {
+// Responder is a team, user, escalation or schedule to notify.
+type Responder struct {
 	Type     string `yaml:"type"`
 	Name     string `yaml:"name"`
 	ID       string `yaml:"id"`
 	Username string `yaml:"username"`
 }
 
-func (c *OpsgenieConfig) build(path string, deps Deps) (Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.APIKey == "" {
 		errs = append(errs, fmt.Errorf("%s.apiKey: required", path))
@@ -77,20 +77,20 @@ func (c *OpsgenieConfig) build(path string, deps Deps) (Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.URL: %w", path, err))
 	}
 	s := &opsgenieSink{log: deps.Log, badPriority: map[string]bool{}}
-	errs = append(errs, parseFields(path,
-		field{"priority", c.Priority, "", &s.priority}, field{"message", c.Message, defaultOpsgenieMessage, &s.message},
-		field{"alias", c.Alias, defaultOpsgenieAlias, &s.alias}, field{"description", c.Description, "", &s.description},
-		field{"entity", c.Entity, "", &s.entity}, field{"source", c.Source, "eventide", &s.source},
-		field{"note", c.Note, "", &s.note}))
+	errs = append(errs, sinks.ParseFields(path,
+		sinks.Field("priority", c.Priority, "", &s.priority), sinks.Field("message", c.Message, sinks.DefaultAlertMessage, &s.message),
+		sinks.Field("alias", c.Alias, sinks.DefaultAlertAlias, &s.alias), sinks.Field("description", c.Description, "", &s.description),
+		sinks.Field("entity", c.Entity, "", &s.entity), sinks.Field("source", c.Source, "eventide", &s.source),
+		sinks.Field("note", c.Note, "", &s.note)))
 	for i, text := range c.Tags {
-		tm, err := ParseTemplate(text)
+		tm, err := sinks.ParseTemplate(text)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.tags[%d]: %w", path, i, err))
 			continue
 		}
 		s.tags = append(s.tags, tm)
 	}
-	details, err := ParseTemplateMap(path+".details", c.Details)
+	details, err := sinks.ParseTemplateMap(path+".details", c.Details)
 	errs = append(errs, err)
 	s.details = details
 	if len(c.Responders) > ogMaxResponders {
@@ -158,9 +158,9 @@ func opsgenieHost(u string) (string, error) {
 
 type opsgenieSink struct {
 	client                                                      *alert.Client
-	priority, message, alias, description, entity, source, note *Template
-	tags                                                        []*Template
-	details                                                     *TemplateMap
+	priority, message, alias, description, entity, source, note *sinks.Template
+	tags                                                        []*sinks.Template
+	details                                                     *sinks.TemplateMap
 	responders                                                  []alert.Responder
 	log                                                         zerolog.Logger
 
@@ -169,34 +169,34 @@ type opsgenieSink struct {
 }
 
 func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	r := renderer{ev: ev}
+	r := sinks.Renderer{Event: ev}
 	req := &alert.CreateAlertRequest{
-		Message:     truncateRunes(strings.TrimSpace(r.render("message", s.message)), ogMaxMessage),
-		Alias:       truncateRunes(r.render("alias", s.alias), ogMaxAlias),
-		Description: truncateRunes(r.render("description", s.description), ogMaxDescription),
-		Entity:      truncateRunes(r.render("entity", s.entity), ogMaxEntity),
-		Source:      truncateRunes(r.render("source", s.source), ogMaxSource),
-		Note:        truncateRunes(r.render("note", s.note), ogMaxNote),
-		Priority:    s.priorityOf(strings.TrimSpace(r.render("priority", s.priority))),
+		Message:     sinks.TruncateRunes(strings.TrimSpace(r.Render("message", s.message)), ogMaxMessage),
+		Alias:       sinks.TruncateRunes(r.Render("alias", s.alias), ogMaxAlias),
+		Description: sinks.TruncateRunes(r.Render("description", s.description), ogMaxDescription),
+		Entity:      sinks.TruncateRunes(r.Render("entity", s.entity), ogMaxEntity),
+		Source:      sinks.TruncateRunes(r.Render("source", s.source), ogMaxSource),
+		Note:        sinks.TruncateRunes(r.Render("note", s.note), ogMaxNote),
+		Priority:    s.priorityOf(strings.TrimSpace(r.Render("priority", s.priority))),
 		Responders:  s.responders,
 	}
 	for i, t := range s.tags {
 		if len(req.Tags) == ogMaxTags {
 			break
 		}
-		if tag := strings.TrimSpace(r.render(fmt.Sprintf("tags[%d]", i), t)); tag != "" {
-			req.Tags = append(req.Tags, truncateRunes(tag, ogMaxTagLen))
+		if tag := strings.TrimSpace(r.Render(fmt.Sprintf("tags[%d]", i), t)); tag != "" {
+			req.Tags = append(req.Tags, sinks.TruncateRunes(tag, ogMaxTagLen))
 		}
 	}
 	details, err := s.details.Render(ev)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("details.%w", err)
+	if err != nil && r.Err == nil {
+		r.Err = fmt.Errorf("details.%w", err)
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err != nil {
+		return r.Err
 	}
 	if req.Message == "" {
-		return Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
+		return sinks.Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
 	}
 	if len(details) > 0 {
 		req.Details = map[string]string{}
@@ -205,7 +205,7 @@ func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error 
 			if budget <= len(kv[0]) {
 				break
 			}
-			v := truncateRunes(kv[1], budget-len(kv[0]))
+			v := sinks.TruncateRunes(kv[1], budget-len(kv[0]))
 			req.Details[kv[0]] = v
 			budget -= len(kv[0]) + len(v)
 		}
@@ -230,7 +230,7 @@ func (s *opsgenieSink) priorityOf(p string) alert.Priority {
 	}
 	s.mu.Unlock()
 	if !seen {
-		s.log.Warn().Str("priority", truncateRunes(p, 40)).Msg("opsgenie priority rendered outside P1-P5; sending P3")
+		s.log.Warn().Str("priority", sinks.TruncateRunes(p, 40)).Msg("opsgenie priority rendered outside P1-P5; sending P3")
 	}
 	return alert.P3
 }
@@ -245,15 +245,15 @@ func classifyOpsgenie(err error) error {
 	if errors.As(err, &ae) {
 		switch {
 		case ae.StatusCode == 429:
-			return Retryable("rate_limited", err, 0)
+			return sinks.Retryable("rate_limited", err, 0)
 		case ae.StatusCode >= 500 || ae.StatusCode == 408:
-			return Retryable("http_5xx", err, 0)
+			return sinks.Retryable("http_5xx", err, 0)
 		case ae.StatusCode >= 400:
-			return Permanent("http_4xx", err)
+			return sinks.Permanent("http_4xx", err)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return Retryable("timeout", err, 0)
+		return sinks.Retryable("timeout", err, 0)
 	}
-	return Retryable("network", redactURLError(err), 0)
+	return sinks.Retryable("network", sinks.RedactURLError(err), 0)
 }

@@ -1,20 +1,23 @@
-package sinks
+package kinesis
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
-	"github.com/eventide/eventide/pkg/kube/event"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
 )
 
-// awsTestEnv points the SDK's default chain at fixed test credentials and
-// nothing from the machine running the test.
-func awsTestEnv(t *testing.T) { testenv.SetAWSTestEnv(t) }
+func build(t testing.TB, src string) (sinks.Sink, error) {
+	return sinktest.Build(t, &Config{}, src)
+}
+
+func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
 func startKinesisStream(t *testing.T, stream string) string {
 	t.Helper()
@@ -30,7 +33,7 @@ func startKinesisStream(t *testing.T, stream string) string {
 }
 
 func TestKinesisPutsMetricRecords(t *testing.T) {
-	awsTestEnv(t)
+	testenv.SetAWSTestEnv(t)
 	endpoint := startKinesisStream(t, "k8s-events")
 	s := mustBuild(t, `
 kinesis:
@@ -45,20 +48,20 @@ kinesis:
       reason: "{{ .Reason }}"
       owner: "{{ .InvolvedObject.Labels.owner }}"
 `)
-	bs := s.(BatchSink)
+	bs := s.(sinks.BatchSink)
 	var evs []*event.EnhancedEvent
 	for i := 0; i < 3; i++ {
-		ev := sampleEvent()
+		ev := testenv.SampleEvent()
 		ev.Count = int32(i + 1)
 		evs = append(evs, ev)
 	}
-	bad := sampleEvent()
+	bad := testenv.SampleEvent()
 	bad.InvolvedObject.Workload = nil
 	evs = append(evs, bad)
 	// A broken template fails only its own event; the others are put.
-	broken := mustBuild(t, "kinesis: {streamName: k8s-events, region: us-east-1, endpoint: "+endpoint+", layout: {w: '{{ .InvolvedObject.Workload.Name }}'}}").(BatchSink)
+	broken := mustBuild(t, "kinesis: {streamName: k8s-events, region: us-east-1, endpoint: "+endpoint+", layout: {w: '{{ .InvolvedObject.Workload.Name }}'}}").(sinks.BatchSink)
 	errs := broken.SendBatch(context.Background(), evs)
-	if errs[0] != nil || errs[3] == nil || !IsTemplateError(errs[3]) {
+	if errs[0] != nil || errs[3] == nil || !sinks.IsTemplateError(errs[3]) {
 		t.Fatalf("per-event errors %v", errs)
 	}
 	for i, err := range bs.SendBatch(context.Background(), evs[:3]) {
@@ -82,21 +85,21 @@ kinesis:
 }
 
 func TestKinesisMissingStreamIsPermanent(t *testing.T) {
-	awsTestEnv(t)
+	testenv.SetAWSTestEnv(t)
 	endpoint := startKinesisStream(t, "other")
 	s := mustBuild(t, "kinesis: {streamName: nope, region: us-east-1, endpoint: "+endpoint+"}")
-	err := s.Send(context.Background(), sampleEvent())
-	if class, retry, _ := Classify(err); err == nil || retry {
+	err := s.Send(context.Background(), testenv.SampleEvent())
+	if class, retry, _ := sinks.Classify(err); err == nil || retry {
 		t.Errorf("missing stream: %v (%s, retryable %v)", err, class, retry)
 	}
 }
 
 func TestKinesisConfigErrors(t *testing.T) {
-	awsTestEnv(t)
+	testenv.SetAWSTestEnv(t)
 	_, err := build(t, "kinesis: {endpoint: 'not a url', partitionKey: '{{ .Nope '}")
 	for _, want := range []string{"receivers[0].kinesis.streamName: required", "receivers[0].kinesis.partitionKey:",
 		"receivers[0].kinesis.region: required", `receivers[0].kinesis.endpoint: "not a url"`} {
-		if err == nil || !containsStr(err.Error(), want) {
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package sinks
+package slack
 
 import (
 	"context"
@@ -9,7 +9,15 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/sinks"
 )
+
+func build(t testing.TB, src string) (sinks.Sink, error) {
+	return sinktest.Build(t, &Config{}, src)
+}
+
+func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
 func newSlackServer(t *testing.T) *testenv.SlackServer {
 	s := testenv.NewSlackServer()
@@ -17,7 +25,7 @@ func newSlackServer(t *testing.T) *testenv.SlackServer {
 	return s
 }
 
-func slackSinkFor(t *testing.T, srv *testenv.SlackServer, extra string) Sink {
+func slackSinkFor(t *testing.T, srv *testenv.SlackServer, extra string) sinks.Sink {
 	return mustBuild(t, `
 slack:
   token: xoxb-test-token
@@ -38,11 +46,11 @@ func TestSlackPerOwnerChannelAndGoldenPayload(t *testing.T) {
     workload: '{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}'
     count: '{{ .GetCount }}'
 `)
-	ev := sampleEvent()
+	ev := testenv.SampleEvent()
 	if err := s.Send(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	orphan := sampleEvent()
+	orphan := testenv.SampleEvent()
 	delete(orphan.InvolvedObject.Labels, "owner")
 	if err := s.Send(context.Background(), orphan); err != nil {
 		t.Fatal(err)
@@ -56,14 +64,14 @@ func TestSlackPerOwnerChannelAndGoldenPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.MarshalIndent(map[string]any{"channel": posts[0].Get("channel"), "text": posts[0].Get("text"), "attachments": att}, "", "  ")
-	checkGolden(t, "slack-postmessage.golden.json", got)
+	testenv.CheckGolden(t, "slack-postmessage.golden.json", got)
 }
 
 // Title and colour are sent whether or not fields are configured (the old
 // tool dropped them without fields).
 func TestSlackTitleWithoutFields(t *testing.T) {
 	srv := newSlackServer(t)
-	if err := slackSinkFor(t, srv, "").Send(context.Background(), sampleEvent()); err != nil {
+	if err := slackSinkFor(t, srv, "").Send(context.Background(), testenv.SampleEvent()); err != nil {
 		t.Fatal(err)
 	}
 	var att []map[string]any
@@ -93,14 +101,14 @@ func TestSlackFailures(t *testing.T) {
 		{"server error", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, true, 0},
 	} {
 		srv.Answer(func(w http.ResponseWriter, _ url.Values) bool { tc.answer(w); return true })
-		_, retry, after := Classify(s.Send(context.Background(), sampleEvent()))
+		_, retry, after := sinks.Classify(s.Send(context.Background(), testenv.SampleEvent()))
 		if retry != tc.retryable || after != tc.after {
 			t.Errorf("%s: retryable %v after %v", tc.name, retry, after)
 		}
 	}
 	// No channel at all is a counted, permanent failure.
 	noFallback := mustBuild(t, "slack: {token: x, apiURL: "+srv.GetAPIURL()+", channel: '{{ .InvolvedObject.Labels.nope }}'}")
-	if class, retry, _ := Classify(noFallback.Send(context.Background(), sampleEvent())); class != "no_channel" || retry {
+	if class, retry, _ := sinks.Classify(noFallback.Send(context.Background(), testenv.SampleEvent())); class != "no_channel" || retry {
 		t.Errorf("empty channel: %s %v", class, retry)
 	}
 }

@@ -1,0 +1,60 @@
+// Package sinktest builds a receiver's sink from route-file YAML in a sink
+// package's tests.
+package sinktest
+
+import (
+	"testing"
+
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Build decodes src, one receiver type key and its settings as in a route
+// file ("webhook: {endpoint: …}"), into settings and builds the sink.
+func Build(t testing.TB, settings sinks.Builder, src string) (sinks.Sink, error) {
+	t.Helper()
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc) != 1 {
+		t.Fatalf("want one receiver type key in %q", src)
+	}
+	for key, n := range doc {
+		if err := n.Decode(settings); err != nil {
+			t.Fatal(err)
+		}
+		return settings.Build("receivers[0]."+key, sinks.Deps{Log: zerolog.Nop()})
+	}
+	panic("unreachable")
+}
+
+// MustBuild is Build that fails the test on an error; the sink is closed
+// when the test ends.
+func MustBuild(t testing.TB, settings sinks.Builder, src string) sinks.Sink {
+	t.Helper()
+	s, err := Build(t, settings, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// StartAWSFake starts an AWS fake for service with the test credentials set,
+// and fails the test if any request it got had a bad SigV4 signature.
+func StartAWSFake(t *testing.T, service string, respond func(op string, body []byte) (int, string)) *testenv.AWSFake {
+	t.Helper()
+	testenv.SetAWSTestEnv(t)
+	f := testenv.NewAWSFake(service, respond)
+	t.Cleanup(func() {
+		f.Close()
+		if bad := f.SignatureErrors(); len(bad) > 0 {
+			t.Errorf("requests with a bad SigV4 signature: %v", bad)
+		}
+	})
+	return f
+}

@@ -1,0 +1,100 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/sinks"
+	"github.com/rs/zerolog"
+)
+
+func build(t testing.TB, src string) (sinks.Sink, error) {
+	return sinktest.Build(t, &Config{}, src)
+}
+
+func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
+
+func TestFileSinkWritesLinesAndRotates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.log")
+	s := mustBuild(t, "file: {path: "+path+", maxsize: 1, maxbackups: 2, layout: {m: '{{ .Message }}'}}")
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("building the sink created the file: validate must have no side effects")
+	}
+	ev := testenv.SampleEvent()
+	ev.Message = strings.Repeat("x", 100_000)
+	for i := 0; i < 25; i++ { // 2.5 MB through a 1 MB file
+		if err := s.Send(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "events*.log"))
+	if len(files) < 2 {
+		t.Errorf("no rotation: %v", files)
+	}
+	b, _ := os.ReadFile(path)
+	if lines := strings.Count(string(b), "\n"); lines == 0 || !strings.HasPrefix(string(b), `{"m":"xxx`) {
+		t.Errorf("current file has %d lines", lines)
+	}
+}
+
+// Pointing the file sink at a device (the old tool died rotating
+// /dev/stdout) writes to it without rotation.
+func TestFileSinkOnDevice(t *testing.T) {
+	s := mustBuild(t, "file: {path: /dev/null, maxsize: 1}")
+	fs := s.(*fileSink)
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	if _, rotating := fs.wc.(*os.File); !rotating {
+		t.Errorf("a device is wrapped in a rotating writer: %T", fs.wc)
+	}
+}
+
+func TestPipeSink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer f.Close()
+		b := make([]byte, 4096)
+		n, _ := f.Read(b)
+		got <- string(b[:n])
+	}()
+	s := mustBuild(t, "pipe: {path: "+path+", layout: {r: '{{ .Reason }}'}}")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	if line := <-got; line != "{\"r\":\"BackOff\"}\n" {
+		t.Errorf("pipe got %q", line)
+	}
+}
+
+func TestStdoutWholeEvent(t *testing.T) {
+	var out strings.Builder
+	var c StdoutConfig
+	s, err := c.Build("r", sinks.Deps{Log: zerolog.Nop(), Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"reason":"BackOff"`, `"clusterName":"prod-eu-1"`, `"labels":{"app.kubernetes.io/name":"web","owner":"payments"}`, `"workload":{"apiVersion":"apps/v1","kind":"Deployment","name":"web"}`, `"deleted":false`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %s:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,36 @@
+package sinks
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/eventide/eventide/pkg/kube/event"
+)
+
+// Renderer renders several templates for one event and keeps the first
+// error, naming the key that failed.
+type Renderer struct {
+	Event *event.EnhancedEvent
+	Err   error // the first failure
+}
+
+// Render renders t (empty when nil or after a failure).
+func (r *Renderer) Render(key string, t *Template) string {
+	if t == nil || r.Err != nil {
+		return ""
+	}
+	s, err := t.Render(r.Event)
+	if err != nil {
+		r.Err = fmt.Errorf("%s: %w", key, err)
+	}
+	return s
+}
+
+// TruncateRunes cuts s to n runes, the last one an ellipsis.
+func TruncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

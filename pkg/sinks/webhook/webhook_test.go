@@ -1,0 +1,108 @@
+package webhook
+
+import (
+	"context"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+func build(t testing.TB, src string) (sinks.Sink, error) {
+	return sinktest.Build(t, &Config{}, src)
+}
+
+func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
+
+func TestWebhookSendsLayoutAndHeaders(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		body string
+		hdr  http.Header
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		body, hdr = string(b), r.Header.Clone()
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	s := mustBuild(t, `
+webhook:
+  endpoint: `+srv.URL+`/hook
+  headers:
+    X-Owner: "{{ .InvolvedObject.Labels.owner }}"
+  layout:
+    reason: "{{ .Reason }}"
+    count: !int "{{ .Count }}"
+`)
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if body != `{"reason":"BackOff","count":3}` || hdr.Get("X-Owner") != "payments" || hdr.Get("Content-Type") != "application/json" {
+		t.Errorf("body %s headers %v", body, hdr)
+	}
+}
+
+func TestWebhookClassifiesFailures(t *testing.T) {
+	code := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "nope", code)
+	}))
+	defer srv.Close()
+	s := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}")
+	for c, wantRetry := range map[int]bool{400: false, 401: false, 429: true, 500: true, 503: true} {
+		code = c
+		_, retry, _ := sinks.Classify(s.Send(context.Background(), testenv.SampleEvent()))
+		if retry != wantRetry {
+			t.Errorf("HTTP %d: retryable %v", c, retry)
+		}
+	}
+	srv.Close()
+	if class, retry, _ := sinks.Classify(s.Send(context.Background(), testenv.SampleEvent())); class != "network" || !retry {
+		t.Errorf("connection refused: %s %v", class, retry)
+	}
+}
+
+func TestWebhookVerifiesTLSByDefault(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	s := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unverified TLS accepted: %v", err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = mustBuild(t, "webhook: {endpoint: "+srv.URL+", tls: {caFile: "+ca+"}}")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatalf("with caFile: %v", err)
+	}
+}
+
+func TestWebhookConfigErrors(t *testing.T) {
+	_, err := build(t, "webhook: {endpoint: 'ftp://x', method: GET, tls: {caFile: /nonexistent, certFile: a}}")
+	for _, want := range []string{
+		`receivers[0].webhook.endpoint: "ftp://x" is not an http(s) URL`,
+		`receivers[0].webhook.method: "GET"`,
+		`receivers[0].webhook.tls.caFile: open /nonexistent`,
+		`receivers[0].webhook.tls: certFile and keyFile go together`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
