@@ -2,13 +2,18 @@ package exporter
 
 import (
 	"container/heap"
+	"context"
+	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
+	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/rs/zerolog"
 )
 
-// Checkpoints: what each receiver has acknowledged, as one resourceVersion
+// Checkpoint rules: what each receiver has acknowledged, as one resourceVersion
 // per receiver and watch stream.
 //
 // Every change to an Event object (a new event, a repeat bumping count or
@@ -32,23 +37,25 @@ const StreamAll = "*"
 // Tracker follows, per receiver and stream, the events not yet acknowledged.
 type Tracker struct {
 	mu         sync.Mutex
-	perStream  bool // one stream per namespace
-	pending    []map[string]*rvHeap
+	perStream  bool                          // one stream per namespace
+	pending    map[string]map[string]*rvHeap // receiver name -> stream -> RVs
 	dispatched map[string]uint64
 	// restored are the checkpoints loaded at start: events at or below
 	// them were delivered before.
-	restored []map[string]uint64
+	restored kube.Checkpoints
 }
 
-// NewTracker tracks n receivers; perStream when several namespaces are
-// watched, each with its own watch.
-func NewTracker(n int, perStream bool, restored []map[string]uint64) *Tracker {
-	t := &Tracker{perStream: perStream, dispatched: map[string]uint64{}, restored: restored}
-	for i := 0; i < n; i++ {
-		t.pending = append(t.pending, map[string]*rvHeap{})
+// NewTracker tracks the named receivers; perStream when several namespaces
+// are watched, each with its own watch. restored may hold receivers that
+// are no longer configured: they are ignored.
+func NewTracker(receivers []string, perStream bool, restored kube.Checkpoints) *Tracker {
+	t := &Tracker{perStream: perStream, dispatched: map[string]uint64{}, restored: restored,
+		pending: make(map[string]map[string]*rvHeap, len(receivers))}
+	for _, r := range receivers {
+		t.pending[r] = map[string]*rvHeap{}
 	}
 	if t.restored == nil {
-		t.restored = make([]map[string]uint64, n)
+		t.restored = kube.Checkpoints{}
 	}
 	return t
 }
@@ -70,25 +77,25 @@ func RV(ev *event.EnhancedEvent) uint64 {
 	return rv
 }
 
-// Restored reports the checkpoint loaded at start for receiver i and ev's
+// Restored reports the checkpoint loaded at start for receiver and ev's
 // stream, and whether there was one.
-func (t *Tracker) Restored(i int, ev *event.EnhancedEvent) (uint64, bool) {
-	cp, ok := t.restored[i][t.Stream(ev)]
+func (t *Tracker) Restored(receiver string, ev *event.EnhancedEvent) (uint64, bool) {
+	cp, ok := t.restored[receiver][t.Stream(ev)]
 	return cp, ok
 }
 
-// Add records that ev was handed to receiver i.
-func (t *Tracker) Add(i int, ev *event.EnhancedEvent) {
+// Add records that ev was handed to receiver.
+func (t *Tracker) Add(receiver string, ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return
 	}
 	s := t.Stream(ev)
 	t.mu.Lock()
-	h := t.pending[i][s]
+	h := t.pending[receiver][s]
 	if h == nil {
 		h = &rvHeap{}
-		t.pending[i][s] = h
+		t.pending[receiver][s] = h
 	}
 	heap.Push(h, rv)
 	t.mu.Unlock()
@@ -109,52 +116,53 @@ func (t *Tracker) Dispatched(ev *event.EnhancedEvent) {
 	t.mu.Unlock()
 }
 
-// Done records that receiver i is finished with ev: delivered, given up
+// Done records that receiver is finished with ev: delivered, given up
 // on (dead-lettered) or dropped.
-func (t *Tracker) Done(i int, ev *event.EnhancedEvent) {
+func (t *Tracker) Done(receiver string, ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return
 	}
 	s := t.Stream(ev)
 	t.mu.Lock()
-	if h := t.pending[i][s]; h != nil {
+	if h := t.pending[receiver][s]; h != nil {
 		h.remove(rv)
 	}
 	t.mu.Unlock()
 }
 
-// Pending is how many events receiver i has not finished.
-func (t *Tracker) Pending(i int) int {
+// Pending is how many events receiver has not finished.
+func (t *Tracker) Pending(receiver string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
-	for _, h := range t.pending[i] {
+	for _, h := range t.pending[receiver] {
 		n += h.Len()
 	}
 	return n
 }
 
-// Checkpoints returns, per receiver, each stream's checkpoint: streams not
-// seen since start keep the checkpoint they were restored with.
-func (t *Tracker) Checkpoints() []map[string]uint64 {
+// Checkpoints returns, per configured receiver, each stream's checkpoint:
+// streams not seen since start keep the checkpoint they were restored with.
+func (t *Tracker) Checkpoints() kube.Checkpoints {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]map[string]uint64, len(t.pending))
-	for i := range out {
-		out[i] = map[string]uint64{}
-		for s, cp := range t.restored[i] {
-			out[i][s] = cp
+	out := make(kube.Checkpoints, len(t.pending))
+	for r, pending := range t.pending {
+		cps := map[string]uint64{}
+		for s, cp := range t.restored[r] {
+			cps[s] = cp
 		}
 		for s, d := range t.dispatched {
 			cp := d
-			if h := t.pending[i][s]; h != nil && h.Len() > 0 {
+			if h := pending[s]; h != nil && h.Len() > 0 {
 				cp = (*h)[0] - 1
 			}
-			if cp > out[i][s] {
-				out[i][s] = cp
+			if cp > cps[s] {
+				cps[s] = cp
 			}
 		}
+		out[r] = cps
 	}
 	return out
 }
@@ -187,4 +195,87 @@ func (h *rvHeap) remove(rv uint64) {
 			return
 		}
 	}
+}
+
+// checkpointer restores the receivers' checkpoints at start and writes them
+// to the cluster at most once per checkpoint.interval, only when they moved.
+// With checkpoints off it does nothing and tracks nothing.
+type checkpointer struct {
+	store    *kube.CheckpointStore // nil: checkpoints off
+	t        *Tracker
+	m        *Metrics
+	log      zerolog.Logger
+	interval time.Duration
+	last     string
+}
+
+// newCheckpointer loads the stored checkpoints and tracks the named
+// receivers from them.
+func (e *Engine) newCheckpointer(ctx context.Context, receivers []string) (*checkpointer, error) {
+	cfg := &e.loaded.Config
+	c := &checkpointer{m: e.m, log: e.log, interval: cfg.Checkpoint.Interval}
+	if !cfg.Checkpoint.On() {
+		return c, nil
+	}
+	ns := cfg.Checkpoint.Namespace
+	if ns == "" {
+		ns = e.ownNS
+	}
+	store, err := kube.NewCheckpointStore(e.restCfg, ns, cfg.Checkpoint.Name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build the checkpoint store: %w", err)
+	}
+	saved, err := store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read checkpoints (grant get/create/update on configmaps in eventide's namespace, or set checkpoint.enabled: false): %w", err)
+	}
+	restored := 0
+	for _, r := range receivers {
+		if len(saved[r]) > 0 {
+			restored++
+		}
+	}
+	c.store, c.t = store, NewTracker(receivers, len(cfg.Namespace) > 1, saved)
+	e.log.Info().Str("configmap", ns+"/"+cfg.Checkpoint.Name).Int("receivers_restored", restored).Msg("checkpoints loaded")
+	return c, nil
+}
+
+// tracker is what the pipeline and the runtime report to; nil when off.
+func (c *checkpointer) tracker() *Tracker { return c.t }
+
+func (c *checkpointer) run(ctx context.Context) {
+	if c.store == nil {
+		return
+	}
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.save(ctx)
+		}
+	}
+}
+
+func (c *checkpointer) save(ctx context.Context) {
+	if c.store == nil {
+		return
+	}
+	cps := c.t.Checkpoints()
+	for r := range cps {
+		c.m.CheckpointLag.WithLabelValues(r).Set(float64(c.t.Pending(r)))
+	}
+	key := fmt.Sprint(cps)
+	if key == c.last {
+		return
+	}
+	if err := c.store.Save(ctx, cps); err != nil {
+		c.m.CheckpointWrites.WithLabelValues("error").Inc()
+		c.log.Warn().Err(err).Msg("cannot write checkpoints; retrying next interval")
+		return
+	}
+	c.m.CheckpointWrites.WithLabelValues("ok").Inc()
+	c.last = key
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,52 +18,52 @@ func rvEvent(ns, rv string) *event.EnhancedEvent {
 }
 
 func TestCheckpointIsOldestPendingMinusOne(t *testing.T) {
-	tr := NewTracker(2, false, nil)
+	tr := NewTracker([]string{"a", "b"}, false, nil)
 	e10, e11, e12 := rvEvent("a", "10"), rvEvent("b", "11"), rvEvent("a", "12")
 	for _, e := range []*event.EnhancedEvent{e10, e11, e12} {
-		tr.Add(0, e)
+		tr.Add("a", e)
 		tr.Dispatched(e)
 	}
-	tr.Add(1, e11) // receiver 1 only gets e11
-	tr.Done(0, e11)
-	tr.Done(1, e11)
-	want := []map[string]uint64{{StreamAll: 9}, {StreamAll: 12}}
+	tr.Add("b", e11) // receiver 1 only gets e11
+	tr.Done("a", e11)
+	tr.Done("b", e11)
+	want := kube.Checkpoints{"a": {StreamAll: 9}, "b": {StreamAll: 12}}
 	if got := tr.Checkpoints(); !reflect.DeepEqual(got, want) {
-		t.Errorf("checkpoints %v, want %v (receiver 0 still has 10 pending; receiver 1 has nothing)", got, want)
+		t.Errorf("checkpoints %v, want %v (a still has 10 pending; b has nothing)", got, want)
 	}
-	tr.Done(0, e10)
-	if got := tr.Checkpoints()[0][StreamAll]; got != 11 {
+	tr.Done("a", e10)
+	if got := tr.Checkpoints()["a"][StreamAll]; got != 11 {
 		t.Errorf("after 10 is done: %d, want 11 (12 still pending)", got)
 	}
-	tr.Done(0, e12)
-	if got := tr.Checkpoints()[0][StreamAll]; got != 12 || tr.Pending(0) != 0 {
-		t.Errorf("all done: %d, pending %d", got, tr.Pending(0))
+	tr.Done("a", e12)
+	if got := tr.Checkpoints()["a"][StreamAll]; got != 12 || tr.Pending("a") != 0 {
+		t.Errorf("all done: %d, pending %d", got, tr.Pending("a"))
 	}
 }
 
 func TestCheckpointPerStreamAndRestored(t *testing.T) {
-	restored := []map[string]uint64{{"quiet": 5, "busy": 7}}
-	tr := NewTracker(1, true, restored)
+	restored := kube.Checkpoints{"a": {"quiet": 5, "busy": 7}, "removed": {"busy": 3}}
+	tr := NewTracker([]string{"a"}, true, restored)
 	e := rvEvent("busy", "20")
-	tr.Add(0, e)
+	tr.Add("a", e)
 	tr.Dispatched(e)
 	want := map[string]uint64{"quiet": 5, "busy": 19}
-	if got := tr.Checkpoints()[0]; !reflect.DeepEqual(got, want) {
+	if got := tr.Checkpoints()["a"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("%v, want %v: a quiet stream keeps its restored checkpoint", got, want)
 	}
-	if cp, ok := tr.Restored(0, rvEvent("quiet", "1")); !ok || cp != 5 {
+	if cp, ok := tr.Restored("a", rvEvent("quiet", "1")); !ok || cp != 5 {
 		t.Errorf("restored %d %v", cp, ok)
 	}
 	// An RV that is not a number is not tracked.
-	tr.Add(0, rvEvent("busy", "abc"))
-	if tr.Pending(0) != 1 {
-		t.Errorf("pending %d", tr.Pending(0))
+	tr.Add("a", rvEvent("busy", "abc"))
+	if tr.Pending("a") != 1 {
+		t.Errorf("pending %d", tr.Pending("a"))
 	}
 }
 
 func TestPipelineSkipRules(t *testing.T) {
-	restored := []map[string]uint64{{StreamAll: 100}, nil}
-	p := &Pipeline{tracker: NewTracker(2, false, restored), maxAge: time.Minute,
+	restored := kube.Checkpoints{"a": {StreamAll: 100}}
+	p := &Pipeline{tracker: NewTracker([]string{"a", "b"}, false, restored), maxAge: time.Minute,
 		now: func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }}
 	old := func(rv string, initial bool) *event.EnhancedEvent {
 		e := rvEvent("ns", rv)
@@ -72,15 +73,15 @@ func TestPipelineSkipRules(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		receiver int
+		receiver string
 		ev       *event.EnhancedEvent
 		want     string
 	}{
-		{"at the checkpoint: delivered before", 0, old("100", true), DiscardDelivered},
-		{"above the checkpoint, old: happened while down", 0, old("101", true), ""},
-		{"no checkpoint, listed at start, old", 1, old("101", true), DiscardBeforeStart},
-		{"no checkpoint, seen happen", 1, old("101", false), ""},
-		{"RV not a number: age rule even with a checkpoint", 0, old("x7", true), DiscardBeforeStart},
+		{"at the checkpoint: delivered before", "a", old("100", true), DiscardDelivered},
+		{"above the checkpoint, old: happened while down", "a", old("101", true), ""},
+		{"no checkpoint, listed at start, old", "b", old("101", true), DiscardBeforeStart},
+		{"no checkpoint, seen happen", "b", old("101", false), ""},
+		{"RV not a number: age rule even with a checkpoint", "a", old("x7", true), DiscardBeforeStart},
 	} {
 		if got := p.skip(tc.receiver, tc.ev); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

@@ -449,9 +449,13 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 	for i := range cfgs {
 		rc := &cfgs[i]
 		path := fmt.Sprintf("receivers[%d]", i)
-		if rc.Name == "" {
+		switch rc.Name {
+		case "":
 			errs = append(errs, fmt.Errorf("%s.name: required", path))
-		} else if j, dup := seen[rc.Name]; dup {
+		case ".", "..":
+			errs = append(errs, fmt.Errorf("%s.name: %q is not a receiver name", path, rc.Name))
+		}
+		if j, dup := seen[rc.Name]; dup && rc.Name != "" {
 			errs = append(errs, fmt.Errorf("%s.name: %q already names receivers[%d]", path, rc.Name, j))
 		}
 		seen[rc.Name] = i

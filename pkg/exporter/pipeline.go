@@ -78,13 +78,13 @@ const (
 	DiscardBeforeStart = "before_start"      // listed at start, older than maxEventAgeSeconds, no checkpoint
 )
 
-// skip says why receiver i must not get ev, or "".
-func (p *Pipeline) skip(i int, ev *event.EnhancedEvent) string {
+// skip says why receiver must not get ev, or "".
+func (p *Pipeline) skip(receiver string, ev *event.EnhancedEvent) string {
 	hasCheckpoint := false
 	if rv := RV(ev); p.tracker != nil && rv != 0 {
 		// An RV that is not a number (not etcd) cannot be compared: the
 		// age rule applies, as without a checkpoint.
-		cp, ok := p.tracker.Restored(i, ev)
+		cp, ok := p.tracker.Restored(receiver, ev)
 		hasCheckpoint = ok
 		if ok && rv <= cp {
 			return DiscardDelivered
@@ -101,7 +101,7 @@ func (p *Pipeline) Close() { close(p.in) }
 
 // Run processes events until Close was called and the buffer is drained.
 func (p *Pipeline) Run(ctx context.Context) {
-	dst := make([]int, 0, 8)
+	dst := make([]string, 0, 8)
 	onRoute := func(id int) { p.matched[id].Inc() }
 	for ev := range p.in {
 		start := time.Now()
@@ -113,15 +113,15 @@ func (p *Pipeline) Run(ctx context.Context) {
 			p.m.EventsUnrouted.Inc()
 		}
 		skipped, handed := "", false
-		for _, i := range dst {
-			if reason := p.skip(i, ev); reason != "" {
+		for _, r := range dst {
+			if reason := p.skip(r, ev); reason != "" {
 				skipped = reason
 				continue
 			}
 			if p.tracker != nil {
-				p.tracker.Add(i, ev)
+				p.tracker.Add(r, ev)
 			}
-			p.rt.Enqueue(i, ev)
+			p.rt.Enqueue(r, ev)
 			handed = true
 		}
 		if skipped != "" && !handed {

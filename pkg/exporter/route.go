@@ -12,9 +12,8 @@ import (
 // Tree is the compiled route tree. Match is pure: no I/O, no goroutines, and
 // no allocation beyond growing the caller's slice.
 type Tree struct {
-	root      *route
-	routes    []string // route paths, indexed by route.id, for metrics
-	receivers []string // receiver names, indexed as in Match's result
+	root   *route
+	routes []string // route paths, indexed by route.id, for metrics
 }
 
 type route struct {
@@ -29,7 +28,7 @@ type rule struct {
 	labels      []kvMatch
 	annotations []kvMatch
 	minCount    int32
-	receiver    int // index into Tree.receivers; -1 when none
+	receiver    string // receiver name; "" when none
 	not         *rule
 }
 
@@ -43,24 +42,21 @@ type kvMatch struct {
 	re  *regexp.Regexp
 }
 
-// Receivers lists receiver names in the order Match indexes them.
-func (t *Tree) Receivers() []string { return t.receivers }
-
 // Routes lists route paths in the order Match's onRoute reports them.
 func (t *Tree) Routes() []string { return t.routes }
 
-// Match appends to dst the index of every receiver ev is routed to, each
+// Match appends to dst the name of every receiver ev is routed to, each
 // once, and calls onRoute (when not nil) with the id of every route that
 // sent the event somewhere.
 //
 // For each route: if any drop rule matches, the route and its subtree stop;
 // each matching match rule that names a receiver sends the event there; only
 // when every match rule matched (true for none) do the child routes run.
-func (t *Tree) Match(ev *event.EnhancedEvent, dst []int, onRoute func(int)) []int {
+func (t *Tree) Match(ev *event.EnhancedEvent, dst []string, onRoute func(int)) []string {
 	return t.root.process(ev, dst, onRoute)
 }
 
-func (r *route) process(ev *event.EnhancedEvent, dst []int, onRoute func(int)) []int {
+func (r *route) process(ev *event.EnhancedEvent, dst []string, onRoute func(int)) []string {
 	for _, d := range r.drop {
 		if d.matches(ev) {
 			return dst
@@ -72,7 +68,7 @@ func (r *route) process(ev *event.EnhancedEvent, dst []int, onRoute func(int)) [
 			all = false
 			continue
 		}
-		if m.receiver >= 0 {
+		if m.receiver != "" {
 			dst = appendUnique(dst, m.receiver)
 			sent = true
 		}
@@ -88,7 +84,7 @@ func (r *route) process(ev *event.EnhancedEvent, dst []int, onRoute func(int)) [
 	return dst
 }
 
-func appendUnique(dst []int, v int) []int {
+func appendUnique(dst []string, v string) []string {
 	for _, x := range dst {
 		if x == v {
 			return dst
@@ -142,17 +138,17 @@ func workloadName(ev *event.EnhancedEvent) string {
 
 // compileTree compiles cfg; receivers are the defined receiver names.
 func compileTree(cfg *RouteConfig, receivers []string) (*Tree, []error) {
-	t := &Tree{receivers: receivers}
-	index := make(map[string]int, len(receivers))
-	for i, n := range receivers {
-		index[n] = i
+	t := &Tree{}
+	index := make(map[string]bool, len(receivers))
+	for _, n := range receivers {
+		index[n] = true
 	}
 	var errs []error
 	t.root = t.compileRoute(cfg, "route", index, &errs)
 	return t, errs
 }
 
-func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]int, errs *[]error) *route {
+func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]bool, errs *[]error) *route {
 	r := &route{id: len(t.routes)}
 	t.routes = append(t.routes, path)
 	for i := range cfg.Drop {
@@ -171,8 +167,8 @@ func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]
 	return r
 }
 
-func compileRule(c *RuleConfig, path string, receivers map[string]int, errs *[]error) *rule {
-	r := &rule{minCount: c.MinCount, receiver: -1}
+func compileRule(c *RuleConfig, path string, receivers map[string]bool, errs *[]error) *rule {
+	r := &rule{minCount: c.MinCount}
 	add := func(key, pattern string, get func(*event.EnhancedEvent) string) {
 		if pattern == "" {
 			return
@@ -202,13 +198,10 @@ func compileRule(c *RuleConfig, path string, receivers map[string]int, errs *[]e
 		*errs = append(*errs, fmt.Errorf("%s.minCount: must not be negative", path))
 	}
 	if c.Receiver != "" {
-		idx, ok := receivers[c.Receiver]
-		if !ok {
+		if !receivers[c.Receiver] {
 			*errs = append(*errs, fmt.Errorf("%s.receiver: undefined receiver %q (defined: %v)", path, c.Receiver, sortedNames(receivers)))
 		}
-		if ok {
-			r.receiver = idx
-		}
+		r.receiver = c.Receiver
 	}
 	if c.Not != nil {
 		if c.Not.Receiver != "" {
@@ -249,7 +242,7 @@ func compileRegex(path, pattern string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func sortedNames(m map[string]int) []string {
+func sortedNames(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

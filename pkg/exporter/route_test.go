@@ -42,10 +42,7 @@ func mustTree(t *testing.T, cfg RouteConfig) *Tree {
 }
 
 func routed(tree *Tree, ev *event.EnhancedEvent) []string {
-	var out []string
-	for _, i := range tree.Match(ev, nil, nil) {
-		out = append(out, tree.Receivers()[i])
-	}
+	out := tree.Match(ev, nil, nil)
 	sort.Strings(out)
 	return out
 }
@@ -166,7 +163,7 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		{Match: []RuleConfig{{Reason: "BackOff|OOM", Not: &RuleConfig{Namespace: "^dev-"}, Receiver: "b"}}},
 	}})
 	ev := testEvent()
-	dst := make([]int, 0, 4)
+	dst := make([]string, 0, 4)
 	if n := testing.AllocsPerRun(100, func() { dst = tree.Match(ev, dst[:0], nil) }); n != 0 {
 		t.Errorf("Match allocates %v times per event", n)
 	}
@@ -183,7 +180,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 		b.Fatal(errs)
 	}
 	ev := testEvent()
-	dst := make([]int, 0, 4)
+	dst := make([]string, 0, 4)
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = tree.Match(ev, dst[:0], nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,7 @@ import (
 // Runtime runs one bounded queue and one worker per receiver, so a slow or
 // dead receiver never blocks the pipeline or another receiver.
 type Runtime struct {
-	workers  []*worker
+	workers  map[string]*worker // by receiver name
 	wg       sync.WaitGroup
 	hardStop context.CancelFunc
 	hardCtx  context.Context
@@ -40,11 +39,10 @@ type RuntimeOptions struct {
 
 // NewRuntime prepares a worker per receiver; Start runs them.
 func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts RuntimeOptions) (*Runtime, error) {
-	rt := &Runtime{}
+	rt := &Runtime{workers: make(map[string]*worker, len(receivers))}
 	rt.hardCtx, rt.hardStop = context.WithCancel(context.Background())
-	for i, r := range receivers {
+	for _, r := range receivers {
 		w := &worker{
-			index:    i,
 			tracker:  opts.Tracker,
 			dead:     opts.DeadLetter,
 			deadCnt:  m.DeadLetters.WithLabelValues(r.Name),
@@ -69,13 +67,16 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 			spoolBytes:  m.SpoolBytes.WithLabelValues(r.Name),
 		}
 		if opts.SpoolDir != "" {
-			sp, err := newSpool(filepath.Join(opts.SpoolDir, spoolDirName(r.Name)), opts.SpoolMaxBytes)
+			sp, err := newSpool(opts.SpoolDir, r.Name, opts.SpoolMaxBytes)
 			if err != nil {
-				return nil, fmt.Errorf("receiver %s: %w", r.Name, err)
+				for _, w := range rt.workers {
+					w.spool.close()
+				}
+				return nil, fmt.Errorf("receiver %q: %w", r.Name, err)
 			}
 			w.spool = sp
 		}
-		rt.workers = append(rt.workers, w)
+		rt.workers[r.Name] = w
 	}
 	return rt, nil
 }
@@ -91,11 +92,11 @@ func (rt *Runtime) Start() {
 	}
 }
 
-// Enqueue hands ev to receiver i without blocking. What its memory queue
-// cannot hold goes to its disk spool; without one, or when the spool is
-// full, the oldest is dropped (counted in receiver_dropped_total).
-func (rt *Runtime) Enqueue(i int, ev *event.EnhancedEvent) {
-	rt.workers[i].enqueue(ev)
+// Enqueue hands ev to the named receiver without blocking. What its memory
+// queue cannot hold goes to its disk spool; without one, or when the spool
+// is full, the oldest is dropped (counted in receiver_dropped_total).
+func (rt *Runtime) Enqueue(receiver string, ev *event.EnhancedEvent) {
+	rt.workers[receiver].enqueue(ev)
 }
 
 // Shutdown stops taking events and lets each worker deliver what it has
@@ -121,7 +122,6 @@ func (rt *Runtime) Shutdown(ctx context.Context) {
 }
 
 type worker struct {
-	index   int
 	tracker *Tracker
 	dead    *DeadLetter
 	deadCnt prometheus.Counter
@@ -187,7 +187,7 @@ func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*ev
 // done tells the tracker the receiver is finished with ev.
 func (w *worker) done(ev *event.EnhancedEvent) {
 	if w.tracker != nil {
-		w.tracker.Done(w.index, ev)
+		w.tracker.Done(w.name, ev)
 	}
 }
 

@@ -74,7 +74,7 @@ func newTestRuntime(t *testing.T, sink sinks.Sink, d DeliveryConfig) (*Runtime, 
 	}
 	var mu sync.Mutex
 	var sleeps []time.Duration
-	rt.workers[0].sleep = func(ctx context.Context, dur time.Duration) error {
+	rt.workers["r"].sleep = func(ctx context.Context, dur time.Duration) error {
 		mu.Lock()
 		sleeps = append(sleeps, dur)
 		mu.Unlock()
@@ -101,7 +101,7 @@ func TestRetryThenSucceed(t *testing.T) {
 		sinks.Retryable("rate_limited", errors.New("429"), 7*time.Second),
 	}}
 	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{InitialBackoff: time.Second, MaxBackoff: 4 * time.Second})
-	rt.Enqueue(0, named("a"))
+	rt.Enqueue("r", named("a"))
 	drain(t, rt)
 	if got := sink.delivered(); len(got) != 1 {
 		t.Fatalf("delivered %v", got)
@@ -125,7 +125,7 @@ func TestBackoffGrowsToMax(t *testing.T) {
 	}
 	sink := &fakeSink{script: script}
 	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{InitialBackoff: time.Second, MaxBackoff: 4 * time.Second, MaxRetries: 5})
-	rt.Enqueue(0, named("a"))
+	rt.Enqueue("r", named("a"))
 	drain(t, rt)
 	s := *sleeps
 	if len(s) != 5 {
@@ -144,8 +144,8 @@ func TestBackoffGrowsToMax(t *testing.T) {
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	sink := &fakeSink{script: []error{sinks.Permanent("http_4xx", errors.New("400")), nil}}
 	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
-	rt.Enqueue(0, named("bad"))
-	rt.Enqueue(0, named("good"))
+	rt.Enqueue("r", named("bad"))
+	rt.Enqueue("r", named("good"))
 	drain(t, rt)
 	if len(*sleeps) != 0 {
 		t.Errorf("permanent failure retried: %v", *sleeps)
@@ -161,7 +161,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 func TestTemplateErrorCountedOnce(t *testing.T) {
 	sink := &fakeSink{script: []error{&sinks.TemplateError{Err: errors.New("boom")}}}
 	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
-	rt.Enqueue(0, named("a"))
+	rt.Enqueue("r", named("a"))
 	drain(t, rt)
 	if len(*sleeps) != 0 || testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")) != 1 ||
 		testutil.ToFloat64(m.Failed.WithLabelValues("r", "template")) != 1 {
@@ -173,7 +173,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	sink := &fakeSink{}
 	rt, m, _ := newTestRuntime(t, sink, DeliveryConfig{QueueSize: 3})
 	for i := 0; i < 5; i++ {
-		rt.Enqueue(0, named(fmt.Sprint(i)))
+		rt.Enqueue("r", named(fmt.Sprint(i)))
 	}
 	if testutil.ToFloat64(m.QueueLength.WithLabelValues("r")) != 3 {
 		t.Error("queue length gauge wrong")
@@ -200,8 +200,8 @@ func TestStuckReceiverIsolated(t *testing.T) {
 	rt.Start()
 	for i := 0; i < 100; i++ { // far more than the stuck queue holds: must not block
 		ev := named(fmt.Sprint(i))
-		rt.Enqueue(0, ev)
-		rt.Enqueue(1, ev)
+		rt.Enqueue("stuck", ev)
+		rt.Enqueue("live", ev)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(live.delivered()) < 10 && time.Now().Before(deadline) {
@@ -276,7 +276,7 @@ func TestBatchRetriesOnlyFailedRecords(t *testing.T) {
 	}}
 	rt, m, sleeps := newTestRuntime(t, sink, DeliveryConfig{})
 	for _, n := range []string{"a", "b", "c", "d"} {
-		rt.Enqueue(0, named(n))
+		rt.Enqueue("r", named(n))
 	}
 	drain(t, rt)
 	if got := fmt.Sprint(sink.batches); got != "[[a b c] [b] [d]]" && got != "[[a b c] [b d]]" {
@@ -305,7 +305,7 @@ func TestSpoolOverflowDeliversInOrder(t *testing.T) {
 	rt.Start()
 	var want []string
 	for i := 0; i < 50; i++ {
-		rt.Enqueue(0, named(fmt.Sprint(i)))
+		rt.Enqueue("r", named(fmt.Sprint(i)))
 		want = append(want, fmt.Sprint(i))
 	}
 	if testutil.ToFloat64(m.SpoolEvents.WithLabelValues("r")) == 0 {

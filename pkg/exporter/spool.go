@@ -1,7 +1,9 @@
 package exporter
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,12 +41,22 @@ type spool struct {
 	header [4]byte
 }
 
-// newSpool makes dir afresh (what an earlier run left is dropped: see above).
-func newSpool(dir string, maxBytes int64) (*spool, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+// spoolFormat is the first line of a spool folder's FORMAT file. Version 0
+// (eventide before it) had no FORMAT file and only *.spool segments.
+const spoolFormat = "eventide-spool 1"
+
+// newSpool makes receiver's folder under root afresh (what an earlier run
+// left is dropped: see above). Only a folder that is a spool is removed:
+// anything else at that path is refused, never deleted.
+func newSpool(root, receiver string, maxBytes int64) (*spool, error) {
+	dir := filepath.Join(root, spoolDirName(receiver))
+	if err := clearSpoolDir(dir); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "FORMAT"), []byte(spoolFormat+"\n"), 0o640); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &spool{dir: dir, maxBytes: maxBytes, segBytes: spoolSegmentBytes, ends: map[int]int64{}}
@@ -150,12 +162,47 @@ func (s *spool) close() {
 	_ = os.RemoveAll(s.dir)
 }
 
-// spoolDirName makes a receiver name safe as a folder name.
+// clearSpoolDir removes dir if it is a spool folder: one with our FORMAT
+// file, or one holding only *.spool segments (version 0). A missing dir is
+// fine; anything else is an error and stays as it is.
+func clearSpoolDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "FORMAT")); err == nil {
+		if line, _, _ := strings.Cut(string(b), "\n"); line != spoolFormat {
+			return fmt.Errorf("spool: %s holds format %q, not %q: written by another eventide version; remove it", dir, line, spoolFormat)
+		}
+	} else {
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".spool") {
+				return fmt.Errorf("spool: %s is not a spool folder (it holds %s); refusing to remove it", dir, e.Name())
+			}
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// spoolDirName is receiver's folder name: the name with every character
+// but [A-Za-z0-9_-] replaced by _, then a short hash of the exact name, so
+// two names never share a folder and no name leaves the spool root.
 func spoolDirName(receiver string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 			return r
 		}
 		return '_'
 	}, receiver)
+	if len(safe) > 64 {
+		safe = safe[:64]
+	}
+	sum := sha256.Sum256([]byte(receiver))
+	return safe + "-" + hex.EncodeToString(sum[:4])
 }

@@ -2,12 +2,14 @@ package exporter
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestSpoolKeepsOrderAcrossSegments(t *testing.T) {
-	s, err := newSpool(filepath.Join(t.TempDir(), "r"), 1<<30)
+	s, err := newSpool(t.TempDir(), "r", 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func TestSpoolKeepsOrderAcrossSegments(t *testing.T) {
 }
 
 func TestSpoolFullDropsOldest(t *testing.T) {
-	s, err := newSpool(filepath.Join(t.TempDir(), "r"), 4000)
+	s, err := newSpool(t.TempDir(), "r", 4000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,5 +74,69 @@ func TestSpoolFullDropsOldest(t *testing.T) {
 	// Round trip keeps what routes and templates read.
 	if first.InvolvedObject.Labels["owner"] != "payments" || first.InvolvedObject.Workload.Name != "web" || first.Reason != "BackOff" {
 		t.Errorf("decoded %+v", first)
+	}
+}
+
+// Receiver names are free-form: each gets its own folder inside the spool
+// root, and names that differ only in characters the sanitiser replaces
+// never share one.
+func TestSpoolFolderPerName(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "spool")
+	seen := map[string]string{}
+	for _, name := range []string{"a/b", "a_b", "a b", "..x", "../..", "é", "slack", "Slack", strings.Repeat("x", 300)} {
+		dir := spoolDirName(name)
+		if other, dup := seen[dir]; dup {
+			t.Errorf("%q and %q share folder %s", name, other, dir)
+		}
+		seen[dir] = name
+		s, err := newSpool(root, name, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel, err := filepath.Rel(root, s.dir); err != nil || strings.Contains(rel, "..") || strings.ContainsRune(rel, filepath.Separator) {
+			t.Errorf("%q: folder %s is not directly in the root", name, s.dir)
+		}
+		s.close()
+	}
+}
+
+// Start-up clears only spool folders: the version-0 layout that eventide
+// wrote before FORMAT files (segments only) is cleared; a folder holding
+// anything else, or a spool of another format, is refused and kept.
+func TestSpoolStartClearsOnlySpools(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, spoolDirName("r"))
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("00000000.spool", "old records") // what the previous version wrote
+	s, err := newSpool(root, "r", 1<<20)
+	if err != nil {
+		t.Fatalf("version-0 spool refused: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00000000.spool")); err == nil {
+		if b, _ := os.ReadFile(filepath.Join(dir, "00000000.spool")); string(b) == "old records" {
+			t.Error("version-0 segment not cleared")
+		}
+	}
+	s.close()
+
+	write("notes.txt", "precious")
+	if _, err := newSpool(root, "r", 1<<20); err == nil || !strings.Contains(err.Error(), "not a spool folder") {
+		t.Errorf("foreign folder: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "notes.txt")); err != nil || string(b) != "precious" {
+		t.Errorf("foreign file removed: %v", err)
+	}
+	_ = os.Remove(filepath.Join(dir, "notes.txt"))
+	write("FORMAT", "eventide-spool 99\n")
+	if _, err := newSpool(root, "r", 1<<20); err == nil || !strings.Contains(err.Error(), "another eventide version") {
+		t.Errorf("future format: %v", err)
 	}
 }

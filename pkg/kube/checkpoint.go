@@ -19,7 +19,14 @@ import (
 // up to which that receiver has everything (see pkg/exporter).
 type Checkpoints map[string]map[string]uint64
 
-const checkpointKey = "checkpoints.json"
+// The ConfigMap's keys: checkpoints.json holds the Checkpoints as JSON;
+// format is the version of that layout. Version 0 (eventide before the
+// format key) had the same JSON and no format key.
+const (
+	checkpointKey    = "checkpoints.json"
+	formatKey        = "format"
+	checkpointFormat = "1"
+)
 
 // CheckpointStore keeps checkpoints in a ConfigMap in eventide's own
 // namespace, so a restarted pod or a new leader resumes from them.
@@ -48,10 +55,24 @@ func (s *CheckpointStore) Load(ctx context.Context) (Checkpoints, error) {
 		return nil, fmt.Errorf("read checkpoints %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	s.exists = true
+	cps, err := decodeCheckpoints(cm.Data)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return cps, nil
+}
+
+// decodeCheckpoints reads the ConfigMap's data in format 0 or 1.
+func decodeCheckpoints(data map[string]string) (Checkpoints, error) {
+	switch v := data[formatKey]; v {
+	case "", checkpointFormat:
+	default:
+		return nil, fmt.Errorf("format %q was written by another eventide version (this one reads %q); delete the ConfigMap to start afresh", v, checkpointFormat)
+	}
 	cps := Checkpoints{}
-	if raw := cm.Data[checkpointKey]; raw != "" {
+	if raw := data[checkpointKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &cps); err != nil {
-			return nil, fmt.Errorf("checkpoints %s/%s: %w", s.Namespace, s.Name, err)
+			return nil, err
 		}
 	}
 	return cps, nil
@@ -67,7 +88,7 @@ func (s *CheckpointStore) Save(ctx context.Context, cps Checkpoints) error {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace,
 			Labels: map[string]string{"app.kubernetes.io/name": "eventide", "app.kubernetes.io/component": "checkpoint"}},
-		Data: map[string]string{checkpointKey: string(b)},
+		Data: map[string]string{formatKey: checkpointFormat, checkpointKey: string(b)},
 	}
 	// Update without a resourceVersion: eventide (the leader) is the only
 	// writer. One request per save; a ConfigMap deleted meanwhile is made again.

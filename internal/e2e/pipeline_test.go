@@ -1,243 +1,19 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/eventide/eventide/internal/testenv"
 )
-
-// The integration tests share one real kube-apiserver + etcd; each test
-// works in its own namespace and runs its own eventide watching only it.
-var (
-	controlPlane *testenv.ControlPlane
-	cluster      *testenv.Cluster
-)
-
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "eventide-cp-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		controlPlane, err = testenv.StartControlPlane(ctx, dir)
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "control plane:", err)
-			return 1
-		}
-		defer controlPlane.Stop()
-		cs, err := kubernetes.NewForConfig(controlPlane.Admin)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		cluster = &testenv.Cluster{CS: cs}
-		return m.Run()
-	}())
-}
-
-// syncBuffer is a bytes.Buffer safe for the exporter's writer and the test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type runningExporter struct {
-	metricsURL string
-	stdout     *syncBuffer
-	stderr     *syncBuffer
-	stop       func() int
-}
-
-// startEventide runs eventide in-process as the exporter user (chart RBAC
-// only) with config, and returns once its caches synced.
-func startEventide(t *testing.T, config string) *runningExporter {
-	t.Helper()
-	// Each test resumes from its own checkpoints and dead-letters into its
-	// own folder.
-	if !strings.Contains(config, "\ncheckpoint:") {
-		config = fmt.Sprintf("checkpoint: {name: %s}\n", checkpointName(t)) + config
-	}
-	if !strings.Contains(config, "spool:") {
-		config = fmt.Sprintf("spool: {dir: %s}\n", filepath.Join(t.TempDir(), "spool")) + config
-	}
-	if !strings.Contains(config, "\ndeadLetter:") {
-		config = fmt.Sprintf("deadLetter: {path: %s}\n", filepath.Join(t.TempDir(), "dead-letter.jsonl")) + config
-	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &runningExporter{metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-	f := &flags{conf: path, kubeconfig: controlPlane.ExporterKubeconfig, metricsAddress: r.metricsURL[len("http://"):], drainTimeout: 5 * time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan int, 1)
-	go func() { done <- runExporter(ctx, f, r.stdout, r.stderr, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case code := <-done:
-		cancel()
-		t.Fatalf("eventide exited with %d before it was ready:\n%s", code, r.stderr)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("eventide not ready after 60s:\n%s", r.stderr)
-	}
-	var once sync.Once
-	code := 0
-	r.stop = func() int {
-		once.Do(func() { cancel(); code = <-done })
-		return code
-	}
-	t.Cleanup(func() {
-		r.stop()
-		if t.Failed() {
-			t.Logf("eventide log:\n%s", r.stderr)
-		}
-	})
-	return r
-}
-
-// checkpointName is a ConfigMap name of the test's own.
-func checkpointName(t *testing.T) string {
-	return "cp-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-}
-
-func (r *runningExporter) metrics(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get(r.metricsURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func createEvent(t *testing.T, ev *corev1.Event) *corev1.Event {
-	t.Helper()
-	out, err := cluster.CS.CoreV1().Events(ev.Namespace).Create(context.Background(), ev, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create event %s: %v", ev.Name, err)
-	}
-	return out
-}
-
-// delivered is the part of a payload the tests look at.
-type delivered struct {
-	Name      string         `json:"name"`
-	Reason    string         `json:"reason"`
-	Count     int            `json:"count"`
-	Owner     string         `json:"owner"`
-	Workload  string         `json:"workload"`
-	Deleted   bool           `json:"deleted"`
-	Labels    map[string]any `json:"labels"`
-	Pager     string         `json:"pager"`
-	Cluster   string         `json:"cluster"`
-	Timestamp int64          `json:"ts"`
-}
-
-func decode(t *testing.T, reqs []testenv.Request) []delivered {
-	t.Helper()
-	out := make([]delivered, len(reqs))
-	for i, r := range reqs {
-		if err := json.Unmarshal(r.Body, &out[i]); err != nil {
-			t.Fatalf("payload %q: %v", r.Body, err)
-		}
-	}
-	return out
-}
-
-func countName(reqs []delivered, name string) int {
-	n := 0
-	for _, r := range reqs {
-		if r.Name == name {
-			n++
-		}
-	}
-	return n
-}
-
-const layoutConfig = `
-clusterName: test-cluster
-namespace: %[1]s
-logLevel: debug
-route:
-  routes:
-    - match:
-        - receiver: all
-    - drop:
-        - reason: "^Pulled$"
-      match:
-        - type: "^Warning$"
-          receiver: warnings
-receivers:
-  - name: all
-    webhook:
-      endpoint: %[2]s
-      headers:
-        X-Owner: "{{ .InvolvedObject.Labels.owner }}"
-        Authorization: "Bearer ${EVENTIDE_TEST_TOKEN}"
-      layout:
-        name: "{{ .Name }}"
-        reason: "{{ .Reason }}"
-        count: !int "{{ .GetCount }}"
-        owner: "{{ .InvolvedObject.Labels.owner }}"
-        workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
-        deleted: !bool "{{ .InvolvedObject.Deleted }}"
-        labels: !json "{{ toJson .InvolvedObject.Labels }}"
-        pager: '{{ index .InvolvedObject.Annotations "team.example/pager" }}'
-        cluster: "{{ .ClusterName }}"
-        ts: !int "{{ .GetTimestampMs }}"
-  - name: warnings
-    webhook:
-      endpoint: %[3]s
-  - name: stuck
-    webhook:
-      endpoint: %[4]s
-    delivery:
-      timeout: 30s
-`
 
 // TestPipelineEndToEnd drives the whole spine on a real API server: events
 // and repeats created through the API come out of the webhook enriched,
@@ -440,5 +216,106 @@ func TestEnrichmentDeniedKindReportedOnce(t *testing.T) {
 	}
 	if n := strings.Count(ex.stderr.String(), "RBAC forbids reading this kind"); n != 1 {
 		t.Errorf("RBAC denial logged %d times, want once:\n%s", n, ex.stderr)
+	}
+}
+
+// events.k8s.io/v1 producers write series instead of count; a series that
+// moves is a new occurrence.
+func TestEventsV1SeriesShape(t *testing.T) {
+	ctx := context.Background()
+	ns := "e2e-series"
+	w := setupNamespace(t, ns)
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	startEventide(t, hookConfig(ns, rec.URL, ""))
+	pod := w.Pods[1]
+	now := metav1.NewMicroTime(time.Now())
+	ev, err := cluster.CS.EventsV1().Events(ns).Create(ctx, &eventsv1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: "series-ev", Namespace: ns},
+		EventTime:  now, ReportingController: "example.com/ctl", ReportingInstance: "ctl-1",
+		Action: "Probe", Reason: "Unhealthy", Type: "Warning", Note: "probe failed",
+		Regarding: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, Namespace: ns, UID: pod.UID},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	ev.Series = &eventsv1.EventSeries{Count: 2, LastObservedTime: metav1.NewMicroTime(time.Now())}
+	if _, err := cluster.CS.EventsV1().Events(ns).Update(ctx, ev, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := decode(t, reqs)
+	if ds[0].Count != 1 || ds[1].Count != 2 || ds[1].Owner != "team-"+ns {
+		t.Errorf("series deliveries %+v", ds)
+	}
+}
+
+func TestOmitLookup(t *testing.T) {
+	ns := "e2e-omit"
+	w := setupNamespace(t, ns)
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	startEventide(t, "omitLookup: true\n"+hookConfig(ns, rec.URL, ""))
+	before, err := controlPlane.ExporterRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	createEvent(t, testenv.PodEvent(w.Pods[0], "plain", "Warning", "BackOff", "x"))
+	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := decode(t, reqs)[0]; d.Owner != "" {
+		t.Errorf("enriched although omitLookup: %+v", d)
+	}
+	after, err := controlPlane.ExporterRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range after[len(before):] {
+		if !strings.Contains(r.RequestURI, "/events") {
+			t.Errorf("omitLookup still read %s", r.RequestURI)
+		}
+	}
+}
+
+// Events that already exist when eventide starts are delivered only if they
+// last happened within maxEventAgeSeconds; the older ones are counted.
+func TestMaxEventAgeAppliesToPreStartEvents(t *testing.T) {
+	ns := "e2e-age"
+	w := setupNamespace(t, ns)
+	old := testenv.PodEvent(w.Pods[0], "old-event", "Warning", "BackOff", "x")
+	old.FirstTimestamp = metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	old.LastTimestamp = old.FirstTimestamp
+	createEvent(t, old)
+	createEvent(t, testenv.PodEvent(w.Pods[0], "recent-event", "Warning", "BackOff", "x"))
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	ex := startEventide(t, "maxEventAgeSeconds: 60\n"+hookConfig(ns, rec.URL, ""))
+	// A marker created after start: once it arrives, the initial list was
+	// processed.
+	createEvent(t, testenv.PodEvent(w.Pods[1], "marker", "Normal", "Marker", "x"))
+	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := decode(t, reqs)
+	if countName(ds, "old-event") != 0 || countName(ds, "recent-event") != 1 || len(ds) != 2 {
+		t.Errorf("deliveries %+v: want recent-event and marker only", ds)
+	}
+	ex.waitMetric(t, `eventide_events_discarded_total{reason="before_start"} 1`)
+
+	// A new occurrence of the old event while eventide runs is delivered.
+	if _, err := cluster.Repeat(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "old-event") == 1 }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/eventide/eventide/internal/testenv"
+	"gopkg.in/yaml.v3"
 )
 
 // exampleConfigFor loads config.example.yaml and points it at the local

@@ -1,160 +1,15 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/eventide/eventide/internal/testenv"
 )
-
-var (
-	binaryOnce sync.Once
-	binaryPath string
-	binaryErr  error
-)
-
-// eventideBinary builds eventide once for the tests that run it as a process.
-func eventideBinary(t *testing.T) string {
-	t.Helper()
-	binaryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "eventide-bin-")
-		if err != nil {
-			binaryErr = err
-			return
-		}
-		binaryPath, binaryErr = testenv.BuildEventide(dir)
-	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
-	}
-	return binaryPath
-}
-
-// stream creates n events named prefix-00000… about pods, one every
-// interval, retrying each until the API server takes it (it may be down),
-// and returns their names once all exist.
-type stream struct {
-	names []string
-	done  chan struct{}
-}
-
-func startStream(t *testing.T, pods []*corev1.Pod, prefix string, n int, interval time.Duration) *stream {
-	s := &stream{done: make(chan struct{})}
-	for i := 0; i < n; i++ {
-		s.names = append(s.names, fmt.Sprintf("%s-%05d", prefix, i))
-	}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for i, name := range s.names {
-			<-tick.C
-			ev := testenv.PodEvent(pods[i%len(pods)], name, "Warning", "BackOff", "Back-off restarting failed container")
-			for attempt := 0; ; attempt++ {
-				_, err := cluster.CS.CoreV1().Events(ev.Namespace).Create(context.Background(), ev, metav1.CreateOptions{})
-				if err == nil || attempt > 600 {
-					break
-				}
-				time.Sleep(100 * time.Millisecond) // the API server is restarting
-			}
-		}
-	}()
-	return s
-}
-
-// exactlyOnce waits until every name was delivered and reports the
-// duplicates: lost events fail the test.
-func exactlyOnce(t *testing.T, rec *testenv.Recorder, names []string) (dups int) {
-	t.Helper()
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	reqs, err := rec.WaitFor(ctx, func(r []testenv.Request) bool {
-		got := map[string]bool{}
-		for _, d := range decode(t, r) {
-			if want[d.Name] {
-				got[d.Name] = true
-			}
-		}
-		return len(got) == len(want)
-	})
-	counts := map[string]int{}
-	for _, d := range decode(t, reqs) {
-		counts[d.Name]++
-	}
-	lost := 0
-	for n := range want {
-		switch c := counts[n]; {
-		case c == 0:
-			lost++
-		case c > 1:
-			dups += c - 1
-		}
-	}
-	if err != nil || lost > 0 {
-		t.Fatalf("%d of %d events lost (%v)", lost, len(names), err)
-	}
-	return dups
-}
-
-func startProcess(t *testing.T, config, name string) (*testenv.Process, *syncWriter) {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncWriter{}
-	p, err := testenv.StartEventide(context.Background(), eventideBinary(t), path, controlPlane.ExporterKubeconfig, io.Discard, logs)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logs)
-	}
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, logs)
-		}
-	})
-	return p, logs
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-func durableConfig(t *testing.T, ns, endpoint, extraTop string) string {
-	return fmt.Sprintf("checkpoint: {name: %s}\nspool: {dir: %s}\ndeadLetter: {path: %s}\n%s",
-		checkpointName(t), filepath.Join(t.TempDir(), "spool"), filepath.Join(t.TempDir(), "dead.jsonl"), extraTop) +
-		hookConfig(ns, endpoint, "    delivery: {initialBackoff: 50ms, maxBackoff: 500ms}\n")
-}
 
 // SIGKILL mid-stream, then a restart: nothing lost; what was delivered
 // after the last checkpoint write (at most checkpoint.interval) is sent
@@ -175,7 +30,7 @@ func TestKillAndRestartMidStream(t *testing.T) {
 	}
 	startProcess(t, config, "second")
 	<-s.done
-	dups := exactlyOnce(t, rec, s.names)
+	dups := testenv.ExactlyOnce(t, rec, s.names, deliveredName)
 	t.Logf("SIGKILL mid-stream: 0 of %d lost, %d sent twice", len(s.names), dups)
 	if dups > 150 {
 		t.Errorf("%d duplicates: more than the ~1s checkpoint interval at 100 events/s explains", dups)
@@ -209,7 +64,7 @@ func TestLeaderKilledStandbyTakesOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-s.done
-	dups := exactlyOnce(t, rec, s.names)
+	dups := testenv.ExactlyOnce(t, rec, s.names, deliveredName)
 	if !strings.Contains(bLogs.String(), "leading: delivering events") {
 		t.Error("replica b never took over")
 	}
@@ -240,7 +95,7 @@ func TestReceiverDown30sMidStream(t *testing.T) {
 	}
 	rec.SetStatus(200)
 	<-s.done
-	dups := exactlyOnce(t, rec, s.names)
+	dups := testenv.ExactlyOnce(t, rec, s.names, deliveredName)
 	if dups != 0 {
 		t.Errorf("%d duplicates", dups)
 	}
@@ -275,24 +130,9 @@ func TestAPIServerRestartMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-s.done
-	dups := exactlyOnce(t, rec, s.names)
+	dups := testenv.ExactlyOnce(t, rec, s.names, deliveredName)
 	t.Logf("API server restarted mid-stream: 0 of %d lost, %d sent twice", len(s.names), dups)
 	if dups != 0 {
 		t.Errorf("%d duplicates", dups)
 	}
-}
-
-// metricValue reads one sample from Prometheus text.
-func metricValue(t *testing.T, text, series string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err == nil {
-				return f
-			}
-		}
-	}
-	t.Fatalf("no sample %s", series)
-	return 0
 }

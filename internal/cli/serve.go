@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/pprof"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/kube"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// ServeFlags are the flags of eventide itself.
+type ServeFlags struct {
+	Conf           string
+	Kubeconfig     string
+	MetricsAddress string
+	DrainTimeout   time.Duration
+	Pprof          bool
+}
+
+// Serve runs eventide until SIGTERM or SIGINT, then drains.
+//
+//	eventide [-conf config.yaml] [-kubeconfig FILE] [-metrics-address :2112]
+func Serve(args []string, stdout, stderr io.Writer, version string) int {
+	var f ServeFlags
+	fs := flag.NewFlagSet("eventide", flag.ContinueOnError)
+	configFlags(fs, &f.Conf)
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&f.MetricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz and /readyz (empty turns them off)")
+	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
+	if parse(fs, args, stderr) != nil {
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return ServeContext(ctx, f, stdout, stderr, version, nil)
+}
+
+// ServeContext runs eventide until ctx ends, then drains. onReady, when set,
+// is called once the event caches synced (end-to-end tests use it).
+func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
+	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
+	loaded, err := exporter.LoadFile(f.Conf, exporter.LoadOptions{Deps: sinks.Deps{Log: bootLog, Stdout: stdout}})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
+		return ExitFailed
+	}
+	cfg := &loaded.Config
+	log := newLogger(cfg, stderr).With().Str("version", version).Logger()
+	for _, w := range loaded.Warnings {
+		log.Warn().Str("config", f.Conf).Msg(w)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := exporter.NewMetrics(reg, strings.TrimSuffix(cfg.MetricsNamePrefix, "_"))
+	restCfg, err := kube.RESTConfig(kube.ClientOptions{
+		Kubeconfig: f.Kubeconfig, QPS: cfg.KubeQPS, Burst: cfg.KubeBurst,
+		UserAgent: "eventide/" + version, OnRequest: m.OnAPIRequest,
+	})
+	if err != nil {
+		loaded.Close()
+		log.Error().Err(err).Msg("cannot configure the Kubernetes client")
+		return ExitFailed
+	}
+	// eventide's own namespace holds its Lease and, unless the config
+	// names another, its checkpoint ConfigMap.
+	namespace := cfg.Checkpoint.Namespace
+	if namespace == "" {
+		namespace = kube.OwnNamespace(f.Kubeconfig)
+	}
+	engine, err := exporter.New(exporter.Options{
+		Config: loaded, REST: restCfg, Log: log, Metrics: m, DrainTimeout: f.DrainTimeout,
+		Namespace: namespace, OnReady: onReady,
+	})
+	if err != nil {
+		loaded.Close()
+		log.Error().Err(err).Msg("cannot build the engine")
+		return ExitFailed
+	}
+	srv := startHTTP(f.MetricsAddress, reg, engine.Ready, f.Pprof, log)
+	err = engine.Run(ctx)
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("stopped")
+		return ExitFailed
+	}
+	log.Info().Msg("stopped")
+	return ExitOK
+}
+
+func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || cfg.LogLevel == "" {
+		level = zerolog.InfoLevel
+	}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if fd, ok := w.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
+			format = "pretty"
+		}
+	}
+	if format == "pretty" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// startHTTP serves /metrics, /healthz, /readyz (and pprof when asked) on
+// addr; nil when addr is empty.
+func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, withPprof bool, log zerolog.Logger) *http.Server {
+	if addr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "event caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("address", addr).Msg("metrics server failed")
+		}
+	}()
+	return srv
+}

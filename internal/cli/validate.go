@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Validate checks a configuration offline: no cluster, no network.
+//
+//	eventide validate -conf config.yaml
+func Validate(args []string, stdout, stderr io.Writer) int {
+	var conf string
+	fs := flag.NewFlagSet("eventide validate", flag.ContinueOnError)
+	configFlags(fs, &conf)
+	if parse(fs, args, stderr) != nil {
+		return ExitUsage
+	}
+	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
+		Deps:              sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard},
+		UnsetEnvIsWarning: true,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", conf, err)
+		return ExitFailed
+	}
+	defer loaded.Close()
+	for _, w := range loaded.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", conf, w)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d receivers, %d routes)\n", conf, len(loaded.Receivers), len(loaded.Tree.Routes()))
+	return ExitOK
+}

@@ -1,0 +1,286 @@
+// Package e2e runs eventide end to end against a real kube-apiserver and
+// etcd (internal/testenv) and real or faithful sink servers. Files are by
+// topic: pipeline, durability, failover, receivers, cli. TestMain starts one
+// control plane; each test works in its own namespace and runs its own
+// eventide, in-process through internal/cli or as a built binary.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eventide/eventide/internal/cli"
+	"github.com/eventide/eventide/internal/testenv"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The integration tests share one real kube-apiserver + etcd; each test
+// works in its own namespace and runs its own eventide watching only it.
+var (
+	controlPlane *testenv.ControlPlane
+	cluster      *testenv.Cluster
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "eventide-cp-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		controlPlane, err = testenv.StartControlPlane(ctx, dir)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "control plane:", err)
+			return 1
+		}
+		defer controlPlane.Stop()
+		cs, err := kubernetes.NewForConfig(controlPlane.Admin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cluster = &testenv.Cluster{CS: cs}
+		return m.Run()
+	}())
+}
+
+type runningExporter struct {
+	metricsURL string
+	stdout     *testenv.SyncBuffer
+	stderr     *testenv.SyncBuffer
+	stop       func() int
+}
+
+// startEventide runs eventide in-process as the exporter user (chart RBAC
+// only) with config, and returns once its caches synced.
+func startEventide(t *testing.T, config string) *runningExporter {
+	t.Helper()
+	// Each test resumes from its own checkpoints and dead-letters into its
+	// own folder.
+	if !strings.Contains(config, "\ncheckpoint:") {
+		config = fmt.Sprintf("checkpoint: {name: %s}\n", checkpointName(t)) + config
+	}
+	if !strings.Contains(config, "spool:") {
+		config = fmt.Sprintf("spool: {dir: %s}\n", filepath.Join(t.TempDir(), "spool")) + config
+	}
+	if !strings.Contains(config, "\ndeadLetter:") {
+		config = fmt.Sprintf("deadLetter: {path: %s}\n", filepath.Join(t.TempDir(), "dead-letter.jsonl")) + config
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runningExporter{metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}}
+	f := cli.ServeFlags{Conf: path, Kubeconfig: controlPlane.ExporterKubeconfig, MetricsAddress: r.metricsURL[len("http://"):], DrainTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan int, 1)
+	go func() { done <- cli.ServeContext(ctx, f, r.stdout, r.stderr, "test", func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case code := <-done:
+		cancel()
+		t.Fatalf("eventide exited with %d before it was ready:\n%s", code, r.stderr)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("eventide not ready after 60s:\n%s", r.stderr)
+	}
+	var once sync.Once
+	code := 0
+	r.stop = func() int {
+		once.Do(func() { cancel(); code = <-done })
+		return code
+	}
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() {
+			t.Logf("eventide log:\n%s", r.stderr)
+		}
+	})
+	return r
+}
+
+// checkpointName is a ConfigMap name of the test's own.
+func checkpointName(t *testing.T) string {
+	return "cp-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+}
+
+func (r *runningExporter) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(r.metricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func createEvent(t *testing.T, ev *corev1.Event) *corev1.Event {
+	t.Helper()
+	out, err := cluster.CS.CoreV1().Events(ev.Namespace).Create(context.Background(), ev, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create event %s: %v", ev.Name, err)
+	}
+	return out
+}
+
+// delivered is the part of a payload the tests look at.
+type delivered struct {
+	Name      string         `json:"name"`
+	Reason    string         `json:"reason"`
+	Count     int            `json:"count"`
+	Owner     string         `json:"owner"`
+	Workload  string         `json:"workload"`
+	Deleted   bool           `json:"deleted"`
+	Labels    map[string]any `json:"labels"`
+	Pager     string         `json:"pager"`
+	Cluster   string         `json:"cluster"`
+	Timestamp int64          `json:"ts"`
+}
+
+func decode(t *testing.T, reqs []testenv.Request) []delivered {
+	t.Helper()
+	out := make([]delivered, len(reqs))
+	for i, r := range reqs {
+		if err := json.Unmarshal(r.Body, &out[i]); err != nil {
+			t.Fatalf("payload %q: %v", r.Body, err)
+		}
+	}
+	return out
+}
+
+func countName(reqs []delivered, name string) int {
+	n := 0
+	for _, r := range reqs {
+		if r.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+const layoutConfig = `
+clusterName: test-cluster
+namespace: %[1]s
+logLevel: debug
+route:
+  routes:
+    - match:
+        - receiver: all
+    - drop:
+        - reason: "^Pulled$"
+      match:
+        - type: "^Warning$"
+          receiver: warnings
+receivers:
+  - name: all
+    webhook:
+      endpoint: %[2]s
+      headers:
+        X-Owner: "{{ .InvolvedObject.Labels.owner }}"
+        Authorization: "Bearer ${EVENTIDE_TEST_TOKEN}"
+      layout:
+        name: "{{ .Name }}"
+        reason: "{{ .Reason }}"
+        count: !int "{{ .GetCount }}"
+        owner: "{{ .InvolvedObject.Labels.owner }}"
+        workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
+        deleted: !bool "{{ .InvolvedObject.Deleted }}"
+        labels: !json "{{ toJson .InvolvedObject.Labels }}"
+        pager: '{{ index .InvolvedObject.Annotations "team.example/pager" }}'
+        cluster: "{{ .ClusterName }}"
+        ts: !int "{{ .GetTimestampMs }}"
+  - name: warnings
+    webhook:
+      endpoint: %[3]s
+  - name: stuck
+    webhook:
+      endpoint: %[4]s
+    delivery:
+      timeout: 30s
+`
+
+const testLayout = `        name: "{{ .Name }}"
+        count: !int "{{ .GetCount }}"
+        owner: "{{ .InvolvedObject.Labels.owner }}"
+        workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
+`
+
+func hookConfig(ns, url string, extra string) string {
+	return testenv.HookConfig(ns, url, testLayout, extra)
+}
+
+// waitMetric polls eventide's metrics until they contain want.
+func (r *runningExporter) waitMetric(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.metrics(t), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed %s:\n%s", want, r.metrics(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func setupNamespace(t *testing.T, ns string) *testenv.Workload {
+	t.Helper()
+	ctx := context.Background()
+	if err := cluster.CreateNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cluster.CreateWorkload(ctx, ns, "app", 3, map[string]string{"owner": "team-" + ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// metricValue reads one sample from Prometheus text.
+func metricValue(t *testing.T, text, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	t.Fatalf("no sample %s", series)
+	return 0
+}
+
+// deliveredName is the event name a test webhook request carries.
+func deliveredName(r testenv.Request) []string {
+	var d delivered
+	if json.Unmarshal(r.Body, &d) != nil {
+		return nil
+	}
+	return []string{d.Name}
+}

@@ -1,0 +1,182 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"k8s.io/client-go/rest"
+
+	"github.com/eventide/eventide/pkg/kube"
+)
+
+// Engine owns the pipeline end to end: the watch and enrichment, the route
+// tree, the receiver runtime, checkpoints, the leader loop, drain and
+// shutdown. Data flows one way: watch -> enrich -> route -> runtime -> sink.
+type Engine struct {
+	loaded   *Loaded
+	restCfg  *rest.Config
+	log      zerolog.Logger
+	m        *Metrics
+	drain    time.Duration
+	ownNS    string
+	onReady  func()
+	ready    atomic.Bool
+	enricher Enricher
+}
+
+// Options are what the engine gets from the process.
+type Options struct {
+	// Config is the loaded configuration; the engine closes its sinks when
+	// Run returns.
+	Config *Loaded
+	// REST is the API server's client configuration.
+	REST *rest.Config
+	Log  zerolog.Logger
+	// Metrics are registered by the caller, who serves them.
+	Metrics *Metrics
+	// DrainTimeout is how long receivers may deliver what they hold after
+	// a signal (see shutdown.go).
+	DrainTimeout time.Duration
+	// Namespace is eventide's own: its checkpoint ConfigMap and its Lease.
+	Namespace string
+	// OnReady, when set, is called once the event caches synced.
+	OnReady func()
+}
+
+// New checks opts; Run starts the engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Config == nil || opts.REST == nil || opts.Metrics == nil {
+		return nil, errors.New("engine: Config, REST and Metrics are required")
+	}
+	return &Engine{loaded: opts.Config, restCfg: opts.REST, log: opts.Log, m: opts.Metrics,
+		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady}, nil
+}
+
+// Ready reports whether the engine serves: its event caches synced, or it is
+// a healthy standby waiting for the Lease.
+func (e *Engine) Ready() bool { return e.ready.Load() }
+
+// ErrReloadUnsupported is what Reload answers until live reload is built.
+var ErrReloadUnsupported = errors.New("live reload is not supported yet: restart eventide to apply the new configuration")
+
+// Reload applies a new configuration to the running engine.
+func (e *Engine) Reload(cfg *Loaded) error {
+	_ = cfg
+	return ErrReloadUnsupported
+}
+
+// Run watches, routes and delivers until ctx ends (SIGTERM), then drains
+// and writes the final checkpoint. With leader election it only delivers
+// while it holds the Lease. The error says why it stopped early: the watch
+// failed to start, the Lease was lost, or a part could not be built.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.loaded.Close()
+	cfg := &e.loaded.Config
+	e.m.ConfigReceivers.Set(float64(len(e.loaded.Receivers)))
+	if !cfg.OmitLookup {
+		mc, err := kube.NewMetadataCache(ctx, e.restCfg, e.log, kube.MetadataCacheOptions{
+			Namespaces: cfg.Namespace,
+			MaxMissing: cfg.CacheSize,
+			OnLookup:   func(r string) { e.m.EnrichLookups.WithLabelValues(r).Inc() },
+		})
+		if err != nil {
+			return fmt.Errorf("cannot build the metadata cache: %w", err)
+		}
+		e.enricher = mc
+	}
+	e.log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(e.loaded.Receivers)).
+		Bool("enrichment", e.enricher != nil).Bool("leader_election", cfg.LeaderElection.Enabled).
+		Msg("eventide starting")
+	defer e.ready.Store(false)
+	if cfg.LeaderElection.Enabled {
+		return e.runWithLeaderElection(ctx)
+	}
+	e.m.Leader.Set(1)
+	return e.deliver(ctx, ctx)
+}
+
+// deliver watches, routes and sends until lead or signal ends; see
+// shutdown.go for what happens then.
+func (e *Engine) deliver(lead, signal context.Context) error {
+	cfg := &e.loaded.Config
+	ctx, stop := context.WithCancel(lead)
+	defer stop()
+	go func() {
+		select {
+		case <-signal.Done():
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	names := make([]string, len(e.loaded.Receivers))
+	for i, r := range e.loaded.Receivers {
+		names[i] = r.Name
+	}
+	cp, err := e.newCheckpointer(ctx, names)
+	if err != nil {
+		return err
+	}
+	var deadLetter *DeadLetter
+	if cfg.DeadLetter.Path != "-" {
+		if deadLetter, err = NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
+			return fmt.Errorf("cannot open the dead-letter file: %w", err)
+		}
+		defer deadLetter.Close()
+	}
+	spoolDir := cfg.Spool.Dir
+	if spoolDir == "-" {
+		spoolDir = ""
+	}
+	rt, err := NewRuntime(e.loaded.Receivers, e.m, e.log, RuntimeOptions{
+		Tracker: cp.tracker(), DeadLetter: deadLetter,
+		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot prepare the receivers: %w", err)
+	}
+	pipeline := NewPipeline(e.loaded.Tree, rt, e.m, PipelineOptions{
+		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(),
+	})
+	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
+		Namespaces:  cfg.Namespace,
+		ClusterName: cfg.ClusterName,
+		OnEvent:     pipeline.Handle,
+		OnDiscard:   func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
+		OnRelist:    func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
+	})
+	if err != nil {
+		return fmt.Errorf("cannot build the event watcher: %w", err)
+	}
+	rt.Start()
+	var pipelineDone, cpDone sync.WaitGroup
+	pipelineDone.Go(func() { pipeline.Run(ctx) })
+	cpDone.Go(func() { cp.run(ctx) })
+
+	var runErr error
+	if err := watcher.Run(ctx); err != nil {
+		if ctx.Err() == nil {
+			runErr = fmt.Errorf("event watch failed to start: %w", err)
+			stop()
+		}
+	} else {
+		e.ready.Store(true)
+		e.log.Info().Msg("event caches synced; watching")
+		if e.onReady != nil {
+			e.onReady()
+		}
+	}
+	<-ctx.Done()
+	stop()
+	e.ready.Store(false)
+	e.shutdown(lead, signal, shutdownParts{watcher: watcher, pipeline: pipeline, pipelineDone: &pipelineDone,
+		runtime: rt, checkpointer: cp, checkpointerDone: &cpDone})
+	if runErr == nil && signal.Err() == nil && lead.Err() != nil {
+		runErr = ErrLeadershipLost
+	}
+	return runErr
+}
