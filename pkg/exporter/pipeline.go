@@ -14,13 +14,18 @@ type Enricher interface {
 	Enrich(ctx context.Context, ev *event.EnhancedEvent)
 }
 
+// enqueuer is what the pipeline hands routed events to: the Runtime.
+type enqueuer interface {
+	Enqueue(receiver string, ev *event.EnhancedEvent)
+}
+
 // Pipeline takes events from the watch, enriches and routes them on one
 // goroutine, and enqueues them on their receivers without blocking.
 type Pipeline struct {
 	in       chan *event.EnhancedEvent
 	enricher Enricher
 	tree     *Tree
-	rt       *Runtime
+	rt       enqueuer
 	m        *Metrics
 	received prometheus.Counter
 	matched  []prometheus.Counter
@@ -46,7 +51,7 @@ type PipelineOptions struct {
 const PipelineBuffer = 4096
 
 // NewPipeline wires tree and rt.
-func NewPipeline(tree *Tree, rt *Runtime, m *Metrics, opts PipelineOptions) *Pipeline {
+func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pipeline {
 	p := &Pipeline{
 		in:       make(chan *event.EnhancedEvent, PipelineBuffer),
 		enricher: opts.Enricher,

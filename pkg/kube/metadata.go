@@ -52,7 +52,7 @@ type MetadataCacheOptions struct {
 type MetadataCache struct {
 	opts   MetadataCacheOptions
 	client metadata.Interface
-	mapper meta.ResettableRESTMapper
+	mapper meta.RESTMapper
 	log    zerolog.Logger
 	ctx    context.Context
 

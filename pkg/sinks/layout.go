@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,6 +190,9 @@ func (t *templateNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 		buf.WriteString(s)
 	case "float":
 		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			err = errors.New("JSON has no NaN or infinity")
+		}
 		if err != nil {
 			return fmt.Errorf("%s: !float: %q is not a number: %w", t.path, s, &TemplateError{Err: err})
 		}

@@ -176,3 +176,36 @@ func FuzzParseAndRenderTemplate(f *testing.F) {
 }
 
 // checkGolden compares got with testdata/name (rewritten with -update).
+
+// Typed leaves: the rendered text is trimmed, then must be what the tag
+// says; a value that is not is a template error naming the leaf, never a
+// payload that is not JSON.
+func TestLayoutTypedValues(t *testing.T) {
+	for _, tc := range []struct {
+		leaf, want, wantErr string
+	}{
+		{"!int ' {{ .Count }} '", `{"v":3}`, ""},
+		{"!int '1.5'", "", "!int: \"1.5\" is not an integer"},
+		{"!int 'NaN'", "", "!int: \"NaN\" is not an integer"},
+		{"!float ' 2.50 '", `{"v":2.5}`, ""},
+		{"!float 'NaN'", "", "!float: \"NaN\" is not a number"},
+		{"!float '+Inf'", "", "!float: \"+Inf\" is not a number"},
+		{"!bool \"\n true \"", `{"v":true}`, ""},
+		{"!bool 'yes'", "", "!bool: \"yes\" is not a boolean"},
+		{"!json '{{ if false }}x{{ end }}'", `{"v":null}`, ""},
+		{"!json ' {\"a\": [1]} '", `{"v":{"a": [1]}}`, ""},
+		{"!json '{'", "", "!json: output is not JSON"},
+	} {
+		l, err := parseLayoutYAML(t, "v: "+tc.leaf)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.leaf, err)
+		}
+		b, err := l.Render(testenv.SampleEvent())
+		switch {
+		case tc.wantErr == "" && (err != nil || string(b) != tc.want):
+			t.Errorf("%s: %s %v, want %s", tc.leaf, b, err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), "layout.v: "+tc.wantErr) || !IsTemplateError(err)):
+			t.Errorf("%s: %s %v, want a template error %q", tc.leaf, b, err, tc.wantErr)
+		}
+	}
+}

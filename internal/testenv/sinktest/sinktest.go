@@ -3,6 +3,7 @@
 package sinktest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -57,4 +58,17 @@ func StartAWSFake(t *testing.T, service string, respond func(op string, body []b
 		}
 	})
 	return f
+}
+
+// RequireTemplateError sends the sample event to s, whose config has a
+// template that fails at run time, and fails the test unless the error is
+// classified "template" and not retryable: retrying cannot fix a template,
+// and under the default retry-forever it would stall the receiver.
+func RequireTemplateError(t *testing.T, s sinks.Sink) {
+	t.Helper()
+	err := s.Send(context.Background(), testenv.SampleEvent())
+	class, retryable, _ := sinks.Classify(err)
+	if err == nil || class != "template" || retryable {
+		t.Errorf("send with a failing template: %v, classified %q retryable=%v; want template, not retryable", err, class, retryable)
+	}
 }

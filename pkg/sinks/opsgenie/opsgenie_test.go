@@ -110,3 +110,16 @@ func TestOpsgenieURL(t *testing.T) {
 		}
 	}
 }
+
+func TestOpsgenieTemplateErrorIsNotRetried(t *testing.T) {
+	srv := newOpsgenieServer(t)
+	for _, key := range []string{"message", "alias", "priority", "details: {team"} {
+		t.Run(key, func(t *testing.T) {
+			cfg := "opsgenie: {apiKey: k, URL: " + srv.Host() + ", " + key + `: '{{ fail "broken" }}'`
+			if strings.HasPrefix(key, "details") {
+				cfg += "}"
+			}
+			sinktest.RequireTemplateError(t, mustBuild(t, cfg+"}"))
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,21 @@ func TestSlackFailures(t *testing.T) {
 	noFallback := mustBuild(t, "slack: {token: x, apiURL: "+srv.GetAPIURL()+", channel: '{{ .InvolvedObject.Labels.nope }}'}")
 	if class, retry, _ := sinks.Classify(noFallback.Send(context.Background(), testenv.SampleEvent())); class != "no_channel" || retry {
 		t.Errorf("empty channel: %s %v", class, retry)
+	}
+}
+
+func TestSlackTemplateErrorIsNotRetried(t *testing.T) {
+	srv := newSlackServer(t)
+	for _, key := range []string{"channel", "message", "title", "color", "fields: {owner"} {
+		t.Run(key, func(t *testing.T) {
+			cfg := "slack: {token: xoxb-test-token, apiURL: " + srv.GetAPIURL() + ", channel: '#c', " + key + `: '{{ fail "broken" }}'`
+			if strings.HasPrefix(key, "fields") {
+				cfg += "}"
+			}
+			if key == "channel" {
+				cfg = strings.Replace(cfg, "channel: '#c', ", "", 1)
+			}
+			sinktest.RequireTemplateError(t, mustBuild(t, cfg+"}"))
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
@@ -104,5 +105,35 @@ func TestWebhookConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+func TestWebhookHeaderTemplateErrorIsNotRetried(t *testing.T) {
+	sinktest.RequireTemplateError(t, mustBuild(t, `webhook: {endpoint: "http://127.0.0.1:1/", headers: {X-Team: '{{ fail "no team" }}'}}`))
+}
+
+// A 429 or 503 passes the server's Retry-After on to the retry loop, in both
+// of its forms: seconds and an HTTP date.
+func TestWebhookPassesRetryAfterOn(t *testing.T) {
+	for _, tc := range []struct {
+		name, header string
+		status       int
+		min, max     time.Duration
+	}{
+		{"seconds", "7", http.StatusTooManyRequests, 7 * time.Second, 7 * time.Second},
+		{"HTTP date", time.Now().Add(30 * time.Second).UTC().Format(http.TimeFormat), http.StatusServiceUnavailable, 25 * time.Second, 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", tc.header)
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			err := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}").Send(context.Background(), testenv.SampleEvent())
+			_, retryable, after := sinks.Classify(err)
+			if !retryable || after < tc.min || after > tc.max {
+				t.Errorf("%v: retryable=%v after %v, want within [%v, %v]", err, retryable, after, tc.min, tc.max)
+			}
+		})
 	}
 }

@@ -105,3 +105,16 @@ func TestAWSRoleARNAssumesRole(t *testing.T) {
 		}
 	}
 }
+
+func TestOpsCenterTemplateErrorIsNotRetried(t *testing.T) {
+	f := sinktest.StartAWSFake(t, "ssm", func(string, []byte) (int, string) { return 200, `{"OpsItemId":"oi-1"}` })
+	for _, key := range []string{"title", "description", "severity", "operationalData: {team"} {
+		t.Run(key, func(t *testing.T) {
+			cfg := "opscenter: {region: eu-west-1, endpoint: " + f.URL + ", " + key + `: '{{ fail "broken" }}'`
+			if strings.HasPrefix(key, "operationalData") {
+				cfg += "}"
+			}
+			sinktest.RequireTemplateError(t, mustBuild(t, cfg+"}"))
+		})
+	}
+}
