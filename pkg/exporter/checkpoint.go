@@ -28,6 +28,13 @@ import (
 // is not sent to that receiver again; one with RV > H (created or updated
 // while eventide was down) is.
 //
+// An event is pending for a receiver from the moment the pipeline hands it
+// on (Add, before the enqueue) until the receiver acknowledges it: it was
+// delivered, dead-lettered, or dropped because the receiver's queue or spool
+// was full. A sink that keeps events to send later (sinks.AckSink: grouping,
+// flush by age) acknowledges them when it sends them, so until then they
+// hold the checkpoint back and a crash sends them again.
+//
 // A stream is the one watch of all namespaces ("*"), or each namespace's
 // own watch when several are configured.
 

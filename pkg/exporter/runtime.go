@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -61,6 +62,7 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 			failed:   m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
 			retried:  m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
 			sleep:    sleepCtx,
+			after:    time.After,
 
 			dropSpool:   m.Dropped.WithLabelValues(r.Name, "spool_full"),
 			spoolEvents: m.SpoolEvents.WithLabelValues(r.Name),
@@ -75,6 +77,9 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 				return nil, fmt.Errorf("receiver %q: %w", r.Name, err)
 			}
 			w.spool = sp
+		}
+		if acker, ok := r.Sink.(sinks.AckSink); ok {
+			acker.SetAck(w.ack)
 		}
 		rt.workers[r.Name] = w
 	}
@@ -136,6 +141,7 @@ type worker struct {
 	wake    chan struct{} // one slot: "has work"
 	closing atomic.Bool
 	dropLog time.Time // last "dropping oldest" log line, to log once per burst
+	ackLog  time.Time // last late-failure log line, to log once per minute
 
 	sent, dropFull, dropStop prometheus.Counter
 	tmplErrs                 prometheus.Counter
@@ -143,6 +149,7 @@ type worker struct {
 	duration                 prometheus.Observer
 	failed, retried          *prometheus.CounterVec
 	sleep                    func(context.Context, time.Duration) error
+	after                    func(time.Duration) <-chan time.Time
 
 	spool                   *spool // nil: no disk overflow
 	dropSpool               prometheus.Counter
@@ -278,15 +285,31 @@ func (w *worker) run(ctx context.Context) {
 	if bs, ok := w.sink.(sinks.BatchSink); ok && bs.MaxBatch() > 1 {
 		maxBatch = bs.MaxBatch()
 	}
+	var linger time.Duration
+	if l, ok := w.sink.(sinks.Lingerer); ok {
+		linger = l.Linger()
+	}
+	acker, _ := w.sink.(sinks.AckSink)
+	flushed := false
 	batch := make([]*event.EnhancedEvent, 0, maxBatch)
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		batch = w.pop(batch[:0], maxBatch)
+		if len(batch) > 0 && len(batch) < maxBatch && linger > 0 {
+			batch = w.linger(ctx, batch, maxBatch, linger)
+		}
 		if len(batch) == 0 {
 			if w.closing.Load() {
-				return
+				if acker == nil || flushed {
+					return
+				}
+				// Draining: what the sink kept is delivered (or failed and
+				// queued again) before the worker ends.
+				flushed = true
+				acker.Flush(ctx)
+				continue
 			}
 			select {
 			case <-w.wake:
@@ -297,6 +320,54 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.deliver(ctx, batch)
 		clear(batch)
+	}
+}
+
+// linger waits up to d for batch to fill to max, taking events as they
+// come; it stops early when the receiver drains.
+func (w *worker) linger(ctx context.Context, batch []*event.EnhancedEvent, max int, d time.Duration) []*event.EnhancedEvent {
+	timeout := w.after(d)
+	for len(batch) < max && !w.closing.Load() {
+		select {
+		case <-w.wake:
+			batch = w.pop(batch, max)
+		case <-timeout:
+			return w.pop(batch, max)
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// ack is an AckSink's late acknowledgement of a kept event.
+func (w *worker) ack(ev *event.EnhancedEvent, err error) {
+	if err == nil {
+		w.sent.Inc()
+		w.done(ev)
+		return
+	}
+	class, retryable, _ := sinks.Classify(err)
+	if class == "template" {
+		w.tmplErrs.Inc()
+	}
+	if retryable && w.opts.MaxRetries != 0 {
+		w.retried.WithLabelValues(class).Inc()
+		w.enqueue(ev)
+		return
+	}
+	w.failed.WithLabelValues(class).Inc()
+	w.deadLetter(ev, class, err, 1)
+	w.done(ev)
+	w.mu.Lock()
+	logNow := time.Since(w.ackLog) > time.Minute
+	if logNow {
+		w.ackLog = time.Now()
+	}
+	w.mu.Unlock()
+	if logNow {
+		w.log.Error().Err(err).Str("reason", class).Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).
+			Msg("send failed after the sink kept the event; not delivered to this receiver (more within a minute are only counted)")
 	}
 }
 
@@ -338,6 +409,9 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 				w.sent.Inc()
 				w.done(pending[i])
 				continue
+			}
+			if errors.Is(err, sinks.ErrKept) {
+				continue // pending until the sink acknowledges it
 			}
 			class, retryable, after := sinks.Classify(err)
 			if class == "template" {
