@@ -15,9 +15,10 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 
+# The second go test runs the allocation tests without -race: the race
+# detector allocates, so counts are only true without it.
 test: control-plane vet
 	$(GO) test -count=1 -race -timeout 20m ./...
-	# Allocation counts are only true without the race detector.
 	$(GO) test -count=1 -run 'NotAllocate' ./pkg/...
 
 demo: control-plane

@@ -14,10 +14,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-func build(t testing.TB, src string) (sinks.Sink, error) {
-	return sinktest.Build(t, &Config{}, src)
-}
-
 func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
 func TestFileSinkWritesLinesAndRotates(t *testing.T) {

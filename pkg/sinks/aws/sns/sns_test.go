@@ -16,10 +16,6 @@ import (
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
-func build(t testing.TB, src string) (sinks.Sink, error) {
-	return sinktest.Build(t, &Config{}, src)
-}
-
 func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
 func TestSNSPublish(t *testing.T) {
