@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -56,7 +57,11 @@ func Serve(args []string, stdout, stderr io.Writer, version string) int {
 // is called once the event caches synced (end-to-end tests use it).
 func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
-	loaded, err := exporter.LoadFile(f.Conf, exporter.LoadOptions{Deps: sinks.Deps{Log: bootLog, Stdout: stdout}})
+	content, err := os.ReadFile(f.Conf)
+	var loaded *exporter.Loaded
+	if err == nil {
+		loaded, err = exporter.Load(content, exporter.LoadOptions{Deps: sinks.Deps{Log: bootLog, Stdout: stdout}})
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
 		return ExitFailed
@@ -93,7 +98,11 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 		log.Error().Err(err).Msg("cannot build the engine")
 		return ExitFailed
 	}
-	srv := startHTTP(f.MetricsAddress, reg, engine.Ready, f.Pprof, log)
+	rl := newReloader(f.Conf, content, engine, m, log, stdout)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go rl.watch(watchCtx)
+	srv := startHTTP(f.MetricsAddress, reg, engine.Ready, rl.serveHTTP, f.Pprof, log)
 	err = engine.Run(ctx)
 	if srv != nil {
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -108,11 +117,10 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	return ExitOK
 }
 
+// newLogger logs at every level; the global level, set from logLevel here
+// and on each reload, filters.
 func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
-	if err != nil || cfg.LogLevel == "" {
-		level = zerolog.InfoLevel
-	}
+	setLogLevel(cfg.LogLevel)
 	format := cfg.LogFormat
 	if format == "" {
 		format = "json"
@@ -123,12 +131,12 @@ func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
 	if format == "pretty" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	return zerolog.New(w).Level(zerolog.TraceLevel).With().Timestamp().Logger()
 }
 
-// startHTTP serves /metrics, /healthz, /readyz (and pprof when asked) on
-// addr; nil when addr is empty.
-func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, withPprof bool, log zerolog.Logger) *http.Server {
+// startHTTP serves /metrics, /healthz, /readyz, POST /-/reload (and pprof
+// when asked) on addr; nil when addr is empty.
+func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) *http.Server {
 	if addr == "" {
 		return nil
 	}
@@ -140,6 +148,7 @@ func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, withPpr
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/-/reload", reload)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready() {

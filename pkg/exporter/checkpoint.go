@@ -67,6 +67,28 @@ func NewTracker(receivers []string, perStream bool, restored kube.Checkpoints) *
 	return t
 }
 
+// AddReceiver tracks a receiver added by a reload. It has no checkpoint of
+// its own yet, so its checkpoint is the current watch position: after a
+// restart it gets what happened since it was added, not the hour the API
+// server still holds.
+func (t *Tracker) AddReceiver(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending[name] == nil {
+		t.pending[name] = map[string]*rvHeap{}
+	}
+}
+
+// RemoveReceiver forgets a receiver removed by a reload (after its drain):
+// its checkpoint entry is no longer written. (Its restored checkpoint
+// stays: restored is read without a lock, and is below every RV the watch
+// hands on now, so it cannot hold back a receiver added later by that name.)
+func (t *Tracker) RemoveReceiver(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.pending, name)
+}
+
 // Stream names ev's watch stream.
 func (t *Tracker) Stream(ev *event.EnhancedEvent) string {
 	if t.perStream {
@@ -218,8 +240,7 @@ type checkpointer struct {
 
 // newCheckpointer loads the stored checkpoints and tracks the named
 // receivers from them.
-func (e *Engine) newCheckpointer(ctx context.Context, receivers []string) (*checkpointer, error) {
-	cfg := &e.loaded.Config
+func (e *Engine) newCheckpointer(ctx context.Context, cfg *Config, receivers []string) (*checkpointer, error) {
 	c := &checkpointer{m: e.m, log: e.log, interval: cfg.Checkpoint.Interval}
 	if !cfg.Checkpoint.On() {
 		return c, nil

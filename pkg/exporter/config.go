@@ -113,6 +113,9 @@ type ReceiverConfig struct {
 	Types []string `yaml:"-"`
 	// Settings are the settings of Types[0].
 	Settings sinks.Builder `yaml:"-"`
+	// fingerprint is the receiver's YAML as given (after ${VAR}
+	// substitution): a reload rebuilds a receiver only when it changed.
+	fingerprint string
 }
 
 // UnmarshalYAML decodes name, delivery and the receiver type's settings
@@ -121,6 +124,9 @@ type ReceiverConfig struct {
 func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a receiver is a mapping (name, and one receiver type)", n.Line)}}
+	}
+	if b, err := yaml.Marshal(n); err == nil {
+		r.fingerprint = string(b)
 	}
 	var terrs []string
 	decode := func(v *yaml.Node, dst any) {
@@ -234,6 +240,8 @@ type Receiver struct {
 	Name     string
 	Delivery DeliveryConfig
 	Sink     sinks.Sink
+	// Fingerprint identifies its configuration: equal means unchanged.
+	Fingerprint string
 }
 
 // Close closes every receiver's sink.
@@ -466,7 +474,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, Receiver{Name: rc.Name, Delivery: d, Sink: s})
+		out = append(out, Receiver{Name: rc.Name, Delivery: d, Sink: s, Fingerprint: rc.fingerprint})
 	}
 	return out, errs
 }

@@ -18,7 +18,12 @@ import (
 // tree, the receiver runtime, checkpoints, the leader loop, drain and
 // shutdown. Data flows one way: watch -> enrich -> route -> runtime -> sink.
 type Engine struct {
-	loaded   *Loaded
+	mu     sync.Mutex // guards loaded, live and sinksOwned; serialises reloads
+	loaded *Loaded    // the configuration in force
+	live   *delivery  // set while delivering
+	// sinksOwned: the runtime took over the sinks of loaded (it closes them).
+	sinksOwned bool
+
 	restCfg  *rest.Config
 	log      zerolog.Logger
 	m        *Metrics
@@ -61,23 +66,23 @@ func New(opts Options) (*Engine, error) {
 // a healthy standby waiting for the Lease.
 func (e *Engine) Ready() bool { return e.ready.Load() }
 
-// ErrReloadUnsupported is what Reload answers until live reload is built.
-var ErrReloadUnsupported = errors.New("live reload is not supported yet: restart eventide to apply the new configuration")
-
-// Reload applies a new configuration to the running engine.
-func (e *Engine) Reload(cfg *Loaded) error {
-	_ = cfg
-	return ErrReloadUnsupported
-}
-
 // Run watches, routes and delivers until ctx ends (SIGTERM), then drains
 // and writes the final checkpoint. With leader election it only delivers
 // while it holds the Lease. The error says why it stopped early: the watch
 // failed to start, the Lease was lost, or a part could not be built.
 func (e *Engine) Run(ctx context.Context) error {
-	defer e.loaded.Close()
-	cfg := &e.loaded.Config
-	e.m.ConfigReceivers.Set(float64(len(e.loaded.Receivers)))
+	defer func() {
+		e.mu.Lock()
+		if !e.sinksOwned {
+			e.loaded.Close()
+		}
+		e.mu.Unlock()
+	}()
+	e.mu.Lock()
+	cfg := e.loaded.Config // its restart-only keys never change
+	receivers := len(e.loaded.Receivers)
+	e.mu.Unlock()
+	e.m.ConfigReceivers.Set(float64(receivers))
 	if !cfg.OmitLookup {
 		mc, err := kube.NewMetadataCache(ctx, e.restCfg, e.log, kube.MetadataCacheOptions{
 			Namespaces: cfg.Namespace,
@@ -89,12 +94,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		e.enricher = mc
 	}
-	e.log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", len(e.loaded.Receivers)).
+	e.log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", receivers).
 		Bool("enrichment", e.enricher != nil).Bool("leader_election", cfg.LeaderElection.Enabled).
 		Msg("eventide starting")
 	defer e.ready.Store(false)
 	if cfg.LeaderElection.Enabled {
-		return e.runWithLeaderElection(ctx)
+		return e.runWithLeaderElection(ctx, cfg.LeaderElection)
 	}
 	e.m.Leader.Set(1)
 	return e.deliver(ctx, ctx)
@@ -103,7 +108,19 @@ func (e *Engine) Run(ctx context.Context) error {
 // deliver watches, routes and sends until lead or signal ends; see
 // shutdown.go for what happens then.
 func (e *Engine) deliver(lead, signal context.Context) error {
-	cfg := &e.loaded.Config
+	// From here delivery owns loaded's sinks: the runtime closes them at
+	// shutdown, or this function if it fails before there is a runtime.
+	e.mu.Lock()
+	loaded := e.loaded
+	e.sinksOwned = true
+	e.mu.Unlock()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			loaded.Close()
+		}
+	}()
+	cfg := &loaded.Config
 	ctx, stop := context.WithCancel(lead)
 	defer stop()
 	go func() {
@@ -113,11 +130,11 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	names := make([]string, len(e.loaded.Receivers))
-	for i, r := range e.loaded.Receivers {
+	names := make([]string, len(loaded.Receivers))
+	for i, r := range loaded.Receivers {
 		names[i] = r.Name
 	}
-	cp, err := e.newCheckpointer(ctx, names)
+	cp, err := e.newCheckpointer(ctx, cfg, names)
 	if err != nil {
 		return err
 	}
@@ -132,25 +149,35 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	if spoolDir == "-" {
 		spoolDir = ""
 	}
-	rt, err := NewRuntime(e.loaded.Receivers, e.m, e.log, RuntimeOptions{
+	rt, err := NewRuntime(loaded.Receivers, e.m, e.log, RuntimeOptions{
 		Tracker: cp.tracker(), DeadLetter: deadLetter,
 		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)
 	}
-	pipeline := NewPipeline(e.loaded.Tree, rt, e.m, PipelineOptions{
-		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(),
+	handedOver = true
+	pipeline := NewPipeline(loaded.Tree, rt, e.m, PipelineOptions{
+		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), ClusterName: cfg.ClusterName,
 	})
 	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
-		Namespaces:  cfg.Namespace,
-		ClusterName: cfg.ClusterName,
-		OnEvent:     pipeline.Handle,
-		OnDiscard:   func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
-		OnRelist:    func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
+		Namespaces: cfg.Namespace,
+		OnEvent:    pipeline.Handle,
+		OnDiscard:  func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
+		OnRelist:   func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
 	})
 	if err != nil {
 		return fmt.Errorf("cannot build the event watcher: %w", err)
+	}
+	e.mu.Lock()
+	next := e.loaded // a reload that came in while delivery was being built
+	e.loaded, e.sinksOwned = loaded, true
+	e.live = &delivery{pipeline: pipeline, runtime: rt, tracker: cp.tracker()}
+	e.mu.Unlock()
+	if next != loaded {
+		if _, err := e.Reload(next); err != nil {
+			e.log.Error().Err(err).Msg("configuration reload failed")
+		}
 	}
 	rt.Start()
 	var pipelineDone, cpDone sync.WaitGroup
@@ -173,6 +200,9 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	<-ctx.Done()
 	stop()
 	e.ready.Store(false)
+	e.mu.Lock()
+	e.live = nil
+	e.mu.Unlock()
 	e.shutdown(lead, signal, shutdownParts{watcher: watcher, pipeline: pipeline, pipelineDone: &pipelineDone,
 		runtime: rt, checkpointer: cp, checkpointerDone: &cpDone})
 	if runErr == nil && signal.Err() == nil && lead.Err() != nil {

@@ -27,8 +27,7 @@ import (
 var ErrLeadershipLost = errors.New("leadership lost")
 
 // runWithLeaderElection campaigns for the Lease and delivers while it leads.
-func (e *Engine) runWithLeaderElection(signal context.Context) error {
-	le := e.loaded.Config.LeaderElection
+func (e *Engine) runWithLeaderElection(signal context.Context, le LeaderElectionConfig) error {
 	identity := fmt.Sprintf("%s_%d", hostname(), os.Getpid())
 	electorCtx, stopElector := context.WithCancel(context.WithoutCancel(signal))
 	defer stopElector()

@@ -33,6 +33,12 @@ type Metrics struct {
 	Leader           prometheus.Gauge
 	SpoolEvents      *prometheus.GaugeVec
 	SpoolBytes       *prometheus.GaugeVec
+
+	// Reloads, named as Prometheus and Alertmanager name theirs.
+	ConfigReloadSuccessful    prometheus.Gauge
+	ConfigReloadSuccessTime   prometheus.Gauge
+	ConfigReloads             *prometheus.CounterVec
+	ConfigRestartRequiredKeys *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics under namespace (eventide unless the config
@@ -79,6 +85,13 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Help: "Events a receiver holds on disk because its memory queue is full."}, []string{"receiver"})
 	m.SpoolBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_bytes",
 		Help: "Bytes of a receiver's disk spool."}, []string{"receiver"})
+	m.ConfigReloadSuccessful = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_successful",
+		Help: "1 when the last configuration reload succeeded (or none was tried), 0 when it was refused."})
+	m.ConfigReloadSuccessTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+		Help: "Time of the last configuration that applied (the start, or a successful reload)."})
+	m.ConfigReloads = f("config_reloads_total", "Configuration reloads, by result: applied, unchanged, invalid.", "result")
+	m.ConfigRestartRequiredKeys = f("config_restart_required_total", "Reloads that changed a key that only applies at start, by key.", "key")
+	reg.MustRegister(m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime, m.ConfigReloads, m.ConfigRestartRequiredKeys)
 	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
 		m.Retried, m.Dropped, m.QueueLength, m.SendDuration, m.TemplateErrors, m.APIRequests, m.EnrichLookups,
@@ -89,4 +102,13 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 // OnAPIRequest counts one API request; pass it as kube.ClientOptions.OnRequest.
 func (m *Metrics) OnAPIRequest(verb string, code int) {
 	m.APIRequests.WithLabelValues(verb, strconv.Itoa(code)).Inc()
+}
+
+// forgetReceiver removes the gauges of a receiver no longer configured, so
+// they do not report its last values forever. Counters stay.
+func (m *Metrics) forgetReceiver(name string) {
+	m.QueueLength.DeleteLabelValues(name)
+	m.SpoolEvents.DeleteLabelValues(name)
+	m.SpoolBytes.DeleteLabelValues(name)
+	m.CheckpointLag.DeleteLabelValues(name)
 }

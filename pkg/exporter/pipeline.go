@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/eventide/eventide/pkg/kube/event"
@@ -24,14 +25,25 @@ type enqueuer interface {
 type Pipeline struct {
 	in       chan *event.EnhancedEvent
 	enricher Enricher
-	tree     *Tree
 	rt       enqueuer
 	m        *Metrics
 	received prometheus.Counter
-	matched  []prometheus.Counter
 	tracker  *Tracker
 	maxAge   time.Duration
 	now      func() time.Time
+
+	// mu makes a reload atomic between two events: each event is routed
+	// and enqueued with one routing, the old or the new, never a mix.
+	mu      sync.RWMutex
+	routing routing
+}
+
+// routing is what a reload swaps: the route tree, its per-route counters
+// and the cluster name stamped on events.
+type routing struct {
+	tree        *Tree
+	matched     []prometheus.Counter
+	clusterName string
 }
 
 // PipelineOptions are the pipeline's optional collaborators.
@@ -44,6 +56,8 @@ type PipelineOptions struct {
 	// MaxEventAge applies to events that existed when the watch started,
 	// for receivers with no checkpoint: older ones are not sent.
 	MaxEventAge time.Duration
+	// ClusterName is stamped on every event.
+	ClusterName string
 }
 
 // PipelineBuffer is how many watched events may wait for routing; beyond it
@@ -58,15 +72,31 @@ func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pip
 		tracker:  opts.Tracker,
 		maxAge:   opts.MaxEventAge,
 		now:      time.Now,
-		tree:     tree,
 		rt:       rt,
 		m:        m,
 		received: m.EventsReceived.WithLabelValues(),
 	}
-	for _, path := range tree.Routes() {
-		p.matched = append(p.matched, m.RouteMatched.WithLabelValues(path))
-	}
+	p.routing = p.newRouting(tree, opts.ClusterName)
 	return p
+}
+
+func (p *Pipeline) newRouting(tree *Tree, clusterName string) routing {
+	r := routing{tree: tree, clusterName: clusterName}
+	for _, path := range tree.Routes() {
+		r.matched = append(r.matched, p.m.RouteMatched.WithLabelValues(path))
+	}
+	return r
+}
+
+// Swap runs apply with no event being routed, then routes with tree and
+// clusterName: the runtime's receivers change inside apply, so every event
+// goes to the receivers of one configuration.
+func (p *Pipeline) Swap(tree *Tree, clusterName string, apply func()) {
+	r := p.newRouting(tree, clusterName)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	apply()
+	p.routing = r
 }
 
 // Handle hands ev to the pipeline; it is the watcher's OnEvent. It does no
@@ -107,13 +137,16 @@ func (p *Pipeline) Close() { close(p.in) }
 // Run processes events until Close was called and the buffer is drained.
 func (p *Pipeline) Run(ctx context.Context) {
 	dst := make([]string, 0, 8)
-	onRoute := func(id int) { p.matched[id].Inc() }
+	var matched []prometheus.Counter
+	onRoute := func(id int) { matched[id].Inc() }
 	for ev := range p.in {
 		start := time.Now()
 		if p.enricher != nil {
 			p.enricher.Enrich(ctx, ev)
 		}
-		dst = p.tree.Match(ev, dst[:0], onRoute)
+		p.mu.RLock()
+		ev.ClusterName, matched = p.routing.clusterName, p.routing.matched
+		dst = p.routing.tree.Match(ev, dst[:0], onRoute)
 		if len(dst) == 0 {
 			p.m.EventsUnrouted.Inc()
 		}
@@ -135,6 +168,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 		if p.tracker != nil {
 			p.tracker.Dispatched(ev)
 		}
+		p.mu.RUnlock()
 		p.m.PipelineDuration.Observe(time.Since(start).Seconds())
 	}
 }

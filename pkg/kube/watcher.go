@@ -24,8 +24,6 @@ const DiscardNoChange = "no_change"
 type WatcherOptions struct {
 	// Namespaces to watch; empty watches all namespaces.
 	Namespaces []string
-	// ClusterName is copied into every event.
-	ClusterName string
 	// OnEvent receives each new event and each new occurrence. It is called
 	// from the informer's goroutine and must only hand the event on.
 	OnEvent func(*event.EnhancedEvent)
@@ -117,7 +115,7 @@ func (w *EventWatcher) onAdd(obj any, isInInitialList bool) {
 	if !ok {
 		return
 	}
-	e := event.NewEnhancedEvent(ev, w.opts.ClusterName)
+	e := event.NewEnhancedEvent(ev, "")
 	e.InitialList = isInInitialList
 	w.opts.OnEvent(e)
 }
@@ -134,7 +132,7 @@ func (w *EventWatcher) onUpdate(oldObj, newObj any) {
 		}
 		return
 	}
-	w.opts.OnEvent(event.NewEnhancedEvent(cur, w.opts.ClusterName))
+	w.opts.OnEvent(event.NewEnhancedEvent(cur, ""))
 }
 
 func (w *EventWatcher) discard(reason string) {
