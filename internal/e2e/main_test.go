@@ -70,8 +70,16 @@ type runningExporter struct {
 // only) with config, and returns once its caches synced.
 func startEventide(t *testing.T, config string) *runningExporter {
 	t.Helper()
-	// Each test resumes from its own checkpoints and dead-letters into its
-	// own folder.
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(withTestState(t, config)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startEventideFile(t, path)
+}
+
+// withTestState gives config the test's own checkpoint ConfigMap, spool
+// and dead-letter file, unless it names them.
+func withTestState(t *testing.T, config string) string {
 	if !strings.Contains(config, "\ncheckpoint:") {
 		config = fmt.Sprintf("checkpoint: {name: %s}\n", checkpointName(t)) + config
 	}
@@ -81,10 +89,12 @@ func startEventide(t *testing.T, config string) *runningExporter {
 	if !strings.Contains(config, "\ndeadLetter:") {
 		config = fmt.Sprintf("deadLetter: {path: %s}\n", filepath.Join(t.TempDir(), "dead-letter.jsonl")) + config
 	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return config
+}
+
+// startEventideFile runs eventide in-process on the config file at path.
+func startEventideFile(t *testing.T, path string) *runningExporter {
+	t.Helper()
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.SpoolBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_bytes",
 		Help: "Bytes of a receiver's disk spool."}, []string{"receiver"})
 	m.ConfigReloadSuccessful = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_successful",
-		Help: "1 when the last configuration reload succeeded (or none was tried), 0 when it was refused."})
+		Help: "Whether the last configuration reload succeeded (1, also before any) or was refused (0)."})
 	m.ConfigReloadSuccessTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
 		Help: "Time of the last configuration that applied (the start, or a successful reload)."})
 	m.ConfigReloads = f("config_reloads_total", "Configuration reloads, by result: applied, unchanged, invalid.", "result")
