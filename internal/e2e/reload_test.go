@@ -34,6 +34,20 @@ func reloadConfig(state, ns, movedPod string, stay, moved, added *testenv.Record
 	return c
 }
 
+// reloadSetup makes namespace ns with a workload, the three receivers'
+// webhooks, and the test's state keys (the same in every version of its
+// file, so a reload does not see them change).
+func reloadSetup(t *testing.T, ns string) (w *testenv.Workload, stay, moved, added *testenv.Recorder, state string) {
+	w = setupNamespace(t, ns)
+	stay, moved, added = testenv.NewRecorder(), testenv.NewRecorder(), testenv.NewRecorder()
+	t.Cleanup(func() {
+		stay.Close()
+		moved.Close()
+		added.Close()
+	})
+	return w, stay, moved, added, withTestState(t, "")
+}
+
 // receivedIndexes maps each event of names a recorder got to how many times.
 func receivedIndexes(rec *testenv.Recorder, names []string) map[int]int {
 	index := make(map[string]int, len(names))
@@ -59,12 +73,7 @@ func receivedIndexes(rec *testenv.Recorder, names []string) map[int]int {
 // before) and the next valid edit applies.
 func TestReloadMountedConfigMidStream(t *testing.T) {
 	ns := "reload-swap"
-	w := setupNamespace(t, ns)
-	stay, moved, added := testenv.NewRecorder(), testenv.NewRecorder(), testenv.NewRecorder()
-	defer stay.Close()
-	defer moved.Close()
-	defer added.Close()
-	state := withTestState(t, "")
+	w, stay, moved, added, state := reloadSetup(t, ns)
 	pod0, pod1 := w.Pods[0].Name, w.Pods[1].Name
 	mount, err := testenv.NewMountedConfig(t.TempDir(), reloadConfig(state, ns, pod0, stay, moved, nil))
 	if err != nil {
@@ -165,12 +174,7 @@ func postReload(t *testing.T, r *runningExporter) (int, string) {
 // answers 400 with every error of a refused file.
 func TestReloadBySignalAndHTTP(t *testing.T) {
 	ns := "reload-triggers"
-	w := setupNamespace(t, ns)
-	stay, moved, added := testenv.NewRecorder(), testenv.NewRecorder(), testenv.NewRecorder()
-	defer stay.Close()
-	defer moved.Close()
-	defer added.Close()
-	state := withTestState(t, "")
+	w, stay, moved, added, state := reloadSetup(t, ns)
 	real := filepath.Join(t.TempDir(), "real.yaml")
 	write := func(content string) {
 		t.Helper()
