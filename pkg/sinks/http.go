@@ -5,6 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 )
@@ -52,15 +55,90 @@ func (c TLSConfig) Build(path string) (*tls.Config, error) {
 	return tc, errors.Join(errs...)
 }
 
-// RedactURLError strips credentials and query strings (which may hold
-// tokens) from the URL in a transport error.
+// RedactURLError reduces the URL in a transport error to its scheme and
+// host: credentials, path and query (Slack and Teams webhooks carry their
+// secret in the path) never reach a log line.
 func RedactURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.RawQuery = ""
-			return fmt.Errorf("%s %s: %w", ue.Op, u.Redacted(), ue.Err)
-		}
+		return fmt.Errorf("%s %s: %w", ue.Op, RedactURL(ue.URL), ue.Err)
 	}
 	return err
+}
+
+// RedactURL is raw's scheme and host only, for logs and errors.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<url>"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// MaxResponseBytes bounds every response body eventide reads from a
+// receiver: a server that sends more is answered with an error, not read
+// into memory.
+const MaxResponseBytes = 1 << 20
+
+// ErrResponseTooLarge is the read error past MaxResponseBytes.
+var ErrResponseTooLarge = fmt.Errorf("response body over %d bytes", MaxResponseBytes)
+
+// NewHTTPClient is the client of an HTTP receiver: tc for TLS (nil: the
+// system's roots, verified), no redirects followed (a 3xx is answered as
+// it is: following one turns a POST into a GET that loses the event), and
+// response bodies bounded by MaxResponseBytes.
+func NewHTTPClient(tc *tls.Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil {
+		tr.TLSClientConfig = tc
+	}
+	tr.MaxIdleConnsPerHost = 4
+	return &http.Client{
+		Transport:     boundedBodies{tr},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// boundedBodies wraps each response body in a reader that fails past
+// MaxResponseBytes.
+type boundedBodies struct{ http.RoundTripper }
+
+func (b boundedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := b.RoundTripper.RoundTrip(req)
+	if err == nil {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxResponseBytes}
+	}
+	return resp, err
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrResponseTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// RedirectError is the permanent failure of a 3xx answer.
+func RedirectError(code int, location string) error {
+	return Permanent("redirect", fmt.Errorf("HTTP %d redirect to %s: eventide does not follow redirects; set the final URL as the endpoint", code, RedactURL(location)))
+}
+
+// IsLoopback reports whether host (with or without a port) is this
+// machine: the one place a plain-HTTP receiver URL is accepted.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -120,7 +119,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	client, err := alert.NewClient(&ogclient.Config{
 		ApiKey:         c.APIKey.Value(),
 		OpsGenieAPIURL: ogclient.ApiUrl(host),
-		HttpClient:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HttpClient:     sinks.NewHTTPClient(nil),
 		Logger:         quiet,
 		// The receiver runtime retries; the SDK must not retry on its own.
 		RetryPolicy: func(context.Context, *http.Response, error) (bool, error) { return false, nil },
@@ -142,15 +141,11 @@ func opsgenieHost(u string) (string, error) {
 		return string(ogclient.API_URL), nil
 	}
 	if strings.ContainsAny(host, "/?#") {
-		return "", fmt.Errorf("%q: give the API host only (api.opsgenie.com or api.eu.opsgenie.com)", u)
+		return "", errors.New("give the API host only (api.opsgenie.com or api.eu.opsgenie.com), no path or query")
 	}
 	if !strings.Contains(host, "api") {
-		h, _, err := net.SplitHostPort(host)
-		if err != nil {
-			h = host
-		}
-		if ip := net.ParseIP(h); !(h == "localhost" || (ip != nil && ip.IsLoopback())) {
-			return "", fmt.Errorf("%q: the Opsgenie client would use plain HTTP for a host without \"api\" in its name; use api.opsgenie.com or api.eu.opsgenie.com", u)
+		if !sinks.IsLoopback(host) {
+			return "", errors.New("the Opsgenie client would use plain HTTP for a host without \"api\" in its name; use api.opsgenie.com or api.eu.opsgenie.com")
 		}
 	}
 	return host, nil

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/eventide/eventide/pkg/sinks"
@@ -52,7 +52,10 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 		sinks.Field("author_name", c.AuthorName, "", &s.author)))
 	fields, err := sinks.ParseTemplateMap(path+".fields", c.Fields)
 	errs = append(errs, err)
-	opts := []slack.Option{slack.OptionHTTPClient(&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})}
+	opts := []slack.Option{slack.OptionHTTPClient(sinks.NewHTTPClient(nil))}
+	if u, err := url.Parse(c.APIURL); c.APIURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && sinks.IsLoopback(u.Host)))) {
+		errs = append(errs, fmt.Errorf("%s.apiURL: must be https:// (plain http only to a loopback address): the bot token would travel in the clear", path))
+	}
 	if c.APIURL != "" {
 		u := c.APIURL
 		if !strings.HasSuffix(u, "/") {

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/sinks"
 )
+
+func build(t testing.TB, src string) (sinks.Sink, error) { return sinktest.Build(t, &Config{}, src) }
 
 func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(t, &Config{}, src) }
 
@@ -123,5 +126,38 @@ func TestSlackTemplateErrorIsNotRetried(t *testing.T) {
 			}
 			sinktest.RequireTemplateError(t, mustBuild(t, cfg+"}"))
 		})
+	}
+}
+
+// The bot token goes to apiURL: plain http is refused unless loopback.
+func TestSlackRefusesPlainHTTPAPIURL(t *testing.T) {
+	if _, err := build(t, "slack: {token: x, channel: '#c', apiURL: 'http://slack.example.com/api/'}"); err == nil || !strings.Contains(err.Error(), "apiURL: must be https://") {
+		t.Errorf("plain http accepted: %v", err)
+	}
+	for _, ok := range []string{"https://slack.example.com/api/", "http://127.0.0.1:8080/api/", "http://localhost:1/api/"} {
+		if _, err := build(t, "slack: {token: x, channel: '#c', apiURL: '"+ok+"'}"); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+}
+
+// A huge answer is not read into memory: the send fails.
+func TestSlackHugeAnswerFails(t *testing.T) {
+	srv := newSlackServer(t)
+	srv.Answer(func(w http.ResponseWriter, _ url.Values) bool {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"x":"`)
+		chunk := strings.Repeat("x", 64<<10)
+		for i := 0; i < 512; i++ { // 32 MB
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return true
+			}
+		}
+		_, _ = io.WriteString(w, `"}`) // a valid answer, were it read whole
+		return true
+	})
+	err := mustBuild(t, "slack: {token: x, channel: '#c', apiURL: "+srv.GetAPIURL()+"}").Send(context.Background(), testenv.SampleEvent())
+	if err == nil {
+		t.Error("a 32 MB answer counted as delivered")
 	}
 }

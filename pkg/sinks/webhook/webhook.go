@@ -34,7 +34,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	case c.Endpoint == "":
 		errs = append(errs, fmt.Errorf("%s.endpoint: required", path))
 	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		errs = append(errs, fmt.Errorf("%s.endpoint: %q is not an http(s) URL", path, c.Endpoint))
+		errs = append(errs, fmt.Errorf("%s.endpoint: not an http(s) URL (http[s]://host[:port]/path)", path))
 	}
 	method := strings.ToUpper(c.Method)
 	if method == "" {
@@ -53,17 +53,14 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	if c.TLS.InsecureSkipVerify {
-		deps.Log.Warn().Str("endpoint", u.Redacted()).Msg("webhook TLS certificate verification is off (tls.insecureSkipVerify)")
+		deps.Log.Warn().Str("endpoint", sinks.RedactURL(c.Endpoint)).Msg("webhook TLS certificate verification is off (tls.insecureSkipVerify)")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tc
-	tr.MaxIdleConnsPerHost = 4
 	return &webhookSink{
 		endpoint: c.Endpoint,
 		method:   method,
 		headers:  headers,
 		payload:  p,
-		client:   &http.Client{Transport: tr},
+		client:   sinks.NewHTTPClient(tc),
 	}, nil
 }
 
@@ -101,6 +98,13 @@ func (s *webhookSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		return nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		where := ""
+		if loc, err := resp.Location(); err == nil {
+			where = loc.String()
+		}
+		return sinks.RedirectError(resp.StatusCode, where)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return sinks.HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), msg)

@@ -97,7 +97,7 @@ func TestWebhookVerifiesTLSByDefault(t *testing.T) {
 func TestWebhookConfigErrors(t *testing.T) {
 	_, err := build(t, "webhook: {endpoint: 'ftp://x', method: GET, tls: {caFile: /nonexistent, certFile: a}}")
 	for _, want := range []string{
-		`receivers[0].webhook.endpoint: "ftp://x" is not an http(s) URL`,
+		`receivers[0].webhook.endpoint: not an http(s) URL`,
 		`receivers[0].webhook.method: "GET"`,
 		`receivers[0].webhook.tls.caFile: open /nonexistent`,
 		`receivers[0].webhook.tls: certFile and keyFile go together`,
@@ -135,5 +135,39 @@ func TestWebhookPassesRetryAfterOn(t *testing.T) {
 				t.Errorf("%v: retryable=%v after %v, want within [%v, %v]", err, retryable, after, tc.min, tc.max)
 			}
 		})
+	}
+}
+
+// A redirect is not followed (it would turn the POST into a GET and lose
+// the event): it is a permanent failure naming where it pointed, without
+// the path or query that may hold a token.
+func TestWebhookDoesNotFollowRedirects(t *testing.T) {
+	var gets int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets++
+			return
+		}
+		http.Redirect(w, r, "/moved?token=s3cret", http.StatusFound)
+	}))
+	defer srv.Close()
+	err := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}").Send(context.Background(), testenv.SampleEvent())
+	class, retryable, _ := sinks.Classify(err)
+	if class != "redirect" || retryable || !strings.Contains(err.Error(), srv.URL) || strings.Contains(err.Error(), "s3cret") || gets != 0 {
+		t.Errorf("%v: class %q retryable %v, %d GETs followed", err, class, retryable, gets)
+	}
+}
+
+// A secret in a webhook URL's path (Slack and Teams incoming webhooks)
+// never reaches an error, and so never a log line.
+func TestWebhookErrorsHideURLSecrets(t *testing.T) {
+	err := mustBuild(t, "webhook: {endpoint: 'http://127.0.0.1:1/services/T0/B0/s3cret?sig=s3cret'}").
+		Send(context.Background(), testenv.SampleEvent())
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "http://127.0.0.1:1") {
+		t.Errorf("error %q", err)
+	}
+	_, err = build(t, "webhook: {endpoint: 'ftp://user:s3cret@host/x'}")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("config error %q", err)
 	}
 }

@@ -51,7 +51,7 @@ func (c Config) Load(path string) (aws.Config, error) {
 	}
 	if c.Endpoint != "" {
 		if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s.endpoint: %q is not an http(s) URL", path, c.Endpoint))
+			errs = append(errs, fmt.Errorf("%s.endpoint: not an http(s) URL (http[s]://host[:port]/path)", path))
 		}
 	}
 	if c.RoleARN != "" {

@@ -98,7 +98,7 @@ func TestKinesisConfigErrors(t *testing.T) {
 	testenv.SetAWSTestEnv(t)
 	_, err := build(t, "kinesis: {endpoint: 'not a url', partitionKey: '{{ .Nope '}")
 	for _, want := range []string{"receivers[0].kinesis.streamName: required", "receivers[0].kinesis.partitionKey:",
-		"receivers[0].kinesis.region: required", `receivers[0].kinesis.endpoint: "not a url"`} {
+		"receivers[0].kinesis.region: required", `receivers[0].kinesis.endpoint: not an http(s) URL`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
