@@ -3,10 +3,13 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/eventide/eventide/pkg/sinks"
 
@@ -59,9 +62,21 @@ func (c *PipeConfig) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	target := c.Path
-	return &fileSink{lineSink: lineSink{payload: p}, open: func() (io.WriteCloser, error) {
-		return os.OpenFile(target, os.O_WRONLY|os.O_APPEND, 0)
-	}}, nil
+	return &fileSink{lineSink: lineSink{payload: p}, open: func() (io.WriteCloser, error) { return openPipe(target) }}, nil
+}
+
+// errNoReader: a FIFO nobody reads. Retryable: a reader may come.
+var errNoReader = errors.New("no process reads this pipe")
+
+// openPipe opens a FIFO or a device for writing without blocking: a FIFO
+// with no reader is an error the runtime retries (and counts), not a worker
+// stuck in open(2); writes then honour the send's deadline.
+func openPipe(path string) (io.WriteCloser, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ENXIO) {
+		return nil, fmt.Errorf("%s: %w", path, errNoReader)
+	}
+	return f, err
 }
 
 // fileSink opens its target on first Send, so building it has no side
@@ -79,13 +94,27 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		wc, err := s.open()
 		if err != nil {
 			s.once.Unlock()
+			if errors.Is(err, errNoReader) {
+				return sinks.Retryable("no_reader", err, 0)
+			}
 			return sinks.Retryable("io", fmt.Errorf("open: %w", err), 0)
 		}
 		s.wc = wc
 		s.lineSink.w = wc
 	}
+	if d, ok := ctx.Deadline(); ok {
+		if f, ok := s.wc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			_ = f.SetWriteDeadline(d) // regular files have none: they do not block
+		}
+	}
 	s.once.Unlock()
 	err := s.lineSink.Send(ctx, ev)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = sinks.Retryable("timeout", fmt.Errorf("the reader does not keep up: %w", err), 0)
+	case errors.Is(err, syscall.EPIPE):
+		err = sinks.Retryable("no_reader", fmt.Errorf("the reader went away: %w", err), 0)
+	}
 	if err != nil && !sinks.IsTemplateError(err) {
 		s.once.Lock()
 		_ = s.wc.Close()
@@ -109,7 +138,7 @@ func (s *fileSink) Close() error {
 func openFile(c Config) (io.WriteCloser, error) {
 	if fi, err := os.Stat(c.Path); err == nil && !fi.Mode().IsRegular() {
 		// A device or a pipe cannot be rotated; write to it as it is.
-		return os.OpenFile(c.Path, os.O_WRONLY|os.O_APPEND, 0)
+		return openPipe(c.Path)
 	}
 	maxSize := c.MaxSize
 	if maxSize == 0 {

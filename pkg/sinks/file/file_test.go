@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
@@ -70,7 +71,10 @@ func TestPipeSink(t *testing.T) {
 		got <- string(b[:n])
 	}()
 	s := mustBuild(t, "pipe: {path: "+path+", layout: {r: '{{ .Reason }}'}}")
-	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Until the reader has opened its end, a send fails (retryably).
+	if err := testenv.PollUntil(ctx, 5*time.Millisecond, func() bool { return s.Send(ctx, testenv.SampleEvent()) == nil }); err != nil {
 		t.Fatal(err)
 	}
 	if line := <-got; line != "{\"r\":\"BackOff\"}\n" {
@@ -92,5 +96,44 @@ func TestStdoutWholeEvent(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("stdout lacks %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// A pipe with no reader, or a reader that stopped reading, never blocks a
+// send past its deadline: both are retryable failures.
+func TestPipeNeverBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := mustBuild(t, "pipe: {path: "+path+"}")
+	send := func(timeout time.Duration) error {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Send(ctx, testenv.SampleEvent()) }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("send blocked past its deadline")
+			return nil
+		}
+	}
+	if _, retryable, _ := sinks.Classify(send(time.Second)); !retryable {
+		t.Error("no reader: not a retryable failure")
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a reader that never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var last error
+	for i := 0; i < 200 && last == nil; i++ { // fill the pipe's buffer
+		last = send(100 * time.Millisecond)
+	}
+	if class, retryable, _ := sinks.Classify(last); class != "timeout" || !retryable {
+		t.Errorf("stalled reader: %v (%s)", last, class)
 	}
 }
