@@ -186,6 +186,9 @@ type DeliveryConfig struct {
 	MaxRetries     int           `yaml:"maxRetries"`     // default: retry until delivered; -1 never retries
 	InitialBackoff time.Duration `yaml:"initialBackoff"` // default 500ms
 	MaxBackoff     time.Duration `yaml:"maxBackoff"`     // default 30s
+	// MaxRetryAfter caps a server's Retry-After; default the larger of
+	// maxBackoff and 5m.
+	MaxRetryAfter time.Duration `yaml:"maxRetryAfter"`
 }
 
 // StringList is a YAML string or list of strings.
@@ -221,7 +224,11 @@ const (
 	DefaultCheckpointInterval = time.Second
 	DefaultInitialBackoff     = 500 * time.Millisecond
 	DefaultMaxBackoff         = 30 * time.Second
-	DefaultLeaderElectionID   = "eventide"
+	DefaultMaxRetryAfter      = 5 * time.Minute
+	// MaxQueueSize bounds delivery.queueSize: the ring is allocated up
+	// front (8 bytes a slot).
+	MaxQueueSize            = 1_000_000
+	DefaultLeaderElectionID = "eventide"
 )
 
 var metricsPrefixRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_:]*_$`)
@@ -481,7 +488,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 
 func (d DeliveryConfig) withDefaults(path string) (DeliveryConfig, []error) {
 	var errs []error
-	if d.QueueSize < 0 || d.Timeout < 0 || d.InitialBackoff < 0 || d.MaxBackoff < 0 || d.MaxRetries < -1 {
+	if d.QueueSize < 0 || d.Timeout < 0 || d.InitialBackoff < 0 || d.MaxBackoff < 0 || d.MaxRetryAfter < 0 || d.MaxRetries < -1 {
 		errs = append(errs, fmt.Errorf("%s: values must not be negative (maxRetries: -1 turns retries off)", path))
 	}
 	if d.QueueSize == 0 {
@@ -501,6 +508,12 @@ func (d DeliveryConfig) withDefaults(path string) (DeliveryConfig, []error) {
 	}
 	if d.MaxBackoff == 0 {
 		d.MaxBackoff = DefaultMaxBackoff
+	}
+	if d.MaxRetryAfter == 0 {
+		d.MaxRetryAfter = max(d.MaxBackoff, DefaultMaxRetryAfter)
+	}
+	if d.QueueSize > MaxQueueSize {
+		errs = append(errs, fmt.Errorf("%s.queueSize: %d is over the limit of %d events held in memory per receiver (what does not fit waits in the disk spool; raise spool.maxSizeMB instead)", path, d.QueueSize, MaxQueueSize))
 	}
 	if d.MaxBackoff < d.InitialBackoff {
 		errs = append(errs, fmt.Errorf("%s.maxBackoff: shorter than initialBackoff", path))

@@ -322,3 +322,25 @@ func TestSpoolOverflowDeliversInOrder(t *testing.T) {
 		t.Error("events dropped although the spool had room")
 	}
 }
+
+// An absurd Retry-After (31 years) waits delivery.maxRetryAfter at most.
+func TestRetryAfterIsCapped(t *testing.T) {
+	for _, tc := range []struct {
+		d    DeliveryConfig
+		want time.Duration
+	}{
+		{DeliveryConfig{}, DefaultMaxRetryAfter},
+		{DeliveryConfig{MaxBackoff: time.Hour}, time.Hour},
+		{DeliveryConfig{MaxRetryAfter: time.Minute}, time.Minute},
+	} {
+		sink := &fakeSink{script: []error{
+			sinks.Retryable("rate_limited", errors.New("429"), sinks.ParseRetryAfter("999999999", time.Now())),
+		}}
+		rt, _, sleeps := newTestRuntime(t, sink, tc.d)
+		rt.Enqueue("r", named("a"))
+		drain(t, rt)
+		if s := *sleeps; len(s) != 1 || s[0] != tc.want {
+			t.Errorf("%+v: waited %v, want %v", tc.d, s, tc.want)
+		}
+	}
+}

@@ -353,7 +353,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 		if len(retry) == 0 {
 			return
 		}
-		wait := max(jitter(backoff), retryAfter)
+		wait := max(jitter(backoff), min(retryAfter, w.opts.MaxRetryAfter))
 		if attempt == 0 {
 			w.log.Warn().Err(firstErr).Str("reason", firstClass).Int("events", len(retry)).Dur("retry_in", wait).Msg("send failed; retrying")
 		}

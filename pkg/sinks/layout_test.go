@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"gopkg.in/yaml.v3"
@@ -206,6 +207,23 @@ func TestLayoutTypedValues(t *testing.T) {
 			t.Errorf("%s: %s %v, want %s", tc.leaf, b, err, tc.want)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), "layout.v: "+tc.wantErr) || !IsTemplateError(err)):
 			t.Errorf("%s: %s %v, want a template error %q", tc.leaf, b, err, tc.wantErr)
+		}
+	}
+}
+
+func TestParseRetryAfterBounds(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"7":                             7 * time.Second,
+		"999999999":                     RetryAfterCeiling, // 31 years
+		"99999999999999999999999999":    RetryAfterCeiling, // not an int64
+		"-5":                            0,
+		"Sun, 29 Nov 2026 12:00:30 GMT": 30 * time.Second,
+		"Fri, 29 Nov 2126 12:00:00 GMT": RetryAfterCeiling,
+		"soon":                          0,
+	} {
+		if got := ParseRetryAfter(in, now); got != want {
+			t.Errorf("%q: %v, want %v", in, got, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventide/eventide/pkg/kube/event"
@@ -128,18 +129,30 @@ func HTTPStatusError(code int, retryAfterHeader string, body []byte) error {
 }
 
 // ParseRetryAfter reads a Retry-After header: seconds or an HTTP date.
+//
+// A value beyond RetryAfterCeiling (a year, a number too large for an
+// int64) is RetryAfterCeiling: the receiver's delivery.maxRetryAfter then
+// caps it.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || s > int64(RetryAfterCeiling/time.Second) {
+			return RetryAfterCeiling
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := time.Parse(time.RFC1123, v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), RetryAfterCeiling)
 	}
 	return 0
 }
+
+// RetryAfterCeiling bounds a parsed Retry-After before the receiver's own
+// cap applies.
+const RetryAfterCeiling = 24 * time.Hour
 
 // Deps is what sinks get from the process instead of globals.
 type Deps struct {
