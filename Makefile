@@ -2,11 +2,12 @@
 #   make demo   eventide on a local control plane with a stream of realistic events
 #   make test   every test, against a real kube-apiserver + etcd (built once, cached)
 GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: test demo bench build control-plane vet
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/eventide .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/eventide .
 
 control-plane:
 	bash hack/build-control-plane.sh >/dev/null

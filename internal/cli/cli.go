@@ -3,9 +3,12 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 )
 
 // Exit statuses.
@@ -15,6 +18,17 @@ const (
 	ExitUsage  = 2 // bad flags or arguments
 )
 
+const usage = `eventide routes Kubernetes Events to receivers (Slack, Opsgenie, webhooks, …).
+
+Usage:
+  eventide [flags] [CONFIG]            run (CONFIG is -conf's value)
+  eventide validate [-conf] CONFIG     check a configuration offline, every error with its path
+  eventide version                     print the version
+  eventide help                        this text
+
+Flags of eventide itself:
+`
+
 // Run dispatches args (without the program name) to a subcommand; no
 // subcommand runs eventide (serve).
 func Run(args []string, stdout, stderr io.Writer, version string) int {
@@ -22,28 +36,77 @@ func Run(args []string, stdout, stderr io.Writer, version string) int {
 		switch args[0] {
 		case "validate":
 			return Validate(args[1:], stdout, stderr)
-		case "version":
+		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "eventide", version)
+			return ExitOK
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			fs := serveFlags(&ServeFlags{})
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return ExitOK
 		case "serve":
 			args = args[1:]
+		default:
+			if a := args[0]; !strings.HasPrefix(a, "-") && !looksLikeConfig(a) {
+				fmt.Fprintf(stderr, "eventide: unknown command %q (commands: validate, version, help; a config file is given as -conf FILE)\n", a)
+				return ExitUsage
+			}
 		}
 	}
 	return Serve(args, stdout, stderr, version)
 }
 
-// parse parses args into fs, refusing positional arguments.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+// looksLikeConfig tells a config path given as the positional argument
+// from a mistyped subcommand.
+func looksLikeConfig(arg string) bool {
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	return strings.ContainsRune(arg, os.PathSeparator) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml")
+}
+
+// errHelp: -h asked for the usage, which was printed.
+var errHelp = flag.ErrHelp
+
+// parse parses args into fs; one positional argument is the config file,
+// as promtool and amtool take it. Every mistake is printed.
+func parse(fs *flag.FlagSet, args []string, conf *string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+		}
 		return err
 	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected arguments: %v", fs.Args())
-		fmt.Fprintln(stderr, err)
+	switch {
+	case fs.NArg() == 1 && !flagSet(fs, "conf") && !flagSet(fs, "config"):
+		*conf = fs.Arg(0)
+	case fs.NArg() > 0:
+		err := fmt.Errorf("unexpected arguments %v: give the config as -conf FILE or as the only argument", fs.Args())
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
 		return err
 	}
 	return nil
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// exitFor is the status of a parse error: 0 for -h, else usage.
+func exitFor(err error) int {
+	if errors.Is(err, errHelp) {
+		return ExitOK
+	}
+	return ExitUsage
 }
 
 // configFlags adds -conf and its alias --config.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -39,18 +40,24 @@ type ServeFlags struct {
 //	eventide [-conf config.yaml] [-kubeconfig FILE] [-metrics-address :2112]
 func Serve(args []string, stdout, stderr io.Writer, version string) int {
 	var f ServeFlags
-	fs := flag.NewFlagSet("eventide", flag.ContinueOnError)
-	configFlags(fs, &f.Conf)
-	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&f.MetricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz and /readyz (empty turns them off)")
-	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
-	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
-	if parse(fs, args, stderr) != nil {
-		return ExitUsage
+	fs := serveFlags(&f)
+	if err := parse(fs, args, &f.Conf, stdout, stderr); err != nil {
+		return exitFor(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return ServeContext(ctx, f, stdout, stderr, version, nil)
+}
+
+// serveFlags defines eventide's own flags into f.
+func serveFlags(f *ServeFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("eventide", flag.ContinueOnError)
+	configFlags(fs, &f.Conf)
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&f.MetricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz, /readyz and POST /-/reload (empty turns them off)")
+	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
+	return fs
 }
 
 // ServeContext runs eventide until ctx ends, then drains. onReady, when set,
@@ -102,7 +109,12 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.watch(watchCtx)
-	srv := startHTTP(f.MetricsAddress, reg, engine.Ready, rl.serveHTTP, f.Pprof, log)
+	srv, err := startHTTP(f.MetricsAddress, reg, engine.Ready, rl.serveHTTP, f.Pprof, log)
+	if err != nil {
+		loaded.Close()
+		log.Error().Err(err).Msg("cannot serve metrics (another process on that port? set -metrics-address)")
+		return ExitFailed
+	}
 	err = engine.Run(ctx)
 	if srv != nil {
 		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -136,9 +148,13 @@ func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
 
 // startHTTP serves /metrics, /healthz, /readyz, POST /-/reload (and pprof
 // when asked) on addr; nil when addr is empty.
-func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) *http.Server {
+func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) (*http.Server, error) {
 	if addr == "" {
-		return nil
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	if withPprof {
@@ -159,9 +175,9 @@ func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload 
 	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Str("address", addr).Msg("metrics server failed")
 		}
 	}()
-	return srv
+	return srv, nil
 }

@@ -13,13 +13,13 @@ import (
 
 // Validate checks a configuration offline: no cluster, no network.
 //
-//	eventide validate -conf config.yaml
+//	eventide validate [-conf] config.yaml
 func Validate(args []string, stdout, stderr io.Writer) int {
 	var conf string
 	fs := flag.NewFlagSet("eventide validate", flag.ContinueOnError)
 	configFlags(fs, &conf)
-	if parse(fs, args, stderr) != nil {
-		return ExitUsage
+	if err := parse(fs, args, &conf, stdout, stderr); err != nil {
+		return exitFor(err)
 	}
 	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
 		Deps:              sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard},

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errOut strings.Builder
+	code = Run(args, &out, &errOut, "v1.2.3")
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const validConfig = "route: {match: [{receiver: out}]}\nreceivers: [{name: out, stdout: {}}]\n"
+
+// Every invocation says what it did or what was wrong; help is not an error.
+func TestCommandLine(t *testing.T) {
+	conf := writeFile(t, "config.yaml", validConfig)
+	for _, tc := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"-h"}, 0, "eventide validate", ""},
+		{[]string{"--help"}, 0, "-metrics-address", ""},
+		{[]string{"help"}, 0, "eventide version", ""},
+		{[]string{"--version"}, 0, "eventide v1.2.3", ""},
+		{[]string{"version"}, 0, "eventide v1.2.3", ""},
+		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
+		{[]string{"-nope"}, 2, "", "flag provided but not defined: -nope"},
+		{[]string{"validate", "-h"}, 0, "-conf", ""},
+		{[]string{"validate", conf}, 0, "valid (1 receivers", ""},
+		{[]string{"validate", "-conf", conf}, 0, "valid (1 receivers", ""},
+		{[]string{"validate", conf, "extra"}, 2, "", "unexpected arguments"},
+		{[]string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "", "no such file"},
+	} {
+		code, stdout, stderr := run(tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout, stderr, tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// A metrics port already in use stops eventide with an error, rather than
+// running on without metrics, probes or /-/reload.
+func TestBusyMetricsPortExits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	kubeconfig := writeFile(t, "kubeconfig", `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`)
+	var out, errOut strings.Builder
+	f := ServeFlags{Conf: writeFile(t, "config.yaml", validConfig), Kubeconfig: kubeconfig, MetricsAddress: ln.Addr().String()}
+	if code := ServeContext(context.Background(), f, &out, &errOut, "test", nil); code != ExitFailed || !strings.Contains(errOut.String(), "cannot serve metrics") {
+		t.Errorf("exit %d, log %s", code, errOut.String())
+	}
+}
