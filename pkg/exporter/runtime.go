@@ -68,6 +68,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		sink:     r.Sink,
 		opts:     r.Delivery,
 		log:      rt.log.With().Str("receiver", r.Name).Logger(),
+		logs:     newLogLimiter(),
 		queue:    make([]*event.EnhancedEvent, r.Delivery.QueueSize),
 		wake:     make(chan struct{}, 1),
 		finished: make(chan struct{}),

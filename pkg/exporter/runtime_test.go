@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -342,5 +344,40 @@ func TestRetryAfterIsCapped(t *testing.T) {
 		if s := *sleeps; len(s) != 1 || s[0] != tc.want {
 			t.Errorf("%+v: waited %v, want %v", tc.d, s, tc.want)
 		}
+	}
+}
+
+// A template that fails on every event writes a few lines, not one per
+// event; the metric counts every one, and the first line after the window
+// says how many were left out.
+func TestFailureLogsAreLimited(t *testing.T) {
+	var logs testenv.SyncBuffer
+	sink := &fakeSink{}
+	for i := 0; i < 300; i++ {
+		sink.script = append(sink.script, fmt.Errorf("layout.v: %w", &sinks.TemplateError{Err: errors.New("boom")}))
+	}
+	d, _ := DeliveryConfig{QueueSize: 500}.withDefaults("")
+	m := NewMetrics(prometheus.NewRegistry(), "")
+	rt, err := NewRuntime([]Receiver{{Name: "r", Delivery: d, Sink: sink}}, m, zerolog.New(&logs), RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rt.workers["r"].logs.now = func() time.Time { return now }
+	for i := 0; i < 300; i++ {
+		rt.Enqueue("r", named(fmt.Sprint(i)))
+	}
+	drain(t, rt)
+	if got := testutil.ToFloat64(m.Failed.WithLabelValues("r", "template")); got != 300 {
+		t.Fatalf("failed %v, want 300", got)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != logBurst {
+		t.Errorf("%d log lines for 300 failures, want %d:\n%s", n, logBurst, logs.String())
+	}
+	now = now.Add(logWindow)
+	next := zerolog.New(&logs)
+	rt.workers["r"].logs.event("failed/template", next.Error()).Msg("next")
+	if !strings.Contains(logs.String(), `"similar_lines_left_out":295`) {
+		t.Errorf("the line after the window does not count the rest:\n%s", logs.String())
 	}
 }

@@ -36,8 +36,7 @@ type worker struct {
 	// stop cancels the worker's sends; finished is closed when run returns.
 	stop     context.CancelFunc
 	finished chan struct{}
-	dropLog  time.Time // last "dropping oldest" log line, to log once per burst
-	ackLog   time.Time // last late-failure log line, to log once per minute
+	logs     *logLimiter // repeated lines are counted, not written
 
 	sent, dropFull, dropStop prometheus.Counter
 	tmplErrs                 prometheus.Counter
@@ -81,9 +80,10 @@ func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*ev
 		counter.Inc()
 		w.done(ev)
 	}
-	if now := time.Now(); len(evs) > 0 && now.Sub(w.dropLog) > time.Minute {
-		w.dropLog = now
-		w.log.Warn().Str("full", where).Msg("receiver full: dropping its oldest events (see eventide_receiver_dropped_total)")
+	if len(evs) > 0 {
+		if e := w.logs.event("full/"+where, w.log.Warn()); e != nil {
+			e.Str("full", where).Msg("receiver full: dropping its oldest events (see eventide_receiver_dropped_total)")
+		}
 	}
 }
 
@@ -270,15 +270,9 @@ func (w *worker) ack(ev *event.EnhancedEvent, err error) {
 	w.failed.WithLabelValues(class).Inc()
 	w.deadLetter(ev, class, err, 1)
 	w.done(ev)
-	w.mu.Lock()
-	logNow := time.Since(w.ackLog) > time.Minute
-	if logNow {
-		w.ackLog = time.Now()
-	}
-	w.mu.Unlock()
-	if logNow {
-		w.log.Error().Err(err).Str("reason", class).Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).
-			Msg("send failed after the sink kept the event; not delivered to this receiver (more within a minute are only counted)")
+	if e := w.logs.event("late/"+class, w.log.Error()); e != nil {
+		e.Err(err).Str("reason", class).Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).
+			Msg("send failed after the sink kept the event; not delivered to this receiver")
 	}
 }
 
@@ -346,16 +340,20 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 			return
 		}
 		if failed > 0 {
-			w.log.Error().Err(firstErr).Str("reason", firstClass).Int("attempts", attempt+1).Int("events", failed).
-				Str("event_namespace", firstEv.Namespace).Str("event_name", firstEv.Name).Str("event_reason", firstEv.Reason).
-				Msg("send failed; events not delivered to this receiver")
+			if e := w.logs.event("failed/"+firstClass, w.log.Error()); e != nil {
+				e.Err(firstErr).Str("reason", firstClass).Int("attempts", attempt+1).Int("events", failed).
+					Str("event_namespace", firstEv.Namespace).Str("event_name", firstEv.Name).Str("event_reason", firstEv.Reason).
+					Msg("send failed; events not delivered to this receiver")
+			}
 		}
 		if len(retry) == 0 {
 			return
 		}
 		wait := max(jitter(backoff), min(retryAfter, w.opts.MaxRetryAfter))
 		if attempt == 0 {
-			w.log.Warn().Err(firstErr).Str("reason", firstClass).Int("events", len(retry)).Dur("retry_in", wait).Msg("send failed; retrying")
+			if e := w.logs.event("retry/"+firstClass, w.log.Warn()); e != nil {
+				e.Err(firstErr).Str("reason", firstClass).Int("events", len(retry)).Dur("retry_in", wait).Msg("send failed; retrying")
+			}
 		}
 		if w.backoff(ctx, wait) != nil {
 			if ctx.Err() != nil {
