@@ -4,8 +4,10 @@
 package exporter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,6 +118,7 @@ type ReceiverConfig struct {
 	// fingerprint is the receiver's YAML as given (after ${VAR}
 	// substitution): a reload rebuilds a receiver only when it changed.
 	fingerprint string
+	typeErrors  []string // values of the wrong type, as yaml.v3 words them
 }
 
 // UnmarshalYAML decodes name, delivery and the receiver type's settings
@@ -158,9 +161,9 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 			}
 		}
 	}
-	if len(terrs) > 0 {
-		return &yaml.TypeError{Errors: terrs}
-	}
+	// Not returned: yaml.v3 would drop this receiver from the list and
+	// shift the index of every one after it. Load reports them.
+	r.typeErrors = terrs
 	return nil
 }
 
@@ -300,6 +303,31 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("invalid configuration (%d errors):\n  %s", len(e.Errs), strings.Join(msgs, "\n  "))
 }
 
+// flatten drops nils and splits joined errors, so each problem is one
+// entry (and counted as one).
+func flatten(errs []error) []error {
+	var out []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok && isJoined(err, j.Unwrap()) {
+			out = append(out, flatten(j.Unwrap())...)
+		} else if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// isJoined: err is errors.Join(parts...), whose message is only theirs.
+func isJoined(err error, parts []error) bool {
+	var msgs []string
+	for _, p := range parts {
+		if p != nil {
+			msgs = append(msgs, p.Error())
+		}
+	}
+	return err.Error() == strings.Join(msgs, "\n")
+}
+
 // Unwrap gives the individual errors to errors.Is/As.
 func (e *ConfigError) Unwrap() []error { return e.Errs }
 
@@ -308,12 +336,22 @@ func (e *ConfigError) Unwrap() []error { return e.Errs }
 // reported together in a *ConfigError. Sinks are built (templates parsed)
 // but open nothing until their first send.
 func Load(data []byte, opts LoadOptions) (*Loaded, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
+	if len(data) > MaxConfigBytes {
+		return nil, &ConfigError{Errs: []error{checkSize(data, &yaml.Node{})}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, second yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{Errs: []error{fmt.Errorf("yaml: %s", strings.TrimPrefix(err.Error(), "yaml: "))}}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ConfigError{Errs: []error{errors.New("config is empty: it needs at least route and receivers")}}
+	}
+	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{Errs: []error{fmt.Errorf("line %d: a second YAML document (after ---): eventide reads one; merge them", second.Line)}}
+	}
+	if err := checkSize(data, &doc); err != nil {
+		return nil, &ConfigError{Errs: []error{err}}
 	}
 	root := doc.Content[0]
 	var (
@@ -337,17 +375,23 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	substituteEnv(root, "", lookup, &errs)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
+	paths := map[int]string{}
+	nodePaths(root, "", paths)
 	if err := root.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, m := range te.Errors {
-				errs = append(errs, errors.New(m))
-			}
-		} else {
-			errs = append(errs, err)
+		if !errors.As(err, &te) {
+			return nil, &ConfigError{Errs: append(errs, err)}
 		}
-		// Values are half-decoded; checking them would add noise.
-		return nil, &ConfigError{Errs: errs}
+		// A value of the wrong type is left zero; the other checks go on,
+		// so every mistake is reported at once.
+		for _, m := range te.Errors {
+			errs = append(errs, typeError(m, paths))
+		}
+	}
+	for _, rc := range cfg.Receivers {
+		for _, m := range rc.typeErrors {
+			errs = append(errs, typeError(m, paths))
+		}
 	}
 	l := &Loaded{Warnings: warnings}
 	errs = append(errs, cfg.check(l)...)
@@ -367,7 +411,7 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	}
 	tree, terrs := compileTree(&cfg.Route, names)
 	errs = append(errs, terrs...)
-	if len(errs) > 0 {
+	if errs = flatten(errs); len(errs) > 0 {
 		for _, r := range receivers {
 			_ = r.Sink.Close()
 		}

@@ -26,7 +26,8 @@ func testLoadOptions(env map[string]string) LoadOptions {
 }
 
 // Each file under testdata/invalid holds one kind of mistake and, in its
-// "# want:" lines, the messages the load must report.
+// "# want:" lines, the messages the load must report ("# never:" lines:
+// what it must not print, such as a secret).
 func TestLoadRejectsInvalidConfigs(t *testing.T) {
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) == 0 {
@@ -38,10 +39,13 @@ func TestLoadRejectsInvalidConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants []string
+			var wants, nevers []string
 			for _, line := range strings.Split(string(b), "\n") {
 				if w, ok := strings.CutPrefix(line, "# want: "); ok {
 					wants = append(wants, w)
+				}
+				if n, ok := strings.CutPrefix(line, "# never: "); ok {
+					nevers = append(nevers, n)
 				}
 			}
 			if len(wants) == 0 {
@@ -56,6 +60,11 @@ func TestLoadRejectsInvalidConfigs(t *testing.T) {
 			for _, w := range wants {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error does not say %q:\n%s", w, msg)
+				}
+			}
+			for _, n := range nevers {
+				if strings.Contains(msg, n) {
+					t.Errorf("error says %q, which it must not:\n%s", n, msg)
 				}
 			}
 			for _, e := range ce.Errs {

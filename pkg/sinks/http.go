@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -141,4 +142,14 @@ func IsLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// TransportError classifies an error from an HTTP client call that got no
+// answer: a timeout (the receiver never answered within the send timeout)
+// or a network failure; both are retryable, and the URL is redacted.
+func TransportError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return Retryable("timeout", RedactURLError(err), 0)
+	}
+	return Retryable("network", RedactURLError(err), 0)
 }

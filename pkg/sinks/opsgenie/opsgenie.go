@@ -247,8 +247,5 @@ func classifyOpsgenie(err error) error {
 			return sinks.Permanent("http_4xx", err)
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return sinks.Retryable("timeout", err, 0)
-	}
-	return sinks.Retryable("network", sinks.RedactURLError(err), 0)
+	return sinks.TransportError(err)
 }

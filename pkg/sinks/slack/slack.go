@@ -15,8 +15,14 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// slackMaxText is Slack's limit on a message's text.
-const slackMaxText = 40000
+// Slack's limits: a message's text, and what eventide cuts an attachment
+// field's title and value to (Slack's block limits: longer ones are
+// rejected or cut by Slack without saying so).
+const (
+	slackMaxText       = 40000
+	slackMaxFieldTitle = 150
+	slackMaxFieldValue = 2000
+)
 
 // Config posts a message per event. channel is a template, so the
 // pod's owner label can pick the team's channel:
@@ -102,7 +108,8 @@ func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		return sinks.Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
 	}
 	for _, f := range fields {
-		att.Fields = append(att.Fields, slack.AttachmentField{Title: f[0], Value: f[1], Short: true})
+		att.Fields = append(att.Fields, slack.AttachmentField{Title: sinks.TruncateRunes(f[0], slackMaxFieldTitle),
+			Value: sinks.TruncateRunes(f[1], slackMaxFieldValue), Short: true})
 	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, true)} // escape &, <, > for mrkdwn
 	if att.Color != "" || att.Title != "" || att.Footer != "" || att.AuthorName != "" || len(att.Fields) > 0 {
@@ -140,8 +147,6 @@ func classifySlack(err error) error {
 			return sinks.Retryable("http_5xx", err, 0)
 		}
 		return sinks.Permanent("rejected", fmt.Errorf("slack: %w", err))
-	case errors.Is(err, context.DeadlineExceeded):
-		return sinks.Retryable("timeout", err, 0)
 	}
-	return sinks.Retryable("network", sinks.RedactURLError(err), 0)
+	return sinks.TransportError(err)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
@@ -159,5 +160,22 @@ func TestSlackHugeAnswerFails(t *testing.T) {
 	err := mustBuild(t, "slack: {token: x, channel: '#c', apiURL: "+srv.GetAPIURL()+"}").Send(context.Background(), testenv.SampleEvent())
 	if err == nil {
 		t.Error("a 32 MB answer counted as delivered")
+	}
+}
+
+func TestSlackFieldsCutToLimits(t *testing.T) {
+	srv := newSlackServer(t)
+	s := mustBuild(t, "slack: {token: x, channel: '#c', apiURL: "+srv.GetAPIURL()+", fields: {long: '{{ repeat 5000 \"é\" }}'}}")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	var att []struct {
+		Fields []struct{ Title, Value string }
+	}
+	if err := json.Unmarshal([]byte(srv.Posts()[0].Get("attachments")), &att); err != nil {
+		t.Fatal(err)
+	}
+	if v := att[0].Fields[0].Value; utf8.RuneCountInString(v) != slackMaxFieldValue || !strings.HasSuffix(v, "…") {
+		t.Errorf("field value of %d runes", utf8.RuneCountInString(v))
 	}
 }

@@ -92,7 +92,7 @@ func (s *webhookSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return sinks.Retryable("network", sinks.RedactURLError(err), 0)
+		return sinks.TransportError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

@@ -171,3 +171,17 @@ func TestWebhookErrorsHideURLSecrets(t *testing.T) {
 		t.Errorf("config error %q", err)
 	}
 }
+
+// A receiver that never answers is a timeout, not a network failure.
+func TestWebhookNoAnswerIsTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}").Send(ctx, testenv.SampleEvent())
+	if class, retryable, _ := sinks.Classify(err); class != "timeout" || !retryable {
+		t.Errorf("%v: class %q", err, class)
+	}
+}

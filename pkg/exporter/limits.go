@@ -1,0 +1,115 @@
+package exporter
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits on a configuration, so that a hostile or broken file (an alias
+// bomb, a layout with a hundred thousand keys) is refused in milliseconds
+// instead of taking seconds and gigabytes. Real route files are a few
+// kilobytes and a few hundred nodes.
+const (
+	// MaxConfigBytes is the largest config file.
+	MaxConfigBytes = 1 << 20
+	// MaxConfigNodes bounds the YAML nodes of the file with every alias
+	// expanded: what the key check, the layouts and the templates walk.
+	MaxConfigNodes = 20000
+)
+
+// checkSize refuses a file over MaxConfigBytes, or one whose aliases
+// expand it beyond MaxConfigNodes. The count memoises each node's expanded
+// size, so a bomb is measured in time linear in the file.
+func checkSize(data []byte, doc *yaml.Node) error {
+	if len(data) > MaxConfigBytes {
+		return fmt.Errorf("config is %d bytes; the limit is %d (MaxConfigBytes): a route file is normally a few KB", len(data), MaxConfigBytes)
+	}
+	memo := map[*yaml.Node]int{}
+	var size func(n *yaml.Node, depth int) int
+	size = func(n *yaml.Node, depth int) int {
+		if v, ok := memo[n]; ok {
+			return v
+		}
+		if depth > 100 {
+			return MaxConfigNodes + 1 // nested deeper than any real config
+		}
+		memo[n] = MaxConfigNodes + 1 // an alias cycle counts as too large
+		total := 1
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			total += size(n.Alias, depth+1)
+		}
+		for _, c := range n.Content {
+			total += size(c, depth+1)
+			if total > MaxConfigNodes {
+				break
+			}
+		}
+		memo[n] = total
+		return total
+	}
+	if n := size(doc, 0); n > MaxConfigNodes {
+		return fmt.Errorf("config expands to more than %d YAML nodes (MaxConfigNodes), counting each alias at every use: refused as an alias bomb or an oversized layout", MaxConfigNodes)
+	}
+	return nil
+}
+
+// nodePaths maps each line of the file to the config path of the last key
+// on it (in flow style, `delivery: {queueSize: x}`, the innermost), so that
+// a YAML type error, which gives only a line, can name its path.
+func nodePaths(n *yaml.Node, path string, out map[int]string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(path, n.Content[i].Value)
+			out[n.Content[i].Line] = p
+			nodePaths(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			nodePaths(c, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+}
+
+var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `.*`)? into (.+)$")
+
+// typeNames says in the config's words what a Go type expects.
+var typeNames = map[string]string{
+	"int": "an integer", "int32": "an integer", "int64": "an integer", "float32": "a number",
+	"bool": "true or false", "string": "a string", "time.Duration": "a duration (30s, 5m)",
+	"map[string]string": "a mapping of strings", "[]string": "a list of strings",
+	"exporter.StringList": "a string or a list of strings", "[]exporter.RouteConfig": "a list of routes",
+	"exporter.RouteConfig": "a route (drop, match, routes)", "[]exporter.RuleConfig": "a list of rules",
+	"exporter.RuleConfig": "a rule (a mapping)", "[]exporter.ReceiverConfig": "a list of receivers",
+	"exporter.Config": "a mapping of settings",
+}
+
+var yamlKinds = map[string]string{"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
+	"map": "a mapping", "seq": "a list", "null": "nothing"}
+
+// typeError rewrites a yaml.v3 type error with its path and in the
+// config's words; it never quotes the value (it may be a substituted
+// secret).
+func typeError(msg string, paths map[int]string) error {
+	m := typeErrorRE.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Errorf("%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	line, _ := strconv.Atoi(m[1])
+	got, want := yamlKinds[m[2]], typeNames[m[3]]
+	if got == "" {
+		got = m[2]
+	}
+	if want == "" {
+		want = m[3][strings.LastIndexByte(m[3], '.')+1:]
+	}
+	where := fmt.Sprintf("line %d", line)
+	if p := paths[line]; p != "" {
+		where = fmt.Sprintf("%s (line %d)", p, line)
+	}
+	return fmt.Errorf("%s: %s where %s is expected", where, got, want)
+}
