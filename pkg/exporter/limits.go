@@ -19,6 +19,10 @@ const (
 	// MaxConfigNodes bounds the YAML nodes of the file with every alias
 	// expanded: what the key check, the layouts and the templates walk.
 	MaxConfigNodes = 20000
+	// MaxConfigTemplates bounds the values holding {{ }}: each parsed
+	// template costs about 25 KB (text/template copies sprig's function
+	// table), so this keeps a load under about 60 MB.
+	MaxConfigTemplates = 2000
 )
 
 // checkSize refuses a file over MaxConfigBytes, or one whose aliases
@@ -28,31 +32,42 @@ func checkSize(data []byte, doc *yaml.Node) error {
 	if len(data) > MaxConfigBytes {
 		return fmt.Errorf("config is %d bytes; the limit is %d (MaxConfigBytes): a route file is normally a few KB", len(data), MaxConfigBytes)
 	}
-	memo := map[*yaml.Node]int{}
-	var size func(n *yaml.Node, depth int) int
-	size = func(n *yaml.Node, depth int) int {
+	type count struct{ nodes, templates int }
+	tooMany := count{MaxConfigNodes + 1, 0}
+	memo := map[*yaml.Node]count{}
+	var size func(n *yaml.Node, depth int) count
+	size = func(n *yaml.Node, depth int) count {
 		if v, ok := memo[n]; ok {
 			return v
 		}
 		if depth > 100 {
-			return MaxConfigNodes + 1 // nested deeper than any real config
+			return tooMany // nested deeper than any real config
 		}
-		memo[n] = MaxConfigNodes + 1 // an alias cycle counts as too large
-		total := 1
+		memo[n] = tooMany // an alias cycle counts as too large
+		total := count{nodes: 1}
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "{{") {
+			total.templates = 1
+		}
 		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			total += size(n.Alias, depth+1)
+			c := size(n.Alias, depth+1)
+			total.nodes, total.templates = total.nodes+c.nodes, total.templates+c.templates
 		}
-		for _, c := range n.Content {
-			total += size(c, depth+1)
-			if total > MaxConfigNodes {
+		for _, child := range n.Content {
+			c := size(child, depth+1)
+			total.nodes, total.templates = total.nodes+c.nodes, total.templates+c.templates
+			if total.nodes > MaxConfigNodes {
 				break
 			}
 		}
 		memo[n] = total
 		return total
 	}
-	if n := size(doc, 0); n > MaxConfigNodes {
+	c := size(doc, 0)
+	switch {
+	case c.nodes > MaxConfigNodes:
 		return fmt.Errorf("config expands to more than %d YAML nodes (MaxConfigNodes), counting each alias at every use: refused as an alias bomb or an oversized layout", MaxConfigNodes)
+	case c.templates > MaxConfigTemplates:
+		return fmt.Errorf("config holds %d templates ({{ }} values, counting each alias at every use); the limit is %d (MaxConfigTemplates)", c.templates, MaxConfigTemplates)
 	}
 	return nil
 }

@@ -227,3 +227,17 @@ func TestParseRetryAfterBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateRecursionRefused(t *testing.T) {
+	for _, text := range []string{
+		`{{ define "a" }}{{ template "a" . }}{{ end }}{{ template "a" . }}`,
+		`{{ define "a" }}{{ if .Name }}{{ template "b" . }}{{ end }}{{ end }}{{ define "b" }}{{ range .Labels }}{{ template "a" $ }}{{ end }}{{ end }}x`,
+	} {
+		if _, err := ParseTemplate(text); err == nil || !strings.Contains(err.Error(), "calls itself") {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+	if _, err := ParseTemplate(`{{ define "a" }}A{{ end }}{{ define "b" }}{{ template "a" . }}{{ template "a" . }}{{ end }}{{ template "b" . }}`); err != nil {
+		t.Errorf("a template used twice is not recursion: %v", err)
+	}
+}

@@ -63,6 +63,9 @@ func ParseTemplate(text string) (*Template, error) {
 	if err != nil {
 		return nil, cleanTemplateError(err)
 	}
+	if err := checkRecursion(t); err != nil {
+		return nil, err
+	}
 	return &Template{tmpl: t, fast: compileFast(t)}, nil
 }
 
