@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eventide/eventide/internal/testenv"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {
@@ -73,5 +78,53 @@ current-context: c
 	f := ServeFlags{Conf: writeFile(t, "config.yaml", validConfig), Kubeconfig: kubeconfig, MetricsAddress: ln.Addr().String()}
 	if code := ServeContext(context.Background(), f, &out, &errOut, "test", nil); code != ExitFailed || !strings.Contains(errOut.String(), "cannot serve metrics") {
 		t.Errorf("exit %d, log %s", code, errOut.String())
+	}
+}
+
+// An API server that cannot be reached is logged at once and counted, and
+// /healthz fails once that lasted -unhealthy-after, so a liveness probe
+// restarts eventide instead of leaving it running and exporting nothing.
+func TestUnreachableAPIServerIsReported(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	kubeconfig := writeFile(t, "kubeconfig", `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`)
+	conf := writeFile(t, "config.yaml", "checkpoint: {enabled: false}\nomitLookup: true\n"+validConfig)
+	var stdout, stderr testenv.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- ServeContext(ctx, ServeFlags{Conf: conf, Kubeconfig: kubeconfig, MetricsAddress: addr, UnhealthyAfter: time.Second}, &stdout, &stderr, "test", nil)
+	}()
+	defer func() { cancel(); <-done }()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	err = testenv.PollUntil(wctx, 50*time.Millisecond, func() bool {
+		code, _ := get("/healthz")
+		_, metrics := get("/metrics")
+		return code == http.StatusServiceUnavailable && strings.Contains(metrics, `eventide_watch_errors_total{reason="error"}`) &&
+			strings.Contains(stderr.String(), "event watch failing")
+	})
+	if err != nil {
+		code, body := get("/healthz")
+		t.Fatalf("%v: /healthz %d %s\nlog:\n%s", err, code, body, stderr.String())
 	}
 }

@@ -33,6 +33,9 @@ type ServeFlags struct {
 	MetricsAddress string
 	DrainTimeout   time.Duration
 	Pprof          bool
+	// UnhealthyAfter: /healthz fails once the event watch has failed for
+	// this long, so a liveness probe restarts a stuck eventide; 0: never.
+	UnhealthyAfter time.Duration
 }
 
 // Serve runs eventide until SIGTERM or SIGINT, then drains.
@@ -57,6 +60,7 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 	fs.StringVar(&f.MetricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz, /readyz and POST /-/reload (empty turns them off)")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
+	fs.DurationVar(&f.UnhealthyAfter, "unhealthy-after", 5*time.Minute, "/healthz fails once the event watch has failed this long (0: never)")
 	return fs
 }
 
@@ -75,6 +79,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	cfg := &loaded.Config
 	log := newLogger(cfg, stderr).With().Str("version", version).Logger()
+	kube.RouteKlog(log)
 	for _, w := range loaded.Warnings {
 		log.Warn().Str("config", f.Conf).Msg(w)
 	}
@@ -109,7 +114,8 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go rl.watch(watchCtx)
-	srv, err := startHTTP(f.MetricsAddress, reg, engine.Ready, rl.serveHTTP, f.Pprof, log)
+	health := probes{ready: engine.Ready, failingSince: engine.WatchFailingSince, unhealthyAfter: f.UnhealthyAfter}
+	srv, err := startHTTP(f.MetricsAddress, reg, health, rl.serveHTTP, f.Pprof, log)
 	if err != nil {
 		loaded.Close()
 		log.Error().Err(err).Msg("cannot serve metrics (another process on that port? set -metrics-address)")
@@ -148,7 +154,7 @@ func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
 
 // startHTTP serves /metrics, /healthz, /readyz, POST /-/reload (and pprof
 // when asked) on addr; nil when addr is empty.
-func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) (*http.Server, error) {
+func startHTTP(addr string, reg *prometheus.Registry, health probes, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) (*http.Server, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -165,14 +171,8 @@ func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload 
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/-/reload", reload)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "event caches not synced", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("/healthz", health.healthz)
+	mux.HandleFunc("/readyz", health.readyz)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -180,4 +180,31 @@ func startHTTP(addr string, reg *prometheus.Registry, ready func() bool, reload 
 		}
 	}()
 	return srv, nil
+}
+
+// probes answer the kubelet's liveness and readiness probes.
+type probes struct {
+	ready          func() bool
+	failingSince   func() time.Time
+	unhealthyAfter time.Duration
+}
+
+// healthz fails once the event watch has been failing for unhealthyAfter:
+// the old exporter's most reported failure was a pod that ran, exported
+// nothing, and answered 200.
+func (p probes) healthz(w http.ResponseWriter, _ *http.Request) {
+	if since := p.failingSince(); p.unhealthyAfter > 0 && !since.IsZero() && time.Since(since) > p.unhealthyAfter {
+		http.Error(w, fmt.Sprintf("event watch failing since %s (over -unhealthy-after %s)", since.UTC().Format(time.RFC3339), p.unhealthyAfter),
+			http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+func (p probes) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !p.ready() {
+		http.Error(w, "event caches not synced", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
 }

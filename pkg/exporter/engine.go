@@ -31,6 +31,7 @@ type Engine struct {
 	ownNS    string
 	onReady  func()
 	ready    atomic.Bool
+	watcher  atomic.Pointer[kube.EventWatcher] // while delivering
 	enricher Enricher
 }
 
@@ -60,6 +61,15 @@ func New(opts Options) (*Engine, error) {
 	}
 	return &Engine{loaded: opts.Config, restCfg: opts.REST, log: opts.Log, m: opts.Metrics,
 		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady}, nil
+}
+
+// WatchFailingSince is when the event watch started failing without
+// recovering; zero while it works or when not watching.
+func (e *Engine) WatchFailingSince() time.Time {
+	if w := e.watcher.Load(); w != nil {
+		return w.FailingSince()
+	}
+	return time.Time{}
 }
 
 // Ready reports whether the engine serves: its event caches synced, or it is
@@ -165,10 +175,13 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		OnEvent:    pipeline.Handle,
 		OnDiscard:  func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
 		OnRelist:   func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
+		OnHealthy:  func(t time.Time) { e.m.WatchLastSuccess.Set(float64(t.Unix())) },
 	})
 	if err != nil {
 		return fmt.Errorf("cannot build the event watcher: %w", err)
 	}
+	e.watcher.Store(watcher)
+	defer e.watcher.Store(nil)
 	e.mu.Lock()
 	next := e.loaded // a reload that came in while delivery was being built
 	e.loaded, e.sinksOwned = loaded, true

@@ -34,6 +34,8 @@ type Metrics struct {
 	SpoolEvents      *prometheus.GaugeVec
 	SpoolBytes       *prometheus.GaugeVec
 
+	WatchLastSuccess prometheus.Gauge
+
 	// Reloads, named as Prometheus and Alertmanager name theirs.
 	ConfigReloadSuccessful    prometheus.Gauge
 	ConfigReloadSuccessTime   prometheus.Gauge
@@ -91,6 +93,9 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Help: "Time of the last configuration that applied (the start, or a successful reload)."})
 	m.ConfigReloads = f("config_reloads_total", "Configuration reloads, by result: applied, unchanged, invalid.", "result")
 	m.ConfigRestartRequiredKeys = f("config_restart_required_total", "Reloads that changed a key that only applies at start, by key.", "key")
+	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
+		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
+	reg.MustRegister(m.WatchLastSuccess)
 	reg.MustRegister(m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime, m.ConfigReloads, m.ConfigRestartRequiredKeys)
 	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,

@@ -2,7 +2,13 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/informers/internalinterfaces"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
@@ -10,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,9 +38,17 @@ type WatcherOptions struct {
 	// OnDiscard, when set, counts events not delivered, by reason.
 	OnDiscard func(reason string)
 	// OnRelist, when set, counts watch failures that make the informer list
-	// again (410 Gone, a broken connection, an API server restart).
+	// again (410 Gone, a broken connection, an API server restart, an API
+	// server that cannot be reached).
 	OnRelist func(reason string)
+	// OnHealthy, when set, is told the time the watch was last known to
+	// work: after its first list, and every healthCheck while no failure is
+	// pending.
+	OnHealthy func(time.Time)
 }
+
+// healthCheck is how often OnHealthy is refreshed while the watch works.
+const healthCheck = 10 * time.Second
 
 // EventWatcher watches core/v1 Events with shared informers (one per
 // watched namespace, or one for all) and turns additions and new
@@ -42,6 +58,7 @@ type EventWatcher struct {
 	log       zerolog.Logger
 	factories []informers.SharedInformerFactory
 	informers []cache.SharedIndexInformer
+	health    watchHealth
 }
 
 // NewEventWatcher builds a watcher on cfg; Run starts it.
@@ -62,7 +79,7 @@ func NewEventWatcher(cfg *rest.Config, log zerolog.Logger, opts WatcherOptions) 
 		f := informers.NewSharedInformerFactoryWithOptions(cs, 0,
 			informers.WithNamespace(ns),
 			informers.WithTransform(stripEvent))
-		inf := f.Core().V1().Events().Informer()
+		inf := f.InformerFor(&corev1.Event{}, w.newInformer(ns))
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc:    w.onAdd,
 			UpdateFunc: w.onUpdate,
@@ -85,6 +102,7 @@ func (w *EventWatcher) Run(ctx context.Context) error {
 	for _, f := range w.factories {
 		f.Start(ctx.Done())
 	}
+	go w.health.watch(ctx, w)
 	for _, inf := range w.informers {
 		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 			return fmt.Errorf("event informer did not sync: %w", context.Cause(ctx))
@@ -92,6 +110,34 @@ func (w *EventWatcher) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// newInformer is client-go's event informer with its list and watch calls
+// observed: a watch that cannot reach the API server retries inside
+// client-go without a word (no error handler call, no log), so this is
+// where a failure, and a recovery, show.
+func (w *EventWatcher) newInformer(ns string) internalinterfaces.NewInformerFunc {
+	return func(cs kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		events := func() typedcorev1.EventInterface { return cs.CoreV1().Events(ns) }
+		lw := &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				l, err := events().List(ctx, o)
+				w.health.observe(w, err)
+				return l, err
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				wi, err := events().Watch(ctx, o)
+				w.health.observe(w, err)
+				return wi, err
+			},
+		}
+		return cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, cs), &corev1.Event{},
+			cache.SharedIndexInformerOptions{ResyncPeriod: resync, Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+	}
+}
+
+// FailingSince is when the event watch started failing without recovering
+// since; zero while it works.
+func (w *EventWatcher) FailingSince() time.Time { return w.health.since() }
 
 // HasSynced reports whether every event informer has listed once.
 func (w *EventWatcher) HasSynced() bool {
@@ -141,19 +187,26 @@ func (w *EventWatcher) discard(reason string) {
 	}
 }
 
-func (w *EventWatcher) onWatchError(ctx context.Context, r *cache.Reflector, err error) {
-	reason := "error"
+// onWatchError is client-go's report that the informer must list again.
+// Failures to reach the API server are counted where they happen
+// (newInformer); here only the normal end of a long watch is.
+func (w *EventWatcher) onWatchError(_ context.Context, _ *cache.Reflector, err error) {
+	if (apierrors.IsResourceExpired(err) || apierrors.IsGone(err)) && w.opts.OnRelist != nil {
+		w.opts.OnRelist("expired")
+	}
+}
+
+// watchErrorReason is the bounded label of a failed list or watch.
+func watchErrorReason(err error) string {
 	switch {
-	case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
-		reason = "expired"
 	case apierrors.IsForbidden(err):
-		reason = "forbidden"
-		w.log.Error().Err(err).Msg("RBAC forbids listing or watching events: grant list/watch on events")
+		return "forbidden"
+	case apierrors.IsUnauthorized(err):
+		return "unauthorized"
+	case apierrors.IsResourceExpired(err) || apierrors.IsGone(err):
+		return "expired"
 	}
-	if w.opts.OnRelist != nil {
-		w.opts.OnRelist(reason)
-	}
-	cache.DefaultWatchErrorHandler(ctx, r, err)
+	return "error"
 }
 
 // stripEvent drops managedFields before the event is stored in the cache.
@@ -162,4 +215,79 @@ func stripEvent(obj any) (any, error) {
 		a.GetObjectMeta().SetManagedFields(nil)
 	}
 	return obj, nil
+}
+
+// watchHealth follows whether the event watch works: the first failure is
+// logged at once, the next ones with a doubling interval (1m, 2m, … 30m),
+// a recovery once, and every failure is counted.
+type watchHealth struct {
+	mu       sync.Mutex
+	failing  time.Time // zero while the watch works
+	failures int
+	nextLog  time.Time
+	logEvery time.Duration
+}
+
+func (h *watchHealth) since() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failing
+}
+
+// observe takes the outcome of one list or watch call.
+func (h *watchHealth) observe(w *EventWatcher, err error) {
+	if err != nil && errors.Is(err, context.Canceled) {
+		return // shutting down
+	}
+	reason := ""
+	if err != nil {
+		reason = watchErrorReason(err)
+		if reason == "expired" {
+			return // the reflector lists again at once: not a failure
+		}
+		if w.opts.OnRelist != nil {
+			w.opts.OnRelist(reason)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	switch {
+	case err == nil && !h.failing.IsZero():
+		w.log.Info().Int("failures", h.failures).Dur("failed_for", now.Sub(h.failing).Round(time.Second)).Msg("event watch recovered")
+		h.failing = time.Time{}
+	case err == nil:
+	case h.failing.IsZero():
+		h.failing, h.failures = now, 1
+		h.logEvery, h.nextLog = time.Minute, now.Add(time.Minute)
+		e := w.log.Warn()
+		if reason == "forbidden" {
+			e = w.log.Error().Str("hint", "grant list/watch on events")
+		}
+		e.Err(err).Str("reason", reason).Msg("event watch failing; retrying (see eventide_watch_errors_total)")
+	default:
+		h.failures++
+		if now.After(h.nextLog) {
+			w.log.Warn().Err(err).Str("reason", reason).Int("failures", h.failures).
+				Dur("failing_for", now.Sub(h.failing).Round(time.Second)).Msg("event watch still failing")
+			h.logEvery = min(2*h.logEvery, 30*time.Minute)
+			h.nextLog = now.Add(h.logEvery)
+		}
+	}
+}
+
+// watch reports the watch healthy every healthCheck while it works.
+func (h *watchHealth) watch(ctx context.Context, w *EventWatcher) {
+	t := time.NewTicker(healthCheck)
+	defer t.Stop()
+	for {
+		if w.HasSynced() && h.since().IsZero() && w.opts.OnHealthy != nil {
+			w.opts.OnHealthy(time.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
