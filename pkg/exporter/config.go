@@ -372,7 +372,9 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 			return "unset-" + name, true
 		}
 	}
-	substituteEnv(root, "", lookup, &errs)
+	templates := map[*yaml.Node]bool{}
+	templateNodes(root, configType, false, templates)
+	substituteEnv(root, "", lookup, templates, &errs)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
 	paths := map[int]string{}

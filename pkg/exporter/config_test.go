@@ -161,7 +161,7 @@ func TestExpandEnv(t *testing.T) {
 		{in: "${not a name}", err: "not an environment variable name"},
 		{in: "${TOKEN", err: "unterminated"},
 	} {
-		got, err := expandEnv(tc.in, lookup)
+		got, err := expandEnv(tc.in, lookup, func(v string) string { return v })
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
@@ -194,5 +194,45 @@ func TestSecretFileReference(t *testing.T) {
 	}
 	if got := l.Config.Receivers[0].Settings.(*slack.Config).Token.Value(); got != "xoxb-from-file" {
 		t.Errorf("token %q", got)
+	}
+}
+
+// A ${VAR} value is literal text in a template: braces in a secret neither
+// break the load nor show in an error, and a field that is not a template
+// gets the value as it is.
+func TestSubstitutedValuesAreLiteralInTemplates(t *testing.T) {
+	secret := `s3cr{{et}}"x`
+	src := `route: {match: [{receiver: h}, {receiver: s}]}
+receivers:
+  - name: h
+    webhook:
+      endpoint: http://127.0.0.1:1/
+      headers: {Authorization: "Bearer ${TOKEN}"}
+      layout: {who: "${TOKEN} {{ .Reason }}"}
+  - name: s
+    slack: {token: "${TOKEN}", channel: "#c-${TOKEN}"}
+`
+	l, err := Load([]byte(src), testLoadOptions(map[string]string{"TOKEN": secret}))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	defer l.Close()
+	if got := l.Config.Receivers[1].Settings.(*slack.Config).Token.Value(); got != secret {
+		t.Errorf("slack token %q: a field that is not a template gets the value as it is", got)
+	}
+	h := l.Config.Receivers[0].Settings.(*webhook.Config)
+	headers, err := sinks.ParseTemplateMap("h", h.Headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv, err := headers.Render(testEvent()); err != nil || kv[0][1] != "Bearer "+secret {
+		t.Errorf("header %v %v", kv, err)
+	}
+	layout, err := sinks.ParseLayout("layout", &h.Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := layout.Render(testEvent()); err != nil || string(b) != `{"who":"s3cr{{et}}\"x BackOff"}` {
+		t.Errorf("layout %s %v", b, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -144,22 +145,28 @@ func join(path, key string) string {
 // variable NAME, as the old tool's os.ExpandEnv did for secrets, but only
 // outside {{ }} so template variables ($x, $.Reason) survive, and never the
 // unbraced $NAME form. $${ writes a literal ${. An unset variable is an
-// error: an empty API key is better caught at load.
-func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), errs *[]error) {
+// error: an empty API key is better caught at load. In a template (a node
+// of templates), a value is literal text: {{ or }} in a secret neither
+// breaks the template nor shows in its errors.
+func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), templates map[*yaml.Node]bool, errs *[]error) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			substituteEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, errs)
+			substituteEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, templates, errs)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			substituteEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, errs)
+			substituteEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, templates, errs)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
 			return
 		}
-		v, err := expandEnv(n.Value, lookup)
+		literal := func(v string) string { return v }
+		if templates[n] {
+			literal = templateLiteral
+		}
+		v, err := expandEnv(n.Value, lookup, literal)
 		if err != nil {
 			*errs = append(*errs, fmt.Errorf("%s (line %d): %w", path, n.Line, err))
 			return
@@ -168,7 +175,78 @@ func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool)
 	}
 }
 
-func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
+// templateLiteral writes v so that a template prints it as it is.
+func templateLiteral(v string) string {
+	if !strings.Contains(v, "{{") && !strings.Contains(v, "}}") {
+		return v
+	}
+	return "{{ " + strconv.Quote(v) + " }}"
+}
+
+// templateNodes marks the scalars of n that are parsed as templates: values
+// of fields tagged tmpl:"true", and every leaf of a layout (a yaml.Node).
+func templateNodes(n *yaml.Node, t reflect.Type, inTemplate bool, out map[*yaml.Node]bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode {
+		return // its anchor is walked where it is defined
+	}
+	if t == yamlNodeType {
+		inTemplate = true
+	}
+	if n.Kind == yaml.ScalarNode {
+		if inTemplate {
+			out[n] = true
+		}
+		return
+	}
+	if t == yamlNodeType {
+		for i, c := range n.Content {
+			if n.Kind != yaml.MappingNode || i%2 == 1 { // a layout's keys are names
+				templateNodes(c, yamlNodeType, true, out)
+			}
+		}
+		return
+	}
+	switch {
+	case t == receiverConfigType || t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		fields, tmpl := yamlFields(t), templateKeys(t)
+		if t == receiverConfigType {
+			fields = receiverFields()
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				templateNodes(n.Content[i+1], ft, tmpl[n.Content[i].Value], out)
+			}
+		}
+	case t.Kind() == reflect.Map || t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			if t.Kind() == reflect.Map && i%2 == 0 {
+				continue // keys are names, not templates
+			}
+			templateNodes(c, t.Elem(), inTemplate, out)
+		}
+	}
+}
+
+// templateKeys are the YAML keys of struct t whose values are templates.
+func templateKeys(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("tmpl") == "true" {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			out[name] = true
+		}
+	}
+	return out
+}
+
+func expandEnv(s string, lookup func(string) (string, bool), literal func(string) string) (string, error) {
 	var b strings.Builder
 	depth := 0
 	for i := 0; i < len(s); {
@@ -197,7 +275,7 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
 			if !ok {
 				return "", fmt.Errorf("environment variable %s is not set", name)
 			}
-			b.WriteString(v)
+			b.WriteString(literal(v))
 			i += end + 1
 		default:
 			b.WriteByte(s[i])

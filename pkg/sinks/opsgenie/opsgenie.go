@@ -46,16 +46,16 @@ var ogPriorityRE = regexp.MustCompile(`^P[1-5]$`)
 type Config struct {
 	APIKey      sinks.Secret      `yaml:"apiKey"`
 	URL         string            `yaml:"URL"` // api.opsgenie.com (default), api.eu.opsgenie.com, …
-	Priority    string            `yaml:"priority"`
-	Message     string            `yaml:"message"`
-	Alias       string            `yaml:"alias"`
-	Description string            `yaml:"description"`
-	Tags        []string          `yaml:"tags"`
-	Details     map[string]string `yaml:"details"`
+	Priority    string            `yaml:"priority" tmpl:"true"`
+	Message     string            `yaml:"message" tmpl:"true"`
+	Alias       string            `yaml:"alias" tmpl:"true"`
+	Description string            `yaml:"description" tmpl:"true"`
+	Tags        []string          `yaml:"tags" tmpl:"true"`
+	Details     map[string]string `yaml:"details" tmpl:"true"`
 	Responders  []Responder       `yaml:"responders"`
-	Entity      string            `yaml:"entity"`
-	Source      string            `yaml:"source"` // default "eventide"
-	Note        string            `yaml:"note"`
+	Entity      string            `yaml:"entity" tmpl:"true"`
+	Source      string            `yaml:"source" tmpl:"true"` // default "eventide"
+	Note        string            `yaml:"note" tmpl:"true"`
 }
 
 // Responder is a team, user, escalation or schedule to notify.

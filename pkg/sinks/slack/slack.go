@@ -31,15 +31,15 @@ const (
 //	fallbackChannel: '#platform-alerts'
 type Config struct {
 	Token           sinks.Secret      `yaml:"token"`
-	Channel         string            `yaml:"channel"`
-	FallbackChannel string            `yaml:"fallbackChannel"` // when channel renders empty
-	Message         string            `yaml:"message"`
-	Color           string            `yaml:"color"`
-	Footer          string            `yaml:"footer"`
-	Title           string            `yaml:"title"`
-	AuthorName      string            `yaml:"author_name"`
-	Fields          map[string]string `yaml:"fields"` // shown in key order
-	APIURL          string            `yaml:"apiURL"` // default https://slack.com/api/
+	Channel         string            `yaml:"channel" tmpl:"true"`
+	FallbackChannel string            `yaml:"fallbackChannel" tmpl:"true"` // when channel renders empty
+	Message         string            `yaml:"message" tmpl:"true"`
+	Color           string            `yaml:"color" tmpl:"true"`
+	Footer          string            `yaml:"footer" tmpl:"true"`
+	Title           string            `yaml:"title" tmpl:"true"`
+	AuthorName      string            `yaml:"author_name" tmpl:"true"`
+	Fields          map[string]string `yaml:"fields" tmpl:"true"` // shown in key order
+	APIURL          string            `yaml:"apiURL"`             // default https://slack.com/api/
 }
 
 func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {

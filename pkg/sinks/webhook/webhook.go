@@ -22,7 +22,7 @@ import (
 type Config struct {
 	Endpoint string            `yaml:"endpoint"`
 	Method   string            `yaml:"method"` // default POST
-	Headers  map[string]string `yaml:"headers"`
+	Headers  map[string]string `yaml:"headers" tmpl:"true"`
 	Layout   yaml.Node         `yaml:"layout"`
 	TLS      sinks.TLSConfig   `yaml:"tls"`
 }

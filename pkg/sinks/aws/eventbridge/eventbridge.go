@@ -27,8 +27,8 @@ const (
 // up to ten per PutEvents call. details is the event's detail, a layout
 // (default: the whole enriched event).
 type Config struct {
-	DetailType     string    `yaml:"detailType"`
-	Source         string    `yaml:"source"`
+	DetailType     string    `yaml:"detailType" tmpl:"true"`
+	Source         string    `yaml:"source" tmpl:"true"`
 	EventBusName   string    `yaml:"eventBusName"`
 	Details        yaml.Node `yaml:"details"`
 	awsbase.Config `yaml:",inline"`

@@ -29,7 +29,7 @@ const (
 // with PutRecords.
 type Config struct {
 	StreamName     string    `yaml:"streamName"`
-	PartitionKey   string    `yaml:"partitionKey"` // template; default the event's UID
+	PartitionKey   string    `yaml:"partitionKey" tmpl:"true"` // template; default the event's UID
 	Layout         yaml.Node `yaml:"layout"`
 	DeDot          bool      `yaml:"deDot"`
 	awsbase.Config `yaml:",inline"`

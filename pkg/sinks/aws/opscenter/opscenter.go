@@ -31,17 +31,17 @@ const (
 // (default: kind/namespace/name/reason) goes into OpsCenter's /aws/dedup, so
 // repeats of an event do not open new OpsItems.
 type Config struct {
-	Title           string            `yaml:"title"`
-	Description     string            `yaml:"description"`
-	Source          string            `yaml:"source"`
-	Category        string            `yaml:"category"`
-	Severity        string            `yaml:"severity"`
-	Priority        string            `yaml:"priority"` // renders to 1-5
+	Title           string            `yaml:"title" tmpl:"true"`
+	Description     string            `yaml:"description" tmpl:"true"`
+	Source          string            `yaml:"source" tmpl:"true"`
+	Category        string            `yaml:"category" tmpl:"true"`
+	Severity        string            `yaml:"severity" tmpl:"true"`
+	Priority        string            `yaml:"priority" tmpl:"true"` // renders to 1-5
 	Notifications   []string          `yaml:"notifications"`
-	OperationalData map[string]string `yaml:"operationalData"`
+	OperationalData map[string]string `yaml:"operationalData" tmpl:"true"`
 	RelatedOpsItems []string          `yaml:"relatedOpsItems"`
-	Tags            map[string]string `yaml:"tags"`
-	DedupString     string            `yaml:"dedupString"`
+	Tags            map[string]string `yaml:"tags" tmpl:"true"`
+	DedupString     string            `yaml:"dedupString" tmpl:"true"`
 	awsbase.Config  `yaml:",inline"`
 }
 

@@ -26,10 +26,10 @@ const snsMaxSubject = 100
 type Config struct {
 	TopicARN               string            `yaml:"topicARN"`
 	Layout                 yaml.Node         `yaml:"layout"`
-	Subject                string            `yaml:"subject"`
-	MessageAttributes      map[string]string `yaml:"messageAttributes"`
-	MessageGroupID         string            `yaml:"messageGroupId"`
-	MessageDeduplicationID string            `yaml:"messageDeduplicationId"`
+	Subject                string            `yaml:"subject" tmpl:"true"`
+	MessageAttributes      map[string]string `yaml:"messageAttributes" tmpl:"true"`
+	MessageGroupID         string            `yaml:"messageGroupId" tmpl:"true"`
+	MessageDeduplicationID string            `yaml:"messageDeduplicationId" tmpl:"true"`
 	awsbase.Config         `yaml:",inline"`
 }
 

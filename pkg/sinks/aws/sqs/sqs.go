@@ -34,8 +34,8 @@ type Config struct {
 	QueueName              string    `yaml:"queueName"`
 	QueueURL               string    `yaml:"queueURL"` // instead of queueName; no lookup
 	Layout                 yaml.Node `yaml:"layout"`
-	MessageGroupID         string    `yaml:"messageGroupId"`
-	MessageDeduplicationID string    `yaml:"messageDeduplicationId"`
+	MessageGroupID         string    `yaml:"messageGroupId" tmpl:"true"`
+	MessageDeduplicationID string    `yaml:"messageDeduplicationId" tmpl:"true"`
 	awsbase.Config         `yaml:",inline"`
 }
 
