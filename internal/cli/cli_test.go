@@ -34,6 +34,7 @@ const validConfig = "route: {match: [{receiver: out}]}\nreceivers: [{name: out, 
 // Every invocation says what it did or what was wrong; help is not an error.
 func TestCommandLine(t *testing.T) {
 	conf := writeFile(t, "config.yaml", validConfig)
+	insecure := writeFile(t, "insecure.yaml", "route: {match: [{receiver: h}]}\nreceivers: [{name: h, webhook: {endpoint: 'https://h.example/x?k=s', tls: {insecureSkipVerify: true}}}]\n")
 	for _, tc := range []struct {
 		args           []string
 		code           int
@@ -51,6 +52,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"validate", "-conf", conf}, 0, "valid (1 receivers", ""},
 		{[]string{"validate", conf, "extra"}, 2, "", "unexpected arguments"},
 		{[]string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "", "no such file"},
+		{[]string{"validate", insecure}, 0, "valid", "warning: webhook TLS certificate verification is off"},
 	} {
 		code, stdout, stderr := run(tc.args...)
 		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {

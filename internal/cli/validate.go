@@ -21,8 +21,12 @@ func Validate(args []string, stdout, stderr io.Writer) int {
 	if err := parse(fs, args, &conf, stdout, stderr); err != nil {
 		return exitFor(err)
 	}
+	// What receivers warn about while they are built (TLS verification
+	// off, say) is shown too, as warning lines.
+	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
+		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
 	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
-		Deps:              sinks.Deps{Log: zerolog.Nop(), Stdout: io.Discard},
+		Deps:              sinks.Deps{Log: warn, Stdout: io.Discard},
 		UnsetEnvIsWarning: true,
 	})
 	if err != nil {
