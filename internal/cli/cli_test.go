@@ -29,6 +29,15 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
+// unreachableKubeconfig points at an API server nobody listens for.
+const unreachableKubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`
+
 const validConfig = "route: {match: [{receiver: out}]}\nreceivers: [{name: out, stdout: {}}]\n"
 
 // Every invocation says what it did or what was wrong; help is not an error.
@@ -69,13 +78,7 @@ func TestBusyMetricsPortExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	kubeconfig := writeFile(t, "kubeconfig", `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`)
+	kubeconfig := writeFile(t, "kubeconfig", unreachableKubeconfig)
 	var out, errOut strings.Builder
 	f := ServeFlags{Conf: writeFile(t, "config.yaml", validConfig), Kubeconfig: kubeconfig, MetricsAddress: ln.Addr().String()}
 	if code := ServeContext(context.Background(), f, &out, &errOut, "test", nil); code != ExitFailed || !strings.Contains(errOut.String(), "cannot serve metrics") {
@@ -93,13 +96,7 @@ func TestUnreachableAPIServerIsReported(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	kubeconfig := writeFile(t, "kubeconfig", `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`)
+	kubeconfig := writeFile(t, "kubeconfig", unreachableKubeconfig)
 	conf := writeFile(t, "config.yaml", "checkpoint: {enabled: false}\nomitLookup: true\n"+validConfig)
 	var stdout, stderr testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,6 +15,19 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/webhook"
 )
 
+// expectations are a testdata file's "# want:" and "# never:" lines.
+func expectations(b []byte) (wants, nevers []string) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if w, ok := strings.CutPrefix(line, "# want: "); ok {
+			wants = append(wants, w)
+		}
+		if n, ok := strings.CutPrefix(line, "# never: "); ok {
+			nevers = append(nevers, n)
+		}
+	}
+	return wants, nevers
+}
+
 func testLoadOptions(env map[string]string) LoadOptions {
 	return LoadOptions{
 		Deps: sinks.Deps{Log: zerolog.Nop()},
@@ -39,15 +52,7 @@ func TestLoadRejectsInvalidConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants, nevers []string
-			for _, line := range strings.Split(string(b), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					wants = append(wants, w)
-				}
-				if n, ok := strings.CutPrefix(line, "# never: "); ok {
-					nevers = append(nevers, n)
-				}
-			}
+			wants, nevers := expectations(b)
 			if len(wants) == 0 {
 				t.Fatal("test file has no # want: line")
 			}

@@ -51,8 +51,9 @@ func TestHostileConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child: %v", err)
 			}
-			for _, line := range strings.Split(string(b), "\n") {
-				if want, ok := strings.CutPrefix(line, "# want: "); ok && !strings.Contains(string(out), want) {
+			wants, _ := expectations(b)
+			for _, want := range wants {
+				if !strings.Contains(string(out), want) {
 					t.Errorf("error does not say %q: %s", want, out)
 				}
 			}
