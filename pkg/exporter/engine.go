@@ -178,6 +178,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		OnHealthy:  func(t time.Time) { e.m.WatchLastSuccess.Set(float64(t.Unix())) },
 	})
 	if err != nil {
+		rt.Shutdown(ctx) // closes the sinks it took over
 		return fmt.Errorf("cannot build the event watcher: %w", err)
 	}
 	e.watcher.Store(watcher)
