@@ -375,6 +375,7 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	templates := map[*yaml.Node]bool{}
 	templateNodes(root, configType, false, templates)
 	substituteEnv(root, "", lookup, templates, &errs)
+	warnings = append(warnings, migrate(root, lookup)...)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
 	paths := map[int]string{}
@@ -426,9 +427,12 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 func (c *Config) check(l *Loaded) []error {
 	var errs []error
 	switch c.LogLevel {
-	case "", "trace", "debug", "info", "warn", "error":
+	case "", "trace", "debug", "info", "warn", "error", "fatal", "panic":
 	default:
-		errs = append(errs, fmt.Errorf("logLevel: %q: use trace, debug, info, warn or error", c.LogLevel))
+		errs = append(errs, fmt.Errorf("logLevel: %q: use trace, debug, info, warn, error, fatal or panic", c.LogLevel))
+	}
+	if c.ThrottlePeriod != nil && *c.ThrottlePeriod == 0 {
+		c.ThrottlePeriod = nil // 0 is unset, as in kubernetes-event-exporter
 	}
 	switch c.LogFormat {
 	case "", "json", "pretty":

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -239,5 +240,34 @@ receivers:
 	}
 	if b, err := layout.Render(testEvent()); err != nil || string(b) != `{"who":"s3cr{{et}}\"x BackOff"}` {
 		t.Errorf("layout %s %v", b, err)
+	}
+}
+
+func TestMigrationWarnings(t *testing.T) {
+	b, err := os.ReadFile("testdata/valid/old-exporter-quirks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(b, testLoadOptions(map[string]string{"CLUSTER_NAME": "prod", "x": "set"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	all := strings.Join(l.Warnings, "\n")
+	for _, want := range []string{
+		"receivers[0].file.layout: {} made kubernetes-event-exporter send {} for every event",
+		"receivers[1].webhook.streamName has no effect",
+		"1 route rule(s) use name:",
+		"clusterName: $CLUSTER_NAME is not replaced",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "$x") || strings.Contains(all, "throttlePeriod") {
+		t.Errorf("a template variable or throttlePeriod: 0 warned about:\n%s", all)
+	}
+	if l.Config.MaxEventAge() != time.Minute || l.Config.LogLevel != "fatal" {
+		t.Errorf("config %+v", l.Config)
 	}
 }

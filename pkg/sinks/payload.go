@@ -1,8 +1,6 @@
 package sinks
 
 import (
-	"fmt"
-
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"gopkg.in/yaml.v3"
@@ -23,7 +21,7 @@ func NewPayload(path string, layout yaml.Node, deDot bool) (Payload, error) {
 		return p, nil
 	}
 	if layout.Kind == yaml.MappingNode && len(layout.Content) == 0 {
-		return p, fmt.Errorf("%s.layout: an empty layout would send {} for every event; remove it to send the whole event", path)
+		return p, nil // {}: the whole event (the config load warns about it)
 	}
 	l, err := ParseLayout(path+".layout", &layout)
 	if err != nil {
