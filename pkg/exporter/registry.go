@@ -11,6 +11,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/file"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/slack"
+	"github.com/eventide/eventide/pkg/sinks/teams"
 	"github.com/eventide/eventide/pkg/sinks/webhook"
 )
 
@@ -33,6 +34,7 @@ var receiverTypes = []struct {
 	{"sqs", func() sinks.Builder { return &sqs.Config{} }},
 	{"eventbridge", func() sinks.Builder { return &eventbridge.Config{} }},
 	{"opscenter", func() sinks.Builder { return &opscenter.Config{} }},
+	{"teams", func() sinks.Builder { return &teams.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -59,5 +61,5 @@ func ReceiverTypes() []string {
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
 	"elasticsearch": true, "opensearch": true, "kafka": true, "pubsub": true, "bigquery": true,
-	"teams": true, "loki": true, "syslog": true,
+	"loki": true, "syslog": true,
 }

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -152,4 +153,38 @@ func TransportError(err error) error {
 		return Retryable("timeout", RedactURLError(err), 0)
 	}
 	return Retryable("network", RedactURLError(err), 0)
+}
+
+// SendJSON sends body as JSON with headers and classifies the answer: a
+// 2xx is delivered (its first 64 KiB are returned), a 3xx is a redirect
+// failure, other statuses as HTTPStatusError says. No answer is a
+// TransportError.
+func SendJSON(ctx context.Context, client *http.Client, method, endpoint string, headers [][2]string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, Permanent("other", RedactURLError(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "eventide")
+	for _, h := range headers {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, TransportError(err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return answer, nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		where := ""
+		if loc, err := resp.Location(); err == nil {
+			where = loc.String()
+		}
+		return nil, RedirectError(resp.StatusCode, where)
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return nil, HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), msg)
 }

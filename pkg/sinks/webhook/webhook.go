@@ -2,11 +2,9 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,33 +79,8 @@ func (s *webhookSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	if err != nil {
 		return fmt.Errorf("headers.%w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.method, s.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return sinks.Permanent("other", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "eventide")
-	for _, h := range headers {
-		req.Header.Set(h[0], h[1])
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return sinks.TransportError(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		return nil
-	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		where := ""
-		if loc, err := resp.Location(); err == nil {
-			where = loc.String()
-		}
-		return sinks.RedirectError(resp.StatusCode, where)
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return sinks.HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), msg)
+	_, err = sinks.SendJSON(ctx, s.client, s.method, s.endpoint, headers, body)
+	return err
 }
 
 func (s *webhookSink) Close() error {
