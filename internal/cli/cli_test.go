@@ -79,7 +79,7 @@ func TestBusyMetricsPortExits(t *testing.T) {
 	}
 	defer ln.Close()
 	kubeconfig := writeFile(t, "kubeconfig", unreachableKubeconfig)
-	var out, errOut strings.Builder
+	var out, errOut testenv.SyncBuffer
 	f := ServeFlags{Conf: writeFile(t, "config.yaml", validConfig), Kubeconfig: kubeconfig, MetricsAddress: ln.Addr().String()}
 	if code := ServeContext(context.Background(), f, &out, &errOut, "test", nil); code != ExitFailed || !strings.Contains(errOut.String(), "cannot serve metrics") {
 		t.Errorf("exit %d, log %s", code, errOut.String())

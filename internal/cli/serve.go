@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -112,8 +113,9 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	rl := newReloader(f.Conf, content, engine, m, log, stdout)
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go rl.watch(watchCtx)
+	var watching sync.WaitGroup
+	watching.Go(func() { rl.watch(watchCtx) })
+	defer func() { stopWatch(); watching.Wait() }() // nothing logs after return
 	health := probes{ready: engine.Ready, failingSince: engine.WatchFailingSince, unhealthyAfter: f.UnhealthyAfter}
 	srv, err := startHTTP(f.MetricsAddress, reg, health, rl.serveHTTP, f.Pprof, log)
 	if err != nil {
