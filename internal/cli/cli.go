@@ -66,9 +66,6 @@ func looksLikeConfig(arg string) bool {
 	return strings.ContainsRune(arg, os.PathSeparator) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml")
 }
 
-// errHelp: -h asked for the usage, which was printed.
-var errHelp = flag.ErrHelp
-
 // parse parses args into fs; one positional argument is the config file,
 // as promtool and amtool take it. Every mistake is printed.
 func parse(fs *flag.FlagSet, args []string, conf *string, stdout, stderr io.Writer) error {
@@ -103,7 +100,7 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 
 // exitFor is the status of a parse error: 0 for -h, else usage.
 func exitFor(err error) int {
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	return ExitUsage

@@ -150,10 +150,10 @@ func TestShutdownDrainsQueues(t *testing.T) {
 	// Wait until all ten are in eventide (one in flight, nine queued).
 	ex.waitMetric(t, `eventide_receiver_queue_length{receiver="hook"} 9`)
 	go func() {
-		// Release the receiver once shutdown has begun.
-		for !strings.Contains(ex.stderr.String(), "shutting down") {
-			time.Sleep(10 * time.Millisecond)
-		}
+		// Release the receiver once shutdown has begun (or the wait ends).
+		_ = testenv.PollUntil(waitCtx(t), 10*time.Millisecond, func() bool {
+			return strings.Contains(ex.stderr.String(), "shutting down")
+		})
 		rec.Unblock()
 	}()
 	if code := ex.stop(); code != 0 {

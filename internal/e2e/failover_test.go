@@ -48,12 +48,10 @@ func TestLeaderKilledStandbyTakesOver(t *testing.T) {
 		fmt.Sprintf("leaderElection: {enabled: true, leaderElectionID: le-%s, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n", ns))
 	a, aLogs := startProcess(t, config, "replica-a")
 	// Wait until a leads before the second replica starts.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(aLogs.String(), "leading: delivering events") {
-		if time.Now().After(deadline) {
-			t.Fatalf("replica a never led:\n%s", aLogs)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool {
+		return strings.Contains(aLogs.String(), "leading: delivering events")
+	}); err != nil {
+		t.Fatalf("replica a never led (%v):\n%s", err, aLogs)
 	}
 	_, bLogs := startProcess(t, config, "replica-b")
 	s := startStream(t, w.Pods, "failover", 400, 10*time.Millisecond)

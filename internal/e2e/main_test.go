@@ -249,12 +249,8 @@ func hookConfig(ns, url string, extra string) string {
 // waitMetric polls eventide's metrics until they contain want.
 func (r *runningExporter) waitMetric(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(r.metrics(t), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics never showed %s:\n%s", want, r.metrics(t))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool { return strings.Contains(r.metrics(t), want) }); err != nil {
+		t.Fatalf("metrics never showed %s (%v):\n%s", want, err, r.metrics(t))
 	}
 }
 

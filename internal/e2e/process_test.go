@@ -59,13 +59,13 @@ func startStream(t *testing.T, pods []*corev1.Pod, prefix string, n int, interva
 		for i, name := range s.names {
 			<-tick.C
 			ev := testenv.PodEvent(pods[i%len(pods)], name, "Warning", "BackOff", "Back-off restarting failed container")
-			for attempt := 0; ; attempt++ {
-				_, err := cluster.CS.CoreV1().Events(ev.Namespace).Create(context.Background(), ev, metav1.CreateOptions{})
-				if err == nil || attempt > 600 {
-					break
-				}
-				time.Sleep(100 * time.Millisecond) // the API server is restarting
-			}
+			// The API server may be restarting: retry each create for a minute.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_ = testenv.PollUntil(ctx, 100*time.Millisecond, func() bool {
+				_, err := cluster.CS.CoreV1().Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+				return err == nil
+			})
+			cancel()
 		}
 	}()
 	return s

@@ -68,7 +68,7 @@ func ExactlyOnce(t *testing.T, rec *Recorder, names []string, nameOf func(Reques
 		}
 		return c
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	_, err := rec.WaitFor(ctx, func(r []Request) bool { return len(counts(r)) == len(want) })
 	if err == nil {

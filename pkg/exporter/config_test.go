@@ -16,6 +16,25 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/webhook"
 )
 
+// eachTestdata runs f, as a subtest named after the file, on every file
+// matching pattern; none is a failure.
+func eachTestdata(t *testing.T, pattern string, f func(t *testing.T, file string, b []byte)) {
+	t.Helper()
+	files, _ := filepath.Glob(pattern)
+	if len(files) == 0 {
+		t.Fatalf("no testdata matches %s", pattern)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f(t, file, b)
+		})
+	}
+}
+
 // expectations are a testdata file's "# want:" and "# never:" lines.
 func expectations(b []byte) (wants, nevers []string) {
 	for _, line := range strings.Split(string(b), "\n") {
@@ -43,43 +62,33 @@ func testLoadOptions(env map[string]string) LoadOptions {
 // "# want:" lines, the messages the load must report ("# never:" lines:
 // what it must not print, such as a secret).
 func TestLoadRejectsInvalidConfigs(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+	eachTestdata(t, "testdata/invalid/*.yaml", func(t *testing.T, _ string, b []byte) {
+		wants, nevers := expectations(b)
+		if len(wants) == 0 {
+			t.Fatal("test file has no # want: line")
+		}
+		_, err := Load(b, testLoadOptions(nil))
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Fatalf("want a *ConfigError, got %v", err)
+		}
+		msg := err.Error()
+		for _, w := range wants {
+			if !strings.Contains(msg, w) {
+				t.Errorf("error does not say %q:\n%s", w, msg)
 			}
-			wants, nevers := expectations(b)
-			if len(wants) == 0 {
-				t.Fatal("test file has no # want: line")
+		}
+		for _, n := range nevers {
+			if strings.Contains(msg, n) {
+				t.Errorf("error says %q, which it must not:\n%s", n, msg)
 			}
-			_, err = Load(b, testLoadOptions(nil))
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("want a *ConfigError, got %v", err)
+		}
+		for _, e := range ce.Errs {
+			if strings.Contains(e.Error(), "undefined receiver") && !strings.Contains(strings.Join(wants, "\n"), "undefined receiver") {
+				t.Errorf("spurious follow-on error: %v", e)
 			}
-			msg := err.Error()
-			for _, w := range wants {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error does not say %q:\n%s", w, msg)
-				}
-			}
-			for _, n := range nevers {
-				if strings.Contains(msg, n) {
-					t.Errorf("error says %q, which it must not:\n%s", n, msg)
-				}
-			}
-			for _, e := range ce.Errs {
-				if strings.Contains(e.Error(), "undefined receiver") && !strings.Contains(strings.Join(wants, "\n"), "undefined receiver") {
-					t.Errorf("spurious follow-on error: %v", e)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestLoadValidConfigs(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,38 +29,28 @@ func TestHostileConfigs(t *testing.T) {
 		os.Stdout.WriteString(err.Error())
 		os.Exit(0)
 	}
-	files, _ := filepath.Glob("testdata/hostile/*.yaml")
-	if len(files) == 0 {
-		t.Fatal("no testdata")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+	eachTestdata(t, "testdata/hostile/*.yaml", func(t *testing.T, file string, b []byte) {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHostileConfigs$")
+		cmd.Env = append(os.Environ(), "EVENTIDE_HOSTILE_CONFIG="+file)
+		out, err := cmd.Output()
+		if ctx.Err() != nil {
+			t.Fatalf("loading did not finish within 60s")
+		}
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+		wants, _ := expectations(b)
+		for _, want := range wants {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("error does not say %q: %s", want, out)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHostileConfigs$")
-			cmd.Env = append(os.Environ(), "EVENTIDE_HOSTILE_CONFIG="+file)
-			out, err := cmd.Output()
-			if ctx.Err() != nil {
-				t.Fatalf("loading did not finish within 60s")
-			}
-			if err != nil {
-				t.Fatalf("child: %v", err)
-			}
-			wants, _ := expectations(b)
-			for _, want := range wants {
-				if !strings.Contains(string(out), want) {
-					t.Errorf("error does not say %q: %s", want, out)
-				}
-			}
-			if rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10; rss > hostileMaxRSS {
-				t.Errorf("peak RSS %d MB, bound %d MB", rss>>20, hostileMaxRSS>>20)
-			} else {
-				t.Logf("peak RSS %d MB", rss>>20)
-			}
-		})
-	}
+		}
+		if rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10; rss > hostileMaxRSS {
+			t.Errorf("peak RSS %d MB, bound %d MB", rss>>20, hostileMaxRSS>>20)
+		} else {
+			t.Logf("peak RSS %d MB", rss>>20)
+		}
+	})
 }

@@ -93,7 +93,7 @@ func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
 			changed = append(changed, r)
 			effective = append(effective, r)
 		default:
-			w, err := live.runtime.Prepare(r)
+			w, err := live.runtime.newWorker(r)
 			if err != nil {
 				for _, w := range added {
 					w.closeSpool()

@@ -134,7 +134,7 @@ func (rt *Runtime) Enqueue(receiver string, ev *event.EnhancedEvent) {
 	}
 }
 
-// Add runs a worker for a new receiver, prepared by Prepare.
+// Add runs a worker for a new receiver, built by newWorker.
 func (rt *Runtime) Add(w *worker) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -143,9 +143,6 @@ func (rt *Runtime) Add(w *worker) {
 		rt.run(w)
 	}
 }
-
-// Prepare builds the worker of a receiver about to be added.
-func (rt *Runtime) Prepare(r Receiver) (*worker, error) { return rt.newWorker(r) }
 
 // Replace gives receiver r.Name a new sink and delivery settings. Its
 // queue, spool and the events in flight are kept; the old sink is flushed

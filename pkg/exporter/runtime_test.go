@@ -205,13 +205,7 @@ func TestStuckReceiverIsolated(t *testing.T) {
 		rt.Enqueue("stuck", ev)
 		rt.Enqueue("live", ev)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(live.delivered()) < 10 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
-	if n := len(live.delivered()); n < 10 {
-		t.Fatalf("live receiver delivered %d", n)
-	}
+	poll(t, "the live receiver delivers", func() bool { return len(live.delivered()) >= 10 })
 	// Shutdown with a deadline: the stuck send is cancelled, what it had
 	// queued is counted as dropped, and Shutdown returns.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

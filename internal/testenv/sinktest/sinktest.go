@@ -3,7 +3,6 @@
 package sinktest
 
 import (
-	"context"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -66,7 +65,7 @@ func StartAWSFake(t *testing.T, service string, respond func(op string, body []b
 // and under the default retry-forever it would stall the receiver.
 func RequireTemplateError(t *testing.T, s sinks.Sink) {
 	t.Helper()
-	err := s.Send(context.Background(), testenv.SampleEvent())
+	err := s.Send(t.Context(), testenv.SampleEvent())
 	class, retryable, _ := sinks.Classify(err)
 	if err == nil || class != "template" || retryable {
 		t.Errorf("send with a failing template: %v, classified %q retryable=%v; want template, not retryable", err, class, retryable)
