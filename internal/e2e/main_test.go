@@ -240,6 +240,7 @@ const testLayout = `        name: "{{ .Name }}"
         count: !int "{{ .GetCount }}"
         owner: "{{ .InvolvedObject.Labels.owner }}"
         workload: "{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ end }}"
+        deleted: !bool "{{ .InvolvedObject.Deleted }}"
 `
 
 func hookConfig(ns, url string, extra string) string {

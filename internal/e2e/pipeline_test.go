@@ -196,6 +196,62 @@ func TestEnrichmentRequestsStayFlat(t *testing.T) {
 	}
 }
 
+// TestEnrichmentDeletedObjects: events that arrive after their pod and its
+// ReplicaSet were deleted still carry the pod's labels, owner and workload,
+// marked deleted; events about a pod that never existed go out marked
+// deleted. Neither costs an API request.
+func TestEnrichmentDeletedObjects(t *testing.T) {
+	ctx := context.Background()
+	ns := "e2e-deleted"
+	w := setupNamespace(t, ns)
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	startEventide(t, hookConfig(ns, rec.URL, ""))
+	before, err := controlPlane.ExporterRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range w.Pods[:2] {
+		if err := cluster.CS.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cluster.CS.AppsV1().ReplicaSets(ns).Delete(ctx, w.ReplicaSet.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const perPod = 5
+	for i := 0; i < perPod; i++ {
+		for j, p := range w.Pods[:2] {
+			createEvent(t, testenv.PodEvent(p, fmt.Sprintf("deleted-%d-%d", j, i), "Normal", "Killing", "Stopping container app"))
+		}
+		ghost := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("never-%d", i), Namespace: ns, UID: "0000-never"}}
+		createEvent(t, testenv.PodEvent(ghost, fmt.Sprintf("ghost-%d", i), "Warning", "FailedMount", "volume not found"))
+	}
+	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 3*perPod })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range decode(t, reqs) {
+		switch {
+		case strings.HasPrefix(d.Name, "deleted-"):
+			if !d.Deleted || d.Owner != "team-"+ns || d.Workload != "Deployment/app" {
+				t.Errorf("event about a deleted pod: %+v, want deleted with its owner label and workload", d)
+			}
+		case !d.Deleted || d.Owner != "":
+			t.Errorf("event about a pod that never existed: %+v, want deleted, no labels", d)
+		}
+	}
+	after, err := controlPlane.ExporterRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range after[len(before):] {
+		if r.Verb == "get" && strings.Contains(r.RequestURI, "/pods/") {
+			t.Errorf("API request for an event's object: %s %s", r.Verb, r.RequestURI)
+		}
+	}
+}
+
 // TestEnrichmentDeniedKindReportedOnce: a kind the chart's RBAC does not
 // cover is logged once, and its events still go out, unenriched.
 func TestEnrichmentDeniedKindReportedOnce(t *testing.T) {

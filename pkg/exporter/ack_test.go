@@ -114,7 +114,8 @@ func TestAckSinkLateAcknowledgement(t *testing.T) {
 		ev := rvNamed(rv)
 		tr.Add("r", ev)
 		rt.Enqueue("r", ev)
-		tr.Dispatched(ev)
+		tr.Received(ev)
+		tr.Routed(ev)
 	}
 	rt.Start()
 	poll(t, "sink gets all four", func() bool { return sink.sentCount() == 4 })

@@ -21,15 +21,19 @@ import (
 // in resourceVersion order (etcd revisions: eventide compares them as
 // integers, which is what kube-apiserver on etcd gives; where an RV is not
 // an integer, the event is not checkpointed and the age rule applies). So
-// "every event of this stream routed to this receiver with RV <= H was
-// delivered, dropped or dead-lettered" is one number H per receiver and
-// stream: the oldest pending RV minus one, or, with nothing pending, the
-// last RV the pipeline dispatched. On restart, a listed event with RV <= H
+// "every event of this stream the watch handed on with RV <= H was
+// routed, and every one routed to this receiver was delivered, dropped or
+// dead-lettered" is one number H per receiver and stream: the oldest RV
+// not yet routed or pending for the receiver, minus one, or, with nothing
+// unrouted or pending, the last RV the watch handed on. On restart, a listed event with RV <= H
 // is not sent to that receiver again; one with RV > H (created or updated
 // while eventide was down) is.
 //
-// An event is pending for a receiver from the moment the pipeline hands it
-// on (Add, before the enqueue) until the receiver acknowledges it: it was
+// An event counts from the moment the watch hands it on (Received): until
+// it is routed (Routed) it holds every receiver's checkpoint back, however
+// long it waits for a lookup while later events go ahead. It is pending
+// for a receiver from the moment the pipeline hands it on (Add, before the
+// enqueue) until the receiver acknowledges it: it was
 // delivered, dead-lettered, or dropped because the receiver's queue or spool
 // was full. A sink that keeps events to send later (sinks.AckSink: grouping,
 // flush by age) acknowledges them when it sends them, so until then they
@@ -43,10 +47,11 @@ const StreamAll = "*"
 
 // Tracker follows, per receiver and stream, the events not yet acknowledged.
 type Tracker struct {
-	mu         sync.Mutex
-	perStream  bool                          // one stream per namespace
-	pending    map[string]map[string]*rvHeap // receiver name -> stream -> RVs
-	dispatched map[string]uint64
+	mu        sync.Mutex
+	perStream bool                          // one stream per namespace
+	pending   map[string]map[string]*rvHeap // receiver name -> stream -> RVs
+	unrouted  map[string]*rvHeap            // stream -> RVs received, not yet routed
+	received  map[string]uint64             // stream -> highest RV received
 	// restored are the checkpoints loaded at start: events at or below
 	// them were delivered before.
 	restored kube.Checkpoints
@@ -56,7 +61,7 @@ type Tracker struct {
 // are watched, each with its own watch. restored may hold receivers that
 // are no longer configured: they are ignored.
 func NewTracker(receivers []string, perStream bool, restored kube.Checkpoints) *Tracker {
-	t := &Tracker{perStream: perStream, dispatched: map[string]uint64{}, restored: restored,
+	t := &Tracker{perStream: perStream, received: map[string]uint64{}, unrouted: map[string]*rvHeap{}, restored: restored,
 		pending: make(map[string]map[string]*rvHeap, len(receivers))}
 	for _, r := range receivers {
 		t.pending[r] = map[string]*rvHeap{}
@@ -130,17 +135,38 @@ func (t *Tracker) Add(receiver string, ev *event.EnhancedEvent) {
 	t.mu.Unlock()
 }
 
-// Dispatched records that the pipeline has routed ev (after Add for each of
-// its receivers).
-func (t *Tracker) Dispatched(ev *event.EnhancedEvent) {
+// Received records that the watch handed ev on: from now until Routed it
+// holds every receiver's checkpoint of its stream back.
+func (t *Tracker) Received(ev *event.EnhancedEvent) {
 	rv := RV(ev)
 	if rv == 0 {
 		return
 	}
 	s := t.Stream(ev)
 	t.mu.Lock()
-	if rv > t.dispatched[s] {
-		t.dispatched[s] = rv
+	h := t.unrouted[s]
+	if h == nil {
+		h = &rvHeap{}
+		t.unrouted[s] = h
+	}
+	heap.Push(h, rv)
+	if rv > t.received[s] {
+		t.received[s] = rv
+	}
+	t.mu.Unlock()
+}
+
+// Routed records that the pipeline has routed ev (after Add for each of
+// its receivers).
+func (t *Tracker) Routed(ev *event.EnhancedEvent) {
+	rv := RV(ev)
+	if rv == 0 {
+		return
+	}
+	s := t.Stream(ev)
+	t.mu.Lock()
+	if h := t.unrouted[s]; h != nil {
+		h.remove(rv)
 	}
 	t.mu.Unlock()
 }
@@ -182,10 +208,13 @@ func (t *Tracker) Checkpoints() kube.Checkpoints {
 		for s, cp := range t.restored[r] {
 			cps[s] = cp
 		}
-		for s, d := range t.dispatched {
+		for s, d := range t.received {
 			cp := d
+			if h := t.unrouted[s]; h != nil && h.Len() > 0 {
+				cp = min(cp, (*h)[0]-1)
+			}
 			if h := pending[s]; h != nil && h.Len() > 0 {
-				cp = (*h)[0] - 1
+				cp = min(cp, (*h)[0]-1)
 			}
 			if cp > cps[s] {
 				cps[s] = cp

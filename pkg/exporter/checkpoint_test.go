@@ -22,7 +22,8 @@ func TestCheckpointIsOldestPendingMinusOne(t *testing.T) {
 	e10, e11, e12 := rvEvent("a", "10"), rvEvent("b", "11"), rvEvent("a", "12")
 	for _, e := range []*event.EnhancedEvent{e10, e11, e12} {
 		tr.Add("a", e)
-		tr.Dispatched(e)
+		tr.Received(e)
+		tr.Routed(e)
 	}
 	tr.Add("b", e11) // receiver 1 only gets e11
 	tr.Done("a", e11)
@@ -46,7 +47,8 @@ func TestCheckpointPerStreamAndRestored(t *testing.T) {
 	tr := NewTracker([]string{"a"}, true, restored)
 	e := rvEvent("busy", "20")
 	tr.Add("a", e)
-	tr.Dispatched(e)
+	tr.Received(e)
+	tr.Routed(e)
 	want := map[string]uint64{"quiet": 5, "busy": 19}
 	if got := tr.Checkpoints()["a"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("%v, want %v: a quiet stream keeps its restored checkpoint", got, want)
@@ -86,5 +88,28 @@ func TestPipelineSkipRules(t *testing.T) {
 		if got := p.skip(tc.receiver, tc.ev); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// An event the watch handed on but the pipeline has not routed yet (it
+// waits for a lookup) holds every checkpoint back, though a later event was
+// routed and delivered: a crash then sends it after the restart instead of
+// skipping it.
+func TestCheckpointHeldByUnroutedEvent(t *testing.T) {
+	tr := NewTracker([]string{"a"}, false, nil)
+	parked, later := rvEvent("ns", "10"), rvEvent("ns", "11")
+	tr.Received(parked)
+	tr.Received(later)
+	tr.Add("a", later)
+	tr.Routed(later)
+	tr.Done("a", later)
+	if got := tr.Checkpoints()["a"][StreamAll]; got != 9 {
+		t.Fatalf("checkpoint %d while RV 10 waits to be routed, want 9", got)
+	}
+	tr.Add("a", parked)
+	tr.Routed(parked)
+	tr.Done("a", parked)
+	if got := tr.Checkpoints()["a"][StreamAll]; got != 11 {
+		t.Errorf("checkpoint %d once both are delivered, want 11", got)
 	}
 }

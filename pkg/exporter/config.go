@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/fields"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/eventide/eventide/pkg/kube"
@@ -32,6 +34,7 @@ type Config struct {
 	LeaderElection     LeaderElectionConfig `yaml:"leaderElection"`
 	KubeQPS            float32              `yaml:"kubeQPS"`
 	KubeBurst          int                  `yaml:"kubeBurst"`
+	EventFieldSelector string               `yaml:"eventFieldSelector"`
 	MetricsNamePrefix  string               `yaml:"metricsNamePrefix"`
 	OmitLookup         bool                 `yaml:"omitLookup"`
 	CacheSize          int                  `yaml:"cacheSize"`
@@ -225,9 +228,16 @@ const (
 	DefaultQueueSize          = 1000
 	DefaultSendTimeout        = 10 * time.Second
 	DefaultCheckpointInterval = time.Second
-	DefaultInitialBackoff     = 500 * time.Millisecond
-	DefaultMaxBackoff         = 30 * time.Second
-	DefaultMaxRetryAfter      = 5 * time.Minute
+	// DefaultKubeQPS and DefaultKubeBurst are each client's rate limit. The
+	// watch and the informers make a handful of long requests; only the
+	// lookups the caches cannot answer (a few per minute in a steady
+	// cluster) use them, on a client of their own. client-go's own default
+	// (5/s, burst 10) throttled start-up and bursts of deleted objects.
+	DefaultKubeQPS        = 20
+	DefaultKubeBurst      = 40
+	DefaultInitialBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+	DefaultMaxRetryAfter  = 5 * time.Minute
 	// MaxQueueSize bounds delivery.queueSize: the ring is allocated up
 	// front (8 bytes a slot).
 	MaxQueueSize            = 1_000_000
@@ -457,6 +467,15 @@ func (c *Config) check(l *Loaded) []error {
 	}
 	if c.KubeQPS < 0 || c.KubeBurst < 0 || c.CacheSize < 0 {
 		errs = append(errs, errors.New("kubeQPS, kubeBurst and cacheSize must not be negative"))
+	}
+	if c.KubeQPS == 0 {
+		c.KubeQPS = DefaultKubeQPS
+	}
+	if c.KubeBurst == 0 {
+		c.KubeBurst = DefaultKubeBurst
+	}
+	if _, err := fields.ParseSelector(c.EventFieldSelector); err != nil {
+		errs = append(errs, fmt.Errorf("eventFieldSelector: %w", err))
 	}
 	le := &c.LeaderElection
 	if le.LeaderElectionID == "" {

@@ -95,13 +95,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.m.ConfigReceivers.Set(float64(receivers))
 	if !cfg.OmitLookup {
 		mc, err := kube.NewMetadataCache(ctx, e.restCfg, e.log, kube.MetadataCacheOptions{
-			Namespaces: cfg.Namespace,
-			MaxMissing: cfg.CacheSize,
-			OnLookup:   func(r string) { e.m.EnrichLookups.WithLabelValues(r).Inc() },
+			Namespaces:       cfg.Namespace,
+			MaxDeleted:       cfg.CacheSize,
+			OnLookup:         func(r string) { e.m.EnrichLookups.WithLabelValues(r).Inc() },
+			OnTombstoneEvict: func(r string) { e.m.TombstoneEvictions.WithLabelValues(r).Inc() },
 		})
 		if err != nil {
 			return fmt.Errorf("cannot build the metadata cache: %w", err)
 		}
+		mc.Start(ctx) // before the watch, so the first events find the caches filled
 		e.enricher = mc
 	}
 	e.log.Info().Strs("namespaces", cfg.Namespace).Int("receivers", receivers).
@@ -168,14 +170,15 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	}
 	handedOver = true
 	pipeline := NewPipeline(loaded.Tree, rt, e.m, PipelineOptions{
-		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), ClusterName: cfg.ClusterName,
+		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), ClusterName: cfg.ClusterName, Log: e.log,
 	})
 	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
-		Namespaces: cfg.Namespace,
-		OnEvent:    pipeline.Handle,
-		OnDiscard:  func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
-		OnRelist:   func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
-		OnHealthy:  func(t time.Time) { e.m.WatchLastSuccess.Set(float64(t.Unix())) },
+		Namespaces:    cfg.Namespace,
+		OnEvent:       pipeline.Handle,
+		OnDiscard:     func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
+		OnRelist:      func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
+		OnHealthy:     func(t time.Time) { e.m.WatchLastSuccess.Set(float64(t.Unix())) },
+		FieldSelector: cfg.EventFieldSelector,
 	})
 	if err != nil {
 		rt.Shutdown(ctx) // closes the sinks it took over

@@ -36,6 +36,12 @@ type Metrics struct {
 
 	WatchLastSuccess prometheus.Gauge
 
+	// Lookups the caches could not answer at once (lookup.go).
+	LookupsParked      prometheus.Gauge
+	LookupsInFlight    prometheus.Gauge
+	LookupDuration     prometheus.Histogram
+	TombstoneEvictions *prometheus.CounterVec
+
 	// Reloads, named as Prometheus and Alertmanager name theirs.
 	ConfigReloadSuccessful    prometheus.Gauge
 	ConfigReloadSuccessTime   prometheus.Gauge
@@ -64,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Dropped:        f("receiver_dropped_total", "Events dropped before a send: queue_full or spool_full (oldest dropped), or shutdown (sent after a restart).", "receiver", "reason"),
 		TemplateErrors: f("template_errors_total", "Templates that failed while rendering an event for a receiver.", "receiver"),
 		APIRequests:    f("kube_api_requests_total", "Requests made to the Kubernetes API server, by verb and status code.", "verb", "code"),
-		EnrichLookups:  f("enrichment_lookups_total", "Involved-object lookups, by result (hit, fetched, deleted, denied, unknown_kind, error).", "result"),
+		EnrichLookups:  f("enrichment_lookups_total", "Involved-object lookups, by result: hit (in a cache), tombstone (deleted, its metadata kept), deleted (gone, nothing kept), fetched (by a GET), denied (RBAC), unknown_kind, error.", "result"),
 		WatchRelists:   f("watch_errors_total", "Event watch failures that make the informer list again, by reason.", "reason"),
 		QueueLength: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_queue_length",
 			Help: "Events waiting in a receiver's queue."}, []string{"receiver"}),
@@ -75,8 +81,17 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		ConfigReceivers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_receivers",
 			Help: "Receivers in the loaded configuration."}),
 		PipelineDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "pipeline_duration_seconds",
-			Help: "Time to enrich and route one event.", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 8)}),
+			Help:    "Time from the watch handing an event on to its enqueue on its receivers (enrichment, any wait for a lookup, routing).",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10)}),
 	}
+	m.LookupsParked = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "enrichment_waiting_events",
+		Help: "Events waiting for a lookup of their object (events about other objects go on)."})
+	m.LookupsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "enrichment_fetches_in_flight",
+		Help: "Lookups the caches could not answer, being made now (a GET or discovery)."})
+	m.LookupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "enrichment_fetch_duration_seconds",
+		Help: "Duration of one lookup the caches could not answer, rate-limit wait included.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
+	m.TombstoneEvictions = f("enrichment_tombstone_evictions_total", "Deleted objects' metadata forgotten, by reason: capacity (cacheSize) or age (one hour).", "reason")
+	reg.MustRegister(m.LookupsParked, m.LookupsInFlight, m.LookupDuration, m.TombstoneEvictions)
 	m.DeadLetters = f("dead_letters_total", "Events rejected for good (or retries exhausted), written to the dead-letter file.", "receiver")
 	m.CheckpointWrites = f("checkpoint_writes_total", "Checkpoint writes to the cluster, by result.", "result")
 	m.CheckpointLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "checkpoint_lag_events",

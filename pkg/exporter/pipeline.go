@@ -8,12 +8,8 @@ import (
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 )
-
-// Enricher fills an event's involved-object metadata from caches.
-type Enricher interface {
-	Enrich(ctx context.Context, ev *event.EnhancedEvent)
-}
 
 // enqueuer is what the pipeline hands routed events to: the Runtime.
 type enqueuer interface {
@@ -21,7 +17,8 @@ type enqueuer interface {
 }
 
 // Pipeline takes events from the watch, enriches and routes them on one
-// goroutine, and enqueues them on their receivers without blocking.
+// goroutine, and enqueues them on their receivers without blocking. Events
+// whose object needs a lookup wait apart (lookup.go).
 type Pipeline struct {
 	in       chan *event.EnhancedEvent
 	enricher Enricher
@@ -29,6 +26,7 @@ type Pipeline struct {
 	m        *Metrics
 	received prometheus.Counter
 	tracker  *Tracker
+	log      zerolog.Logger
 	maxAge   time.Duration
 	now      func() time.Time
 
@@ -58,6 +56,8 @@ type PipelineOptions struct {
 	MaxEventAge time.Duration
 	// ClusterName is stamped on every event.
 	ClusterName string
+	// Log reports what is left waiting for a lookup at shutdown.
+	Log zerolog.Logger
 }
 
 // PipelineBuffer is how many watched events may wait for routing; beyond it
@@ -70,6 +70,7 @@ func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pip
 		in:       make(chan *event.EnhancedEvent, PipelineBuffer),
 		enricher: opts.Enricher,
 		tracker:  opts.Tracker,
+		log:      opts.Log,
 		maxAge:   opts.MaxEventAge,
 		now:      time.Now,
 		rt:       rt,
@@ -103,6 +104,10 @@ func (p *Pipeline) Swap(tree *Tree, clusterName string, apply func()) {
 // I/O and waits only when the pipeline is PipelineBuffer events behind.
 func (p *Pipeline) Handle(ev *event.EnhancedEvent) {
 	p.received.Inc()
+	ev.Received = time.Now()
+	if p.tracker != nil {
+		p.tracker.Received(ev)
+	}
 	p.in <- ev
 	p.m.PipelineBacklog.Set(float64(len(p.in)))
 }
@@ -136,39 +141,67 @@ func (p *Pipeline) Close() { close(p.in) }
 
 // Run processes events until Close was called and the buffer is drained.
 func (p *Pipeline) Run(ctx context.Context) {
-	dst := make([]string, 0, 8)
-	var matched []prometheus.Counter
-	onRoute := func(id int) { matched[id].Inc() }
-	for ev := range p.in {
-		start := time.Now()
-		if p.enricher != nil {
-			p.enricher.Enrich(ctx, ev)
+	lk := newLookups(ctx, p.enricher, p.m, p.log)
+	defer lk.stop()
+	r := &router{p: p, dst: make([]string, 0, 8)}
+	r.onRoute = func(id int) { r.matched[id].Inc() }
+	for in := p.in; in != nil; {
+		src := in
+		if lk.full() {
+			src = nil
 		}
-		p.mu.RLock()
-		ev.ClusterName, matched = p.routing.clusterName, p.routing.matched
-		dst = p.routing.tree.Match(ev, dst[:0], onRoute)
-		if len(dst) == 0 {
-			p.m.EventsUnrouted.Inc()
-		}
-		skipped, handed := "", false
-		for _, r := range dst {
-			if reason := p.skip(r, ev); reason != "" {
-				skipped = reason
-				continue
+		select {
+		case ev, ok := <-src:
+			if !ok {
+				in = nil
+			} else if lk.admit(ev) {
+				r.route(ev)
 			}
-			if p.tracker != nil {
-				p.tracker.Add(r, ev)
-			}
-			p.rt.Enqueue(r, ev)
-			handed = true
+		case res := <-lk.results:
+			lk.fetched(res, r.route)
+		case <-lk.tick():
+			lk.recheck(r.route)
 		}
-		if skipped != "" && !handed {
-			p.m.EventsDiscarded.WithLabelValues(skipped).Inc()
+	}
+	lk.finish(r.route)
+}
+
+// router routes enriched events and enqueues them on their receivers.
+type router struct {
+	p       *Pipeline
+	dst     []string
+	matched []prometheus.Counter
+	onRoute func(route int)
+}
+
+func (r *router) route(ev *event.EnhancedEvent) {
+	p := r.p
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ev.ClusterName, r.matched = p.routing.clusterName, p.routing.matched
+	r.dst = p.routing.tree.Match(ev, r.dst[:0], r.onRoute)
+	if len(r.dst) == 0 {
+		p.m.EventsUnrouted.Inc()
+	}
+	skipped, handed := "", false
+	for _, name := range r.dst {
+		if reason := p.skip(name, ev); reason != "" {
+			skipped = reason
+			continue
 		}
 		if p.tracker != nil {
-			p.tracker.Dispatched(ev)
+			p.tracker.Add(name, ev)
 		}
-		p.mu.RUnlock()
-		p.m.PipelineDuration.Observe(time.Since(start).Seconds())
+		p.rt.Enqueue(name, ev)
+		handed = true
+	}
+	if skipped != "" && !handed {
+		p.m.EventsDiscarded.WithLabelValues(skipped).Inc()
+	}
+	if p.tracker != nil {
+		p.tracker.Routed(ev)
+	}
+	if !ev.Received.IsZero() {
+		p.m.PipelineDuration.Observe(time.Since(ev.Received).Seconds())
 	}
 }

@@ -48,7 +48,8 @@ func runTracked(t *testing.T, sink sinks.Sink, d DeliveryConfig, opts RuntimeOpt
 		ev := rvNamed(rv)
 		tr.Add("r", ev)
 		rt.Enqueue("r", ev)
-		tr.Dispatched(ev)
+		tr.Received(ev)
+		tr.Routed(ev)
 	}
 	rt.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -29,7 +29,7 @@ func TestRestartOnlyChanges(t *testing.T) {
 	if want := []string{"namespace", "kubeQPS", "omitLookup"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("restart-only keys %v, want %v", keys, want)
 	}
-	if next.Namespace[0] != "a" || next.KubeQPS != 0 || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" {
+	if next.Namespace[0] != "a" || next.KubeQPS != DefaultKubeQPS || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" {
 		t.Errorf("next %+v: restart-only keys keep the running values, the live ones change", next)
 	}
 }

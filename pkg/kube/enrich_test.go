@@ -14,8 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	metadatafake "k8s.io/client-go/metadata/fake"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/kube/event"
 )
+
+var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
 func partial(apiVersion, kind, name, uid string, owner *metav1.PartialObjectMetadata) *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{
@@ -29,9 +32,9 @@ func partial(apiVersion, kind, name, uid string, owner *metav1.PartialObjectMeta
 	return m
 }
 
-// newFakeCache is a MetadataCache on a fake metadata client holding objs,
-// with a REST mapper that knows pods, replicasets and deployments. results
-// counts the lookups by result.
+// newFakeCache is a started MetadataCache on a fake metadata client holding
+// objs, with a REST mapper that knows pods, replicasets and deployments.
+// results counts the answers by result.
 func newFakeCache(t *testing.T, objs ...runtime.Object) (*MetadataCache, *metadatafake.FakeMetadataClient, map[string]int) {
 	t.Helper()
 	scheme := metadatafake.NewTestScheme()
@@ -46,19 +49,37 @@ func newFakeCache(t *testing.T, objs ...runtime.Object) (*MetadataCache, *metada
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	results := map[string]int{}
-	c := &MetadataCache{
-		opts: MetadataCacheOptions{SyncTimeout: 30 * time.Second, NegativeTTL: time.Hour, MaxMissing: 16,
-			OnLookup: func(r string) { results[r]++ }},
-		client: client, mapper: mapper, log: zerolog.Nop(), ctx: ctx,
-		informers: map[informerKey]*kindInformer{}, mappings: map[schema.GroupVersionKind]mappingResult{},
-		missing: map[objectKey]time.Time{}, denied: map[schema.GroupVersionResource]time.Time{}, now: time.Now,
-	}
+	c := newMetadataCache(ctx, client, client, mapper, zerolog.Nop(), MetadataCacheOptions{
+		SyncTimeout: 30 * time.Second, LookupGrace: time.Second, NegativeTTL: time.Hour, MaxDeleted: 16,
+		TombstoneMaxAge: time.Hour, OnLookup: func(r string) { results[r]++ }})
+	c.Start(ctx)
 	return c, client, results
 }
 
 func podEvent(name, uid string) *event.EnhancedEvent {
 	return event.NewEnhancedEvent(&corev1.Event{InvolvedObject: corev1.ObjectReference{
 		APIVersion: "v1", Kind: "Pod", Namespace: "shop", Name: name, UID: types.UID(uid)}}, "")
+}
+
+// resolve does what the pipeline does for one event that has waited
+// waited: it asks the caches until they answer, fetching when told to.
+func resolve(t *testing.T, c *MetadataCache, ev *event.EnhancedEvent, waited time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := testenv.PollUntil(ctx, 5*time.Millisecond, func() bool {
+		m, a := c.Cached(&ev.InvolvedObject, waited)
+		if a == NeedFetch {
+			m, a = c.Fetch(ctx, &ev.InvolvedObject)
+		}
+		if a == Known {
+			m.Apply(&ev.InvolvedObject)
+		}
+		return a == Known
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func gets(client *metadatafake.FakeMetadataClient) int {
@@ -79,7 +100,7 @@ func TestEnrichFollowsWorkloadChain(t *testing.T) {
 	pod := partial("v1", "Pod", "web-7f9-x2", "p-1", rs)
 	c, client, results := newFakeCache(t, deploy, rs, pod)
 	ev := podEvent("web-7f9-x2", "p-1")
-	c.Enrich(context.Background(), ev)
+	resolve(t, c, ev, 0)
 	w := ev.InvolvedObject.Workload
 	if w == nil || w.Kind != "Deployment" || w.Name != "web" || w.UID != "d-1" {
 		t.Fatalf("workload %+v, want the Deployment web", w)
@@ -98,24 +119,86 @@ func TestEnrichFollowsWorkloadChain(t *testing.T) {
 func TestEnrichNameReusedByNewUIDIsDeleted(t *testing.T) {
 	c, _, _ := newFakeCache(t, partial("v1", "Pod", "web-0", "new-uid", nil))
 	ev := podEvent("web-0", "old-uid")
-	c.Enrich(context.Background(), ev)
+	resolve(t, c, ev, time.Hour)
 	if !ev.InvolvedObject.Deleted || ev.InvolvedObject.Labels != nil {
 		t.Errorf("involved object %+v: want deleted, without the new pod's labels", ev.InvolvedObject)
 	}
 }
 
-// A miss is confirmed by one GET, then remembered: the next event about the
-// same deleted object is answered from the negative cache, with no request.
-func TestEnrichNegativeCache(t *testing.T) {
+// An object a synced, watching informer has not shown within the grace is
+// gone: no GET is made, and the answer is remembered, so the next event
+// about it does not wait.
+func TestEnrichAbsentAfterGraceWithoutRequest(t *testing.T) {
 	c, client, results := newFakeCache(t, partial("v1", "Pod", "other", "o-1", nil))
+	ev := podEvent("gone", "g-1")
+	if _, a := c.Cached(&ev.InvolvedObject, 0); a != Wait {
+		t.Fatalf("within the grace: answer %v, want Wait", a)
+	}
+	resolve(t, c, ev, time.Second)
+	next := podEvent("gone", "g-1")
+	if _, a := c.Cached(&next.InvolvedObject, 0); a != Known {
+		t.Fatalf("second event: answer %v, want Known at once", a)
+	}
+	if !ev.InvolvedObject.Deleted || gets(client) != 0 || results["deleted"] != 2 {
+		t.Errorf("deleted %v, %d GETs, lookups %v: want deleted twice, no GET", ev.InvolvedObject.Deleted, gets(client), results)
+	}
+}
+
+// A deleted object's metadata is kept: a later event about it gets its
+// labels, owners and workload, marked deleted, with no request.
+func TestEnrichDeletedObjectFromTombstone(t *testing.T) {
+	deploy := partial("apps/v1", "Deployment", "web", "d-1", nil)
+	rs := partial("apps/v1", "ReplicaSet", "web-7f9", "rs-1", deploy)
+	pod := partial("v1", "Pod", "web-7f9-x2", "p-1", rs)
+	c, client, results := newFakeCache(t, deploy, rs, pod)
+	if err := client.Resource(podsGVR).Namespace("shop").Delete(context.Background(), pod.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testenv.PollUntil(ctx, 5*time.Millisecond, func() bool { return c.tombs.len() == 1 }); err != nil {
+		t.Fatal("no tombstone:", err)
+	}
+	ev := podEvent("web-7f9-x2", "p-1")
+	resolve(t, c, ev, time.Hour)
+	ref := ev.InvolvedObject
+	if !ref.Deleted || ref.Labels["owner"] != "payments" || ref.Workload == nil || ref.Workload.Name != "web" {
+		t.Errorf("involved object %+v: want deleted, with its labels and workload", ref)
+	}
+	if results["tombstone"] != 1 || gets(client) != 0 {
+		t.Errorf("lookups %v, %d GETs: want a tombstone answer and no GET", results, gets(client))
+	}
+}
+
+// When the informer cannot be trusted (its watch is failing), a miss is
+// confirmed by one GET, then remembered.
+func TestEnrichFetchWhenWatchFailing(t *testing.T) {
+	c, client, results := newFakeCache(t, partial("v1", "Pod", "other", "o-1", nil))
+	c.informerFor(podsGVR, "").failing.Store(true)
 	for i := 0; i < 3; i++ {
 		ev := podEvent("gone", "g-1")
-		c.Enrich(context.Background(), ev)
+		resolve(t, c, ev, 0)
 		if !ev.InvolvedObject.Deleted {
 			t.Fatalf("event %d: not marked deleted", i)
 		}
 	}
 	if n := gets(client); n != 1 || results["deleted"] != 3 {
 		t.Errorf("%d GETs, lookups %v: want one GET and three deleted", n, results)
+	}
+}
+
+// A kind the cache has not seen is learned through Fetch (discovery), not
+// on the caller's goroutine; a kind the API server does not serve is
+// answered unknown_kind.
+func TestEnrichUnknownKind(t *testing.T) {
+	c, _, results := newFakeCache(t)
+	ev := event.NewEnhancedEvent(&corev1.Event{InvolvedObject: corev1.ObjectReference{
+		APIVersion: "example.com/v1", Kind: "Widget", Namespace: "shop", Name: "w"}}, "")
+	if _, a := c.Cached(&ev.InvolvedObject, 0); a != NeedFetch {
+		t.Fatalf("unseen kind: answer %v, want NeedFetch", a)
+	}
+	resolve(t, c, ev, 0)
+	if results["unknown_kind"] != 1 {
+		t.Errorf("lookups %v: want unknown_kind", results)
 	}
 }

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,43 +16,113 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/cache"
 )
+
+// Enrichment rules.
+//
+// The metadata of the objects events are about comes from metadata-only
+// informers: for Pods, Nodes and the workload kinds they start with the
+// cache (Start), for any other kind the first time an event is about it.
+// Cached answers from memory and never does I/O, so the pipeline asks it
+// for every event; when only time or a request can tell, it says so and the
+// pipeline parks that object's events (and only those) while it waits:
+//
+//   - the object is in its kind's informer: its labels, annotations and
+//     owners, and the workload found by walking the controller owners
+//     through the caches;
+//   - it was deleted: its tombstone (see tombstones.go), marked deleted;
+//   - its kind's informer has synced, watches without error and has not
+//     shown the object LookupGrace after the event arrived: it does not
+//     exist (the object was created before its event, and a watch shows a
+//     creation well within that time). Marked deleted, without a request;
+//   - its kind's informer is still syncing: Wait, for at most SyncTimeout
+//     after the informer started;
+//   - only a GET can tell (the informer did not sync in time, its watch is
+//     failing, or the kind was never seen): Fetch, one request per object,
+//     made by the pipeline's lookup workers with their own rate limit, the
+//     answer remembered.
+//
+// Kinds the API server does not serve, or that RBAC forbids listing, are
+// remembered for NegativeTTL and their events go out without labels.
 
 // MetadataCacheOptions tunes the metadata cache.
 type MetadataCacheOptions struct {
 	// Namespaces limits namespaced informers to these namespaces; empty
 	// means all namespaces.
 	Namespaces []string
-	// SyncTimeout bounds how long the first lookup of a kind waits for its
-	// informer to fill. Default 10s.
+	// SyncTimeout bounds how long events about a kind wait for its
+	// informer's first list before a GET answers them. Default 10s.
 	SyncTimeout time.Duration
+	// LookupGrace is how long an object absent from its synced informer
+	// may take to show up before it is taken as gone. Default 500ms.
+	LookupGrace time.Duration
 	// NegativeTTL is how long a kind the API server does not serve, an
-	// object that is gone, or a kind we may not read is remembered before it
-	// is asked about again. Default 5m.
+	// object found missing, or a kind we may not read is remembered before
+	// it is asked about again. Default 5m.
 	NegativeTTL time.Duration
-	// MaxMissing bounds the remembered missing objects. Default 4096.
-	MaxMissing int
-	// OnLookup, when set, counts each lookup by result: hit, deleted,
-	// fetched, denied, unknown_kind, error.
+	// MaxDeleted bounds the tombstones and, separately, the objects
+	// remembered as missing. Default 10000.
+	MaxDeleted int
+	// TombstoneMaxAge is how long a deleted object's metadata is kept.
+	// Default 1h (the API server's event TTL).
+	TombstoneMaxAge time.Duration
+	// OnLookup, when set, counts each answer by result: hit, tombstone,
+	// deleted, fetched, denied, unknown_kind, error.
 	OnLookup func(result string)
+	// OnTombstoneEvict, when set, counts evicted tombstones by reason
+	// (capacity, age).
+	OnTombstoneEvict func(reason string)
 }
 
-// MetadataCache answers "what are the labels, annotations and owners of this
-// object" from metadata-only informers, started lazily the first time an
-// event is about a kind (one LIST and one WATCH per kind and namespace scope,
-// whatever the number of events). A miss in a synced cache is confirmed by one
-// coalesced GET, remembered for NegativeTTL, so events about deleted objects
-// do not turn into a request each.
+// Answer says whether the caches could answer a lookup.
+type Answer int
+
+const (
+	// Known: the caches answered (the object, its tombstone, that it is
+	// gone, or that it cannot be known).
+	Known Answer = iota
+	// Wait: ask again later (the informer is syncing, or the object may
+	// still show up within LookupGrace).
+	Wait
+	// NeedFetch: only Fetch can answer.
+	NeedFetch
+)
+
+// Meta is what enrichment learned about one object; Apply copies it onto
+// each event about that object.
+type Meta struct {
+	obj      *metav1.PartialObjectMetadata
+	workload *event.WorkloadReference
+	deleted  bool
+}
+
+// Apply fills ref's labels, annotations, owners, workload and deleted flag.
+func (m Meta) Apply(ref *event.EnhancedObjectReference) {
+	if m.obj == nil || (ref.UID != "" && m.obj.UID != ref.UID) {
+		// Nothing known, or the name now belongs to a new object (a GET
+		// answered): the one the event is about is gone.
+		ref.Deleted = m.deleted || m.obj != nil
+		return
+	}
+	ref.Labels = m.obj.Labels
+	ref.Annotations = m.obj.Annotations
+	ref.OwnerReferences = m.obj.OwnerReferences
+	ref.Workload = m.workload
+	ref.Deleted = m.deleted
+}
+
+// MetadataCache answers "what are the labels, annotations and owners of the
+// object this event is about" by the rules above.
 type MetadataCache struct {
 	opts   MetadataCacheOptions
-	client metadata.Interface
+	client metadata.Interface // informers
+	getter metadata.Interface // confirming GETs, rate-limited on their own
 	mapper meta.RESTMapper
 	log    zerolog.Logger
 	ctx    context.Context
+	tombs  *tombstones
 
 	mu        sync.Mutex
 	informers map[informerKey]*kindInformer
@@ -62,8 +130,7 @@ type MetadataCache struct {
 	missing   map[objectKey]time.Time
 	denied    map[schema.GroupVersionResource]time.Time
 
-	flight singleflight.Group
-	now    func() time.Time
+	now func() time.Time
 }
 
 type informerKey struct {
@@ -82,38 +149,41 @@ type mappingResult struct {
 	at      time.Time
 }
 
-type kindInformer struct {
-	informer cache.SharedIndexInformer
-	ready    chan struct{} // closed once synced
-	denied   chan struct{} // closed when the API server forbids the list
-	stop     context.CancelFunc
-	once     sync.Once
-	// waitUntil bounds waiting for the first sync: events about this kind
-	// wait for it together, at most until SyncTimeout after the informer
-	// started, and then go on unenriched until it has synced, rather than
-	// each waiting the whole timeout.
-	waitUntil time.Time
+// startupKinds are the kinds most events are about, and the owners that
+// make up workloads: their informers start with the cache.
+var startupKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "Pod"},
+	{Version: "v1", Kind: "Node"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
 }
-
-var (
-	// errDenied marks a kind the exporter may not list or get.
-	errDenied = errors.New("access denied")
-	// errNotSynced marks an informer still filling after its wait ended.
-	errNotSynced = errors.New("informer not synced yet")
-)
 
 // NewMetadataCache builds a cache on cfg. Informers run until ctx ends.
 func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger, opts MetadataCacheOptions) (*MetadataCache, error) {
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = 10 * time.Second
 	}
+	if opts.LookupGrace <= 0 {
+		opts.LookupGrace = 500 * time.Millisecond
+	}
 	if opts.NegativeTTL <= 0 {
 		opts.NegativeTTL = 5 * time.Minute
 	}
-	if opts.MaxMissing <= 0 {
-		opts.MaxMissing = 4096
+	if opts.MaxDeleted <= 0 {
+		opts.MaxDeleted = 10000
+	}
+	if opts.TombstoneMaxAge <= 0 {
+		opts.TombstoneMaxAge = time.Hour
 	}
 	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	getter, err := metadata.NewForConfig(rest.CopyConfig(cfg)) // its own rate limiter
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}
@@ -121,63 +191,153 @@ func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger,
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return &MetadataCache{
-		opts:      opts,
-		client:    mc,
-		mapper:    restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
+	return newMetadataCache(ctx, mc, getter, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), log, opts), nil
+}
+
+func newMetadataCache(ctx context.Context, client, getter metadata.Interface, mapper meta.RESTMapper, log zerolog.Logger, opts MetadataCacheOptions) *MetadataCache {
+	c := &MetadataCache{
+		opts: opts, client: client, getter: getter, mapper: mapper, ctx: ctx,
 		log:       log.With().Str("component", "metadata-cache").Logger(),
-		ctx:       ctx,
 		informers: map[informerKey]*kindInformer{},
 		mappings:  map[schema.GroupVersionKind]mappingResult{},
 		missing:   map[objectKey]time.Time{},
 		denied:    map[schema.GroupVersionResource]time.Time{},
 		now:       time.Now,
-	}, nil
+	}
+	c.tombs = newTombstones(opts.MaxDeleted, opts.TombstoneMaxAge, opts.OnTombstoneEvict, func() time.Time { return c.now() })
+	return c
 }
 
-// Enrich fills ev.InvolvedObject's labels, annotations, owner references,
-// workload and deleted flag. It never fails: what cannot be known is left
-// empty, and the reason is counted through OnLookup.
-func (c *MetadataCache) Enrich(ctx context.Context, ev *event.EnhancedEvent) {
-	ref := &ev.InvolvedObject
-	if ref.Kind == "" || ref.Name == "" {
-		return
+// Start starts the informers of startupKinds and waits, at most
+// SyncTimeout, for them to sync (or be found forbidden).
+func (c *MetadataCache) Start(ctx context.Context) {
+	namespaces := c.opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
 	}
-	obj, result := c.lookup(ctx, ref.APIVersion, ref.Kind, ref.Namespace, ref.Name)
-	c.count(result)
+	var started []*kindInformer
+	for _, gvk := range startupKinds {
+		m, err := c.resolveMapping(gvk)
+		if err != nil {
+			continue
+		}
+		scopes := namespaces
+		if m.Scope.Name() != meta.RESTScopeNameNamespace {
+			scopes = []string{""}
+		}
+		for _, ns := range scopes {
+			started = append(started, c.informerFor(m.Resource, ns))
+		}
+	}
+	deadline := time.NewTimer(c.opts.SyncTimeout)
+	defer deadline.Stop()
+	for _, ki := range started {
+		select {
+		case <-ki.done:
+		case <-deadline.C:
+			c.log.Warn().Dur("timeout", c.opts.SyncTimeout).Msg("metadata informers not synced yet; starting anyway")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Cached answers from memory only, by the rules above. waited is how long
+// the event has waited since it arrived.
+func (c *MetadataCache) Cached(ref *event.EnhancedObjectReference, waited time.Duration) (Meta, Answer) {
+	k, result := c.objectKey(ref.APIVersion, ref.Kind, ref.Namespace, ref.Name)
+	switch result {
+	case "":
+	case "unmapped":
+		return Meta{}, NeedFetch
+	default:
+		return Meta{}, c.answer(result)
+	}
+	ki := c.informerFor(k.gvr, c.scope(k.namespace))
+	state := ki.state(c.now(), c.opts.SyncTimeout)
+	switch state {
+	case informerDenied:
+		return Meta{}, c.answer("denied")
+	case informerSyncing:
+		return Meta{}, Wait
+	case informerOK, informerFailing:
+		if obj := ki.get(k); obj != nil && (ref.UID == "" || obj.UID == ref.UID) {
+			c.count("hit")
+			return Meta{obj: obj, workload: c.workload(obj, k.namespace)}, Known
+		}
+	}
+	if m, ok := c.deleted(k, ref); ok {
+		return m, Known
+	}
+	if state != informerOK {
+		return Meta{}, NeedFetch
+	}
+	if waited < c.opts.LookupGrace {
+		return Meta{}, Wait
+	}
+	c.rememberMissing(k)
+	return Meta{deleted: true}, c.answer("deleted")
+}
+
+// deleted answers from the tombstones and the objects remembered missing.
+func (c *MetadataCache) deleted(k objectKey, ref *event.EnhancedObjectReference) (Meta, bool) {
+	if obj := c.tombs.get(k, ref.UID); obj != nil {
+		c.count("tombstone")
+		return Meta{obj: obj, workload: c.workload(obj, k.namespace), deleted: true}, true
+	}
+	c.mu.Lock()
+	at, ok := c.missing[k]
+	c.mu.Unlock()
+	if ok && c.now().Sub(at) < c.opts.NegativeTTL {
+		c.count("deleted")
+		return Meta{deleted: true}, true
+	}
+	return Meta{}, false
+}
+
+// Fetch answers what Cached could not: it learns the kind from discovery,
+// or GETs the object (one request, remembered). It returns Wait when the
+// kind was just learned: its informer now starts, and Cached answers.
+func (c *MetadataCache) Fetch(ctx context.Context, ref *event.EnhancedObjectReference) (Meta, Answer) {
+	k, result := c.objectKey(ref.APIVersion, ref.Kind, ref.Namespace, ref.Name)
+	if result == "unmapped" {
+		gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+		if _, err := c.resolveMapping(gv.WithKind(ref.Kind)); err != nil {
+			return Meta{}, c.answer("unknown_kind")
+		}
+		return Meta{}, Wait
+	}
+	if result != "" {
+		return Meta{}, c.answer(result)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.SyncTimeout)
+	defer cancel()
+	var ri metadata.ResourceInterface = c.getter.Resource(k.gvr)
+	if k.namespace != "" {
+		ri = c.getter.Resource(k.gvr).Namespace(k.namespace)
+	}
+	obj, err := ri.Get(ctx, k.name, metav1.GetOptions{})
 	switch {
-	case obj == nil:
-		if result == "deleted" {
-			ref.Deleted = true
-		}
-		return
-	case ref.UID != "" && obj.UID != ref.UID:
-		// The name now belongs to a new object: the one the event is about is gone.
-		ref.Deleted = true
-		return
+	case err == nil:
+		trimMetadata(obj)
+		c.count("fetched")
+		return Meta{obj: obj, workload: c.workload(obj, k.namespace)}, Known
+	case apierrors.IsNotFound(err):
+		c.rememberMissing(k)
+		return Meta{deleted: true}, c.answer("deleted")
+	case apierrors.IsForbidden(err):
+		c.markDenied(k.gvr, err)
+		return Meta{}, c.answer("denied")
+	default:
+		c.log.Debug().Err(err).Str("resource", k.gvr.String()).Msg("metadata lookup failed")
+		return Meta{}, c.answer("error")
 	}
-	ref.Labels = obj.Labels
-	ref.Annotations = obj.Annotations
-	ref.OwnerReferences = obj.OwnerReferences
-	ref.Workload = c.workload(ctx, obj, ref.Namespace)
 }
 
-// workload follows controller owner references up to the top one.
-func (c *MetadataCache) workload(ctx context.Context, obj *metav1.PartialObjectMetadata, namespace string) *event.WorkloadReference {
-	var top *event.WorkloadReference
-	for depth := 0; depth < 8; depth++ {
-		owner := metav1.GetControllerOfNoCopy(obj)
-		if owner == nil {
-			break
-		}
-		top = &event.WorkloadReference{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: string(owner.UID)}
-		next, _ := c.lookup(ctx, owner.APIVersion, owner.Kind, namespace, owner.Name)
-		if next == nil {
-			break
-		}
-		obj = next
-	}
-	return top
+func (c *MetadataCache) answer(result string) Answer {
+	c.count(result)
+	return Known
 }
 
 func (c *MetadataCache) count(result string) {
@@ -186,98 +346,41 @@ func (c *MetadataCache) count(result string) {
 	}
 }
 
-// lookup returns the object's metadata and how it was found.
-func (c *MetadataCache) lookup(ctx context.Context, apiVersion, kind, namespace, name string) (*metav1.PartialObjectMetadata, string) {
+// objectKey maps a reference to its object key from the cached mappings.
+// The result is "" when it can be looked up, "unmapped" when discovery must
+// be asked first, else why it cannot be (unknown_kind, denied).
+func (c *MetadataCache) objectKey(apiVersion, kind, namespace, name string) (objectKey, string) {
+	if kind == "" || name == "" {
+		return objectKey{}, "unknown_kind"
+	}
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
-		return nil, "unknown_kind"
+		return objectKey{}, "unknown_kind"
 	}
-	mapping, err := c.mapping(gv.WithKind(kind))
-	if err != nil {
-		return nil, "unknown_kind"
-	}
-	gvr := mapping.Resource
-	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		namespace = ""
-	}
-	if c.isDenied(gvr) {
-		return nil, "denied"
-	}
-	inf, err := c.informerFor(ctx, gvr, namespace)
-	switch {
-	case errors.Is(err, errDenied):
-		return nil, "denied"
-	case err != nil:
-		return nil, "error"
-	}
-	key := name
-	if namespace != "" {
-		key = namespace + "/" + name
-	}
-	if item, ok, _ := inf.informer.GetIndexer().GetByKey(key); ok {
-		if m, ok := item.(*metav1.PartialObjectMetadata); ok {
-			return m, "hit"
-		}
-	}
-	return c.fetch(ctx, objectKey{gvr: gvr, namespace: namespace, name: name})
-}
-
-// fetch confirms a cache miss with one GET per object, coalesced and
-// remembered, because a miss is either an object created a moment ago that
-// the watch has not shown yet, or a deleted one.
-func (c *MetadataCache) fetch(ctx context.Context, k objectKey) (*metav1.PartialObjectMetadata, string) {
-	c.mu.Lock()
-	if at, ok := c.missing[k]; ok && c.now().Sub(at) < c.opts.NegativeTTL {
-		c.mu.Unlock()
-		return nil, "deleted"
-	}
-	c.mu.Unlock()
-	flightKey := k.gvr.String() + "|" + k.namespace + "|" + k.name
-	v, err, _ := c.flight.Do(flightKey, func() (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, c.opts.SyncTimeout)
-		defer cancel()
-		var ri metadata.ResourceInterface = c.client.Resource(k.gvr)
-		if k.namespace != "" {
-			ri = c.client.Resource(k.gvr).Namespace(k.namespace)
-		}
-		return ri.Get(ctx, k.name, metav1.GetOptions{})
-	})
-	switch {
-	case err == nil:
-		return v.(*metav1.PartialObjectMetadata), "fetched"
-	case apierrors.IsNotFound(err):
-		c.rememberMissing(k)
-		return nil, "deleted"
-	case apierrors.IsForbidden(err):
-		c.markDenied(k.gvr, err)
-		return nil, "denied"
-	default:
-		c.log.Debug().Err(err).Str("resource", k.gvr.String()).Msg("metadata lookup failed")
-		return nil, "error"
-	}
-}
-
-func (c *MetadataCache) rememberMissing(k objectKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.missing) >= c.opts.MaxMissing {
-		now := c.now()
-		for mk, at := range c.missing {
-			if now.Sub(at) >= c.opts.NegativeTTL || len(c.missing) >= c.opts.MaxMissing {
-				delete(c.missing, mk)
-			}
-		}
+	r, ok := c.mappings[gv.WithKind(kind)]
+	switch {
+	case !ok || (r.err != nil && c.now().Sub(r.at) >= c.opts.NegativeTTL):
+		return objectKey{}, "unmapped"
+	case r.err != nil:
+		return objectKey{}, "unknown_kind"
 	}
-	c.missing[k] = c.now()
+	gvr := r.mapping.Resource
+	if r.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
+	}
+	if at, ok := c.denied[gvr]; ok {
+		if c.now().Sub(at) < c.opts.NegativeTTL {
+			return objectKey{}, "denied"
+		}
+		delete(c.denied, gvr)
+	}
+	return objectKey{gvr: gvr, namespace: namespace, name: name}, ""
 }
 
-func (c *MetadataCache) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	c.mu.Lock()
-	r, ok := c.mappings[gvk]
-	c.mu.Unlock()
-	if ok && (r.err == nil || c.now().Sub(r.at) < c.opts.NegativeTTL) {
-		return r.mapping, r.err
-	}
+// resolveMapping asks discovery (I/O) and remembers the answer.
+func (c *MetadataCache) resolveMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		c.log.Info().Str("kind", gvk.String()).Err(err).Msg("kind not served by the API server; events about it are not enriched")
@@ -288,15 +391,52 @@ func (c *MetadataCache) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping,
 	return m, err
 }
 
-func (c *MetadataCache) isDenied(gvr schema.GroupVersionResource) bool {
+// scope is the informer namespace for an object in namespace.
+func (c *MetadataCache) scope(namespace string) string {
+	if namespace != "" && len(c.opts.Namespaces) == 0 {
+		return metav1.NamespaceAll
+	}
+	return namespace
+}
+
+// workload follows controller owner references, through the caches only,
+// up to the top one known.
+func (c *MetadataCache) workload(obj *metav1.PartialObjectMetadata, namespace string) *event.WorkloadReference {
+	var top *event.WorkloadReference
+	for depth := 0; depth < 8; depth++ {
+		owner := metav1.GetControllerOfNoCopy(obj)
+		if owner == nil {
+			break
+		}
+		top = &event.WorkloadReference{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: string(owner.UID)}
+		k, result := c.objectKey(owner.APIVersion, owner.Kind, namespace, owner.Name)
+		if result != "" {
+			break
+		}
+		next := c.informerFor(k.gvr, c.scope(k.namespace)).get(k)
+		if next == nil || next.UID != owner.UID {
+			next = c.tombs.get(k, owner.UID)
+		}
+		if next == nil {
+			break
+		}
+		obj = next
+	}
+	return top
+}
+
+func (c *MetadataCache) rememberMissing(k objectKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.denied[gvr]
-	if ok && c.now().Sub(at) >= c.opts.NegativeTTL {
-		delete(c.denied, gvr)
-		return false
+	if len(c.missing) >= c.opts.MaxDeleted {
+		now := c.now()
+		for mk, at := range c.missing {
+			if now.Sub(at) >= c.opts.NegativeTTL || len(c.missing) >= c.opts.MaxDeleted {
+				delete(c.missing, mk)
+			}
+		}
 	}
-	return ok
+	c.missing[k] = c.now()
 }
 
 // markDenied records that the exporter may not read gvr, logging it once per
@@ -316,86 +456,4 @@ func (c *MetadataCache) markDenied(gvr schema.GroupVersionResource, err error) {
 		c.log.Warn().Str("resource", gvr.String()).Err(err).
 			Msg("RBAC forbids reading this kind: its events are sent without labels and owners (grant list/watch to enable)")
 	}
-}
-
-// informerFor returns the synced informer for gvr in namespace, starting it
-// on first use.
-func (c *MetadataCache) informerFor(ctx context.Context, gvr schema.GroupVersionResource, namespace string) (*kindInformer, error) {
-	scope := namespace
-	if namespace != "" && len(c.opts.Namespaces) == 0 {
-		scope = metav1.NamespaceAll
-	}
-	key := informerKey{gvr: gvr, namespace: scope}
-	c.mu.Lock()
-	ki, ok := c.informers[key]
-	if !ok {
-		ki = c.startInformer(key)
-		c.informers[key] = ki
-	}
-	c.mu.Unlock()
-
-	select {
-	case <-ki.ready:
-		return ki, nil
-	default:
-	}
-	remaining := ki.waitUntil.Sub(c.now())
-	if remaining <= 0 {
-		return nil, fmt.Errorf("%s: %w", gvr, errNotSynced)
-	}
-	timer := time.NewTimer(remaining)
-	defer timer.Stop()
-	select {
-	case <-ki.ready:
-		return ki, nil
-	case <-ki.denied:
-		return nil, errDenied
-	case <-timer.C:
-		return nil, fmt.Errorf("%s: %w within %s", gvr, errNotSynced, c.opts.SyncTimeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
-	ctx, cancel := context.WithCancel(c.ctx)
-	gi := metadatainformer.NewFilteredMetadataInformer(c.client, key.gvr, key.namespace, 0, cache.Indexers{}, nil)
-	ki := &kindInformer{informer: gi.Informer(), ready: make(chan struct{}), denied: make(chan struct{}), stop: cancel,
-		waitUntil: c.now().Add(c.opts.SyncTimeout)}
-	_ = ki.informer.SetTransform(trimMetadata)
-	_ = ki.informer.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		if apierrors.IsForbidden(err) {
-			ki.once.Do(func() { close(ki.denied) })
-			go c.markDenied(key.gvr, err)
-			return
-		}
-		cache.DefaultWatchErrorHandler(ctx, r, err)
-	})
-	go ki.informer.RunWithContext(ctx)
-	go func() {
-		if cache.WaitForCacheSync(ctx.Done(), ki.informer.HasSynced) {
-			close(ki.ready)
-		}
-	}()
-	c.log.Debug().Str("resource", key.gvr.String()).Str("namespace", key.namespace).Msg("started metadata informer")
-	return ki
-}
-
-// trimMetadata keeps only what enrichment reads, so the caches stay small.
-func trimMetadata(obj any) (any, error) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return obj, nil
-	}
-	m.ManagedFields = nil
-	if _, ok := m.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; ok {
-		a := make(map[string]string, len(m.Annotations)-1)
-		for k, v := range m.Annotations {
-			if k != "kubectl.kubernetes.io/last-applied-configuration" {
-				a[k] = v
-			}
-		}
-		m.Annotations = a
-	}
-	return m, nil
 }

@@ -45,6 +45,9 @@ type WatcherOptions struct {
 	// work: after its first list, and every healthCheck while no failure is
 	// pending.
 	OnHealthy func(time.Time)
+	// FieldSelector, when set, is applied by the API server to the event
+	// list and watch (for example type=Warning).
+	FieldSelector string
 }
 
 // healthCheck is how often OnHealthy is refreshed while the watch works.
@@ -78,7 +81,7 @@ func NewEventWatcher(cfg *rest.Config, log zerolog.Logger, opts WatcherOptions) 
 	for _, ns := range namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(cs, 0,
 			informers.WithNamespace(ns),
-			informers.WithTransform(stripEvent))
+			informers.WithTransform(toStored))
 		inf := f.InformerFor(&corev1.Event{}, w.newInformer(ns))
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc:    w.onAdd,
@@ -120,18 +123,21 @@ func (w *EventWatcher) newInformer(ns string) internalinterfaces.NewInformerFunc
 		events := func() typedcorev1.EventInterface { return cs.CoreV1().Events(ns) }
 		lw := &cache.ListWatch{
 			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				o.FieldSelector = w.opts.FieldSelector
 				l, err := events().List(ctx, o)
 				w.health.observe(w, err)
 				return l, err
 			},
 			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				o.FieldSelector = w.opts.FieldSelector
 				wi, err := events().Watch(ctx, o)
 				w.health.observe(w, err)
 				return wi, err
 			},
 		}
+		// No indexers: nothing reads the store but the informer itself.
 		return cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, cs), &corev1.Event{},
-			cache.SharedIndexInformerOptions{ResyncPeriod: resync, Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+			cache.SharedIndexInformerOptions{ResyncPeriod: resync})
 	}
 }
 
@@ -157,8 +163,12 @@ func (w *EventWatcher) Shutdown() {
 }
 
 func (w *EventWatcher) onAdd(obj any, isInInitialList bool) {
-	ev, ok := obj.(*corev1.Event)
+	s, ok := obj.(*storedEvent)
 	if !ok {
+		return
+	}
+	ev := s.take()
+	if ev == nil {
 		return
 	}
 	e := event.NewEnhancedEvent(ev, "")
@@ -167,18 +177,20 @@ func (w *EventWatcher) onAdd(obj any, isInInitialList bool) {
 }
 
 func (w *EventWatcher) onUpdate(oldObj, newObj any) {
-	old, ok1 := oldObj.(*corev1.Event)
-	cur, ok2 := newObj.(*corev1.Event)
+	old, ok1 := oldObj.(*storedEvent)
+	cur, ok2 := newObj.(*storedEvent)
 	if !ok1 || !ok2 {
 		return
 	}
-	if !event.IsNewOccurrence(old, cur) {
-		if old.ResourceVersion != cur.ResourceVersion {
-			w.discard(DiscardNoChange)
-		}
+	ev := cur.take() // always: the store must not keep it
+	if ev == nil || old.resourceVersion == cur.resourceVersion {
 		return
 	}
-	w.opts.OnEvent(event.NewEnhancedEvent(cur, ""))
+	if old.occurrence == cur.occurrence {
+		w.discard(DiscardNoChange)
+		return
+	}
+	w.opts.OnEvent(event.NewEnhancedEvent(ev, ""))
 }
 
 func (w *EventWatcher) discard(reason string) {
@@ -207,14 +219,6 @@ func watchErrorReason(err error) string {
 		return "expired"
 	}
 	return "error"
-}
-
-// stripEvent drops managedFields before the event is stored in the cache.
-func stripEvent(obj any) (any, error) {
-	if a, ok := obj.(metav1.ObjectMetaAccessor); ok {
-		a.GetObjectMeta().SetManagedFields(nil)
-	}
-	return obj, nil
 }
 
 // watchHealth follows whether the event watch works: the first failure is

@@ -25,6 +25,8 @@ type EnhancedEvent struct {
 	// InitialList is true for events that already existed when the watch
 	// started (its first list), as opposed to ones seen happen.
 	InitialList bool `json:"-"`
+	// Received is when the watch handed the event on.
+	Received time.Time `json:"-"`
 }
 
 // EnhancedObjectReference is the event's involvedObject with the metadata of
@@ -123,24 +125,30 @@ func LastOccurrence(ev *corev1.Event) time.Time {
 	return t
 }
 
+// Occurrence is what tells one occurrence of an event from the next, in
+// either API shape: the count, the last timestamp, the series and the event
+// time. The event watch keeps only this per stored Event.
+type Occurrence struct {
+	Count, SeriesCount int32
+	HasSeries          bool
+	// Unix microseconds (MicroTime's resolution).
+	Last, SeriesLast, EventTime int64
+}
+
+// OccurrenceOf is ev's Occurrence.
+func OccurrenceOf(ev *corev1.Event) Occurrence {
+	o := Occurrence{Count: ev.Count, Last: ev.LastTimestamp.UnixMicro(), EventTime: ev.EventTime.UnixMicro()}
+	if ev.Series != nil {
+		o.HasSeries, o.SeriesCount, o.SeriesLast = true, ev.Series.Count, ev.Series.LastObservedTime.UnixMicro()
+	}
+	return o
+}
+
 // IsNewOccurrence reports whether cur is a new occurrence of old: the count,
 // the last timestamp or the series moved. A resync or an update that only
 // touches metadata is not.
 func IsNewOccurrence(old, cur *corev1.Event) bool {
-	if old.ResourceVersion == cur.ResourceVersion {
-		return false
-	}
-	if old.Count != cur.Count || !old.LastTimestamp.Equal(&cur.LastTimestamp) {
-		return true
-	}
-	switch {
-	case (old.Series == nil) != (cur.Series == nil):
-		return true
-	case cur.Series != nil:
-		return old.Series.Count != cur.Series.Count ||
-			!old.Series.LastObservedTime.Equal(&cur.Series.LastObservedTime)
-	}
-	return !old.EventTime.Equal(&cur.EventTime)
+	return old.ResourceVersion != cur.ResourceVersion && OccurrenceOf(old) != OccurrenceOf(cur)
 }
 
 // DeDot returns a copy of e whose label and annotation keys have "." replaced

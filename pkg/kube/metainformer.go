@@ -1,0 +1,157 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/tools/cache"
+)
+
+// kindInformer is the metadata-only informer of one kind in one namespace
+// scope, with what Cached needs to know about it: synced, forbidden, or
+// failing to watch.
+type kindInformer struct {
+	informer cache.SharedIndexInformer
+	started  time.Time
+	stop     context.CancelFunc
+	done     chan struct{} // closed once synced or denied
+	doneOnce sync.Once
+	denied   atomic.Bool
+	failing  atomic.Bool // the last list or watch call failed
+}
+
+type informerState int
+
+const (
+	informerOK       informerState = iota // synced, watching
+	informerFailing                       // synced, but its last list or watch failed
+	informerSyncing                       // first list not done, within SyncTimeout
+	informerUnsynced                      // first list not done after SyncTimeout
+	informerDenied                        // RBAC forbids listing the kind
+)
+
+func (ki *kindInformer) state(now time.Time, syncTimeout time.Duration) informerState {
+	switch {
+	case ki.denied.Load():
+		return informerDenied
+	case !ki.informer.HasSynced() && now.Sub(ki.started) < syncTimeout:
+		return informerSyncing
+	case !ki.informer.HasSynced():
+		return informerUnsynced
+	case ki.failing.Load():
+		return informerFailing
+	}
+	return informerOK
+}
+
+// get returns the cached object k, or nil.
+func (ki *kindInformer) get(k objectKey) *metav1.PartialObjectMetadata {
+	key := k.name
+	if k.namespace != "" {
+		key = k.namespace + "/" + k.name
+	}
+	item, ok, _ := ki.informer.GetIndexer().GetByKey(key)
+	if !ok {
+		return nil
+	}
+	m, _ := item.(*metav1.PartialObjectMetadata)
+	return m
+}
+
+// observe takes the outcome of one list or watch call.
+func (ki *kindInformer) observe(c *MetadataCache, gvr schema.GroupVersionResource, err error) {
+	switch {
+	case err == nil:
+		ki.failing.Store(false)
+	case errors.Is(err, context.Canceled):
+	case apierrors.IsForbidden(err):
+		ki.denied.Store(true)
+		ki.doneOnce.Do(func() { close(ki.done) })
+		go c.markDenied(gvr, err)
+	default:
+		ki.failing.Store(true)
+	}
+}
+
+// informerFor returns the informer of gvr in namespace scope, starting it
+// on first use; it does not wait for it to sync.
+func (c *MetadataCache) informerFor(gvr schema.GroupVersionResource, namespace string) *kindInformer {
+	key := informerKey{gvr: gvr, namespace: namespace}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ki, ok := c.informers[key]; ok {
+		return ki
+	}
+	ki := c.startInformer(key)
+	c.informers[key] = ki
+	return ki
+}
+
+func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
+	ctx, cancel := context.WithCancel(c.ctx)
+	ki := &kindInformer{started: c.now(), stop: cancel, done: make(chan struct{})}
+	var ri metadata.ResourceInterface = c.client.Resource(key.gvr)
+	if key.namespace != "" {
+		ri = c.client.Resource(key.gvr).Namespace(key.namespace)
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			l, err := ri.List(ctx, o)
+			ki.observe(c, key.gvr, err)
+			return l, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			w, err := ri.Watch(ctx, o)
+			ki.observe(c, key.gvr, err)
+			return w, err
+		},
+	}
+	ki.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &metav1.PartialObjectMetadata{}, 0, cache.Indexers{})
+	_ = ki.informer.SetTransform(func(obj any) (any, error) {
+		if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+			trimMetadata(m)
+		}
+		return obj, nil
+	})
+	_, _ = ki.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+				c.tombs.put(objectKey{gvr: key.gvr, namespace: m.Namespace, name: m.Name}, m)
+			}
+		},
+	})
+	go ki.informer.RunWithContext(ctx)
+	go func() {
+		if cache.WaitForCacheSync(ctx.Done(), ki.informer.HasSynced) {
+			ki.doneOnce.Do(func() { close(ki.done) })
+		}
+	}()
+	c.log.Debug().Str("resource", key.gvr.String()).Str("namespace", key.namespace).Msg("started metadata informer")
+	return ki
+}
+
+// trimMetadata keeps only what enrichment reads, so the caches stay small.
+func trimMetadata(m *metav1.PartialObjectMetadata) {
+	m.ManagedFields = nil
+	if _, ok := m.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+		a := make(map[string]string, len(m.Annotations)-1)
+		for k, v := range m.Annotations {
+			if k != "kubectl.kubernetes.io/last-applied-configuration" {
+				a[k] = v
+			}
+		}
+		m.Annotations = a
+	}
+}
