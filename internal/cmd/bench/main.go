@@ -14,7 +14,18 @@
 //	apirestart  kube-apiserver is restarted
 //	failover    two replicas with leader election; the leader is SIGKILLed
 //
+// -ghost, -deleted and -repeat shape the load (fractions of the operations):
+//
+//	-ghost 0.2     events about pods that never existed, over -ghost-names names
+//	-deleted 0.1   events about pods deleted just before their first event
+//	-repeat 0.3    count+1 on an earlier event, as kubelet does on a repeat
+//
+// and -pods, -rate and -duration set its scale. -floor also runs the same
+// load against internal/cmd/floor (one protobuf watch, one POST per event)
+// right after eventide, and reports eventide's CPU per event as a ratio.
+//
 //	go run ./internal/cmd/bench -eventide bin/eventide -rate 300 -duration 10s -scenario kill
+//	go run ./internal/cmd/bench -eventide bin/eventide -ghost 0.2 -ghost-names 1000
 package main
 
 import (
@@ -26,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,16 +46,21 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/eventide/eventide/internal/testenv"
 )
 
 type options struct {
 	binary, scenario, cpuProfile, gomaxprocs string
-	rate, pods, workers                      int
+	rate, pods, workers, ghostNames          int
 	duration, outage                         time.Duration
-	enrich, keep                             bool
+	enrich, keep, floor                      bool
+	ghost, deleted, repeat                   float64
 }
 
 func main() {
@@ -59,19 +76,39 @@ func main() {
 	flag.DurationVar(&o.outage, "outage", 4*time.Second, "with -scenario outage: how long the webhook answers 503")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write eventide's CPU profile during the load to this file")
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS for the eventide process only (what a CPU limit sets in a pod)")
+	flag.Float64Var(&o.ghost, "ghost", 0, "fraction of events about pods that never existed")
+	flag.IntVar(&o.ghostNames, "ghost-names", 1000, "with -ghost: distinct names of the missing pods")
+	flag.Float64Var(&o.deleted, "deleted", 0, "fraction of events about pods deleted just before their first event")
+	flag.Float64Var(&o.repeat, "repeat", 0, "fraction of operations that bump count on an earlier event")
+	flag.BoolVar(&o.floor, "floor", false, "then run the same load against the floor exporter and compare CPU")
 	flag.Parse()
-	if err := run(o); err != nil {
+	res, err := run(o, "eventide")
+	if err == nil && o.floor {
+		var floor result
+		if floor, err = run(o, "floor"); err == nil {
+			fmt.Printf("CPU per event: eventide %.0f µs, floor %.0f µs: %.2f× the floor\n",
+				res.cpuPerEvent*1e6, floor.cpuPerEvent*1e6, res.cpuPerEvent/floor.cpuPerEvent)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
+// result is what the comparison with the floor needs from a run.
+type result struct{ cpuPerEvent float64 }
+
 type receipt struct {
-	at    time.Time
-	count int
+	at       time.Time
+	count    int
+	owner    string
+	workload string
+	deleted  bool
 }
 
-// sink is the webhook eventide delivers to; it can fail on purpose.
+// sink is the webhook eventide delivers to; it can fail on purpose. It
+// keys what it gets by event name and count, so each occurrence counts.
 type sink struct {
 	mu      sync.Mutex
 	got     map[string]*receipt
@@ -87,20 +124,27 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p struct {
-		Name string `json:"name"`
+		Name     string `json:"name"`
+		Count    int    `json:"count"`
+		Owner    string `json:"owner"`
+		Workload string `json:"workload"`
+		Deleted  bool   `json:"deleted"`
 	}
 	if json.Unmarshal(b, &p) != nil || p.Name == "" {
 		return
 	}
 	s.seen.Add(1)
+	key := occurrence(p.Name, p.Count)
 	s.mu.Lock()
-	if rc, ok := s.got[p.Name]; ok {
+	if rc, ok := s.got[key]; ok {
 		rc.count++
 	} else {
-		s.got[p.Name] = &receipt{at: now, count: 1}
+		s.got[key] = &receipt{at: now, count: 1, owner: p.Owner, workload: p.Workload, deleted: p.Deleted}
 	}
 	s.mu.Unlock()
 }
+
+func occurrence(name string, count int) string { return fmt.Sprintf("%s#%d", name, count) }
 
 func (s *sink) distinct() int {
 	s.mu.Lock()
@@ -108,11 +152,40 @@ func (s *sink) distinct() int {
 	return len(s.got)
 }
 
-func run(o options) error {
+// op kinds of the load.
+const (
+	opLive    = iota // a new event about a live pod
+	opGhost          // a new event about a pod that never existed
+	opDeleted        // a new event about a pod deleted just before
+	opRepeat         // count+1 on an earlier event
+)
+
+// kindOf spreads the kinds over the operations by their fractions,
+// deterministically.
+func (o options) kindOf(i int) int {
+	x := float64((i*7919)%1000) / 1000
+	switch {
+	case i >= 10 && x < o.repeat:
+		return opRepeat
+	case x < o.repeat+o.ghost:
+		return opGhost
+	case x < o.repeat+o.ghost+o.deleted:
+		return opDeleted
+	}
+	return opLive
+}
+
+// expectation is one occurrence the load made, to be delivered.
+type expectation struct {
+	at   time.Time
+	kind int
+}
+
+func run(o options, exporter string) (result, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "eventide-bench-")
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	if o.keep {
 		fmt.Println("work folder:", dir)
@@ -121,51 +194,51 @@ func run(o options) error {
 	}
 	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	defer stopCluster()
 	cs := cluster.CS
 	const ns = "bench"
 	if err := cluster.CreateNamespace(ctx, ns); err != nil {
-		return err
+		return result{}, err
 	}
 	w, err := cluster.CreateWorkload(ctx, ns, "load", o.pods, map[string]string{"owner": "perf"})
 	if err != nil {
-		return err
+		return result{}, err
+	}
+	total := int(float64(o.rate) * o.duration.Seconds())
+	// Pods to delete just before their first event: one per deleted op.
+	var doomed []*corev1.Pod
+	if o.deleted > 0 {
+		n := 0
+		for i := 0; i < total; i++ {
+			if o.kindOf(i) == opDeleted {
+				n++
+			}
+		}
+		dw, err := cluster.CreateWorkload(ctx, ns, "doomed", n, map[string]string{"owner": "doomed"})
+		if err != nil {
+			return result{}, err
+		}
+		doomed = dw.Pods
 	}
 
 	rec := &sink{got: map[string]*receipt{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	srv := &http.Server{Handler: rec, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	if o.binary == "" {
-		if o.binary, err = testenv.BuildEventide(dir); err != nil {
-			return err
-		}
-	}
-	top := fmt.Sprintf("logLevel: warn\nomitLookup: %v\nspool: {dir: %s}\ndeadLetter: {path: %s}\n",
-		!o.enrich, filepath.Join(dir, "spool"), filepath.Join(dir, "dead.jsonl"))
-	if o.scenario == "failover" {
-		top += "leaderElection: {enabled: true, leaderElectionID: bench, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n"
-	}
-	hook := testenv.HookConfig(ns, "http://"+ln.Addr().String()+"/", `        name: "{{ .Name }}"
-        owner: "{{ .InvolvedObject.Labels.owner }}"
-        workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}"
-        reason: "{{ .Reason }}"
-        count: !int "{{ .GetCount }}"
-`, "    delivery: {initialBackoff: 100ms, maxBackoff: 1s}\n")
-	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(top+hook), 0o600); err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "eventide.log"))
+	binary, config, err := o.prepare(dir, exporter, ns, "http://"+ln.Addr().String()+"/")
 	if err != nil {
-		return err
+		return result{}, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, exporter+".log"))
+	if err != nil {
+		return result{}, err
 	}
 	defer logFile.Close()
 	start := func(extra ...string) (*testenv.Process, error) {
@@ -173,15 +246,15 @@ func run(o options) error {
 			os.Setenv("GOMAXPROCS", o.gomaxprocs) // inherited by eventide only: this process has started its runtime
 			defer os.Unsetenv("GOMAXPROCS")
 		}
-		return testenv.StartEventide(ctx, o.binary, config, cp.ExporterKubeconfig, io.Discard, logFile, extra...)
+		return testenv.StartEventide(ctx, binary, config, cp.ExporterKubeconfig, io.Discard, logFile, extra...)
 	}
 	var extra []string
-	if o.cpuProfile != "" {
+	if o.cpuProfile != "" && exporter == "eventide" {
 		extra = append(extra, "-pprof")
 	}
 	proc, err := start(extra...)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	procs := []*testenv.Process{proc}
 	defer func() {
@@ -193,59 +266,117 @@ func run(o options) error {
 		// The first replica leads once it is ready; a second stands by.
 		standby, err := start()
 		if err != nil {
-			return err
+			return result{}, err
 		}
 		procs = append(procs, standby)
 	}
 
-	// Warm-up: the first event starts the metadata caches.
+	// Warm-up: one event through the whole path.
 	if _, err := cs.CoreV1().Events(ns).Create(ctx, testenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "warm-up"), metav1.CreateOptions{}); err != nil {
-		return err
+		return result{}, err
 	}
 	if err := waitFor(30*time.Second, func() bool { return rec.seen.Load() >= 1 }); err != nil {
-		return fmt.Errorf("warm-up event not delivered: %w", err)
+		return result{}, fmt.Errorf("warm-up event not delivered: %w", err)
 	}
 	before, err := cp.ExporterRequests()
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	cpu0, _ := proc.CPUSeconds()
 
-	total := int(float64(o.rate) * o.duration.Seconds())
-	created := make([]time.Time, total)
-	var createErrs atomic.Int64
+	var (
+		mu        sync.Mutex
+		expected  = map[string]expectation{}
+		createErr atomic.Int64
+	)
+	doomedOf := make([]int, total) // deleted op -> its pod in doomed; ghost op -> its name
+	expect := func(name string, count int, at time.Time, kind int) {
+		mu.Lock()
+		expected[occurrence(name, count)] = expectation{at: at, kind: kind}
+		mu.Unlock()
+	}
+	// retry retries f while the API server is down (apirestart) or a
+	// repeat conflicts with another.
+	retry := func(f func() error) {
+		for attempt := 0; ; attempt++ {
+			err := f()
+			if err == nil {
+				return
+			}
+			if attempt == 300 {
+				createErr.Add(1)
+				fmt.Fprintln(os.Stderr, "load:", err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // pacing retries, not waiting on a result
+		}
+	}
+	reasons := [...][3]string{
+		{"Warning", "BackOff", "Back-off restarting failed container"},
+		{"Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"},
+		{"Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory."},
+		{"Warning", "OOMKilling", "Memory cgroup out of memory: Killed process 4242 (app)"},
+	}
+	names := make([]string, total)
+	doomedNext, ghostNext := 0, 0
+	for i := range names {
+		names[i] = fmt.Sprintf("bench-%06d", i)
+		switch o.kindOf(i) {
+		case opDeleted:
+			doomedOf[i] = doomedNext
+			doomedNext++
+		case opGhost:
+			doomedOf[i] = ghostNext % o.ghostNames
+			ghostNext++
+		}
+	}
 	jobs := make(chan int, total)
 	var wg sync.WaitGroup
-	for i := 0; i < o.workers; i++ {
+	for range o.workers {
 		wg.Go(func() {
 			for i := range jobs {
-				pod := w.Pods[i%len(w.Pods)]
-				reasons := [...][3]string{
-					{"Warning", "BackOff", "Back-off restarting failed container"},
-					{"Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"},
-					{"Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory."},
-					{"Warning", "OOMKilling", "Memory cgroup out of memory: Killed process 4242 (app)"},
-				}[i%4]
-				ev := testenv.PodEvent(pod, fmt.Sprintf("bench-%06d", i), reasons[0], reasons[1], reasons[2])
-				created[i] = time.Now()
-				// Retry while the API server is down (apirestart).
-				for attempt := 0; ; attempt++ {
-					_, err := cs.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{})
-					if err == nil {
-						break
+				kind := o.kindOf(i)
+				r := reasons[i%4]
+				switch kind {
+				case opRepeat:
+					// Bump the nearest earlier event this load created.
+					target := ""
+					for j := i - 1 - i%7; j >= 0 && target == ""; j-- {
+						if o.kindOf(j) != opRepeat {
+							target = names[j]
+						}
 					}
-					if attempt == 300 {
-						createErrs.Add(1)
-						fmt.Fprintln(os.Stderr, "create:", err)
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
+					retry(func() error {
+						at := time.Now()
+						ev, err := cluster.Repeat(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: target, Namespace: ns}})
+						if err == nil {
+							expect(ev.Name, int(ev.Count), at, kind)
+						}
+						return err
+					})
+					continue
+				case opGhost:
+					pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns,
+						Name: fmt.Sprintf("ghost-%04d", doomedOf[i]), UID: types.UID(fmt.Sprintf("ghost-uid-%d", doomedOf[i]))}}
+					create(ctx, cs, retry, expect, testenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
+				case opDeleted:
+					pod := doomed[doomedOf[i]]
+					retry(func() error {
+						err := cs.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+						if apierrors.IsNotFound(err) {
+							return nil
+						}
+						return err
+					})
+					create(ctx, cs, retry, expect, testenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
+				default:
+					create(ctx, cs, retry, expect, testenv.PodEvent(w.Pods[i%len(w.Pods)], names[i], r[0], r[1], r[2]), kind)
 				}
 			}
 		})
 	}
 	profDone := make(chan error, 1)
-	if o.cpuProfile != "" {
+	if o.cpuProfile != "" && exporter == "eventide" {
 		go func() {
 			profDone <- fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", proc.MetricsURL, int(o.duration.Seconds())), o.cpuProfile)
 		}()
@@ -293,14 +424,16 @@ func run(o options) error {
 	wg.Wait()
 	genTook := time.Since(genStart)
 	if err := <-disrupted; err != nil {
-		return fmt.Errorf("scenario %s: %w", o.scenario, err)
+		return result{}, fmt.Errorf("scenario %s: %w", o.scenario, err)
 	}
-	ok := int(int64(total) - createErrs.Load())
-	_ = waitFor(90*time.Second, func() bool { return rec.distinct() >= ok+1 })
+	mu.Lock()
+	want := len(expected)
+	mu.Unlock()
+	_ = waitFor(90*time.Second, func() bool { return rec.distinct() >= want+1 })
 	cpu1, _ := proc.CPUSeconds()
 	rss, _ := proc.PeakRSSBytes()
 	anon, file, _ := proc.RSSSplit()
-	if o.cpuProfile != "" {
+	if o.cpuProfile != "" && exporter == "eventide" {
 		if err := fetch(proc.MetricsURL+"/debug/pprof/heap", o.cpuProfile+".heap"); err != nil {
 			fmt.Fprintln(os.Stderr, "heap profile:", err)
 		}
@@ -310,33 +443,32 @@ func run(o options) error {
 	}
 	after, err := cp.ExporterRequests()
 	if err != nil {
-		return err
+		return result{}, err
 	}
 
 	rec.mu.Lock()
-	var lat []time.Duration
+	lat := map[int][]time.Duration{}
+	var all []time.Duration
 	var caughtUp time.Time
-	delivered, dups := 0, 0
-	for i := 0; i < total; i++ {
-		rc, ok := rec.got[fmt.Sprintf("bench-%06d", i)]
+	delivered, dups, unenriched := 0, 0, 0
+	for key, exp := range expected {
+		rc, ok := rec.got[key]
 		if !ok {
 			continue
 		}
 		delivered++
 		dups += rc.count - 1
-		lat = append(lat, rc.at.Sub(created[i]))
-		if o.scenario != "none" && created[i].Before(disruptionEnd) && rc.at.After(caughtUp) {
+		d := rc.at.Sub(exp.at)
+		lat[exp.kind] = append(lat[exp.kind], d)
+		all = append(all, d)
+		if exp.kind == opDeleted && (rc.owner != "doomed" || rc.workload == "" || !rc.deleted) {
+			unenriched++
+		}
+		if o.scenario != "none" && exp.at.Before(disruptionEnd) && rc.at.After(caughtUp) {
 			caughtUp = rc.at
 		}
 	}
 	rec.mu.Unlock()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
 	window := after[len(before):]
 	verbs := map[string]int{}
 	checkpointWrites := 0
@@ -350,15 +482,23 @@ func run(o options) error {
 	if len(window) > 0 {
 		span = window[len(window)-1].Received.Sub(before[len(before)-1].Received)
 	}
-	fmt.Printf("eventide end-to-end benchmark (scenario %s, enrichment %v, eventide GOMAXPROCS %q)\n", o.scenario, o.enrich, o.gomaxprocs)
-	fmt.Printf("  load:         %d events about %d pods, asked %d/s for %s, achieved %.0f/s (%d create errors)\n",
-		total, o.pods, o.rate, o.duration, float64(total)/genTook.Seconds(), createErrs.Load())
-	fmt.Printf("  delivered:    %d\n  lost:         %d\n  duplicates:   %d\n", delivered, ok-delivered, dups)
-	fmt.Printf("  latency:      p50 %s  p99 %s  max %s (create request start → webhook received)\n",
-		pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond), pct(1).Round(100*time.Microsecond))
+	fmt.Printf("%s end-to-end benchmark (scenario %s, enrichment %v, GOMAXPROCS %q; ghost %.2f over %d names, deleted %.2f, repeat %.2f)\n",
+		exporter, o.scenario, o.enrich, o.gomaxprocs, o.ghost, o.ghostNames, o.deleted, o.repeat)
+	fmt.Printf("  load:         %d operations about %d pods, asked %d/s for %s, achieved %.0f/s (%d errors)\n",
+		total, o.pods, o.rate, o.duration, float64(total)/genTook.Seconds(), createErr.Load())
+	fmt.Printf("  delivered:    %d of %d occurrences\n  lost:         %d\n  duplicates:   %d\n", delivered, want, want-delivered, dups)
+	fmt.Printf("  latency:      %s (operation request start → webhook received)\n", percentiles(all))
+	for kind, label := range map[int]string{opLive: "live pods", opGhost: "ghost pods", opDeleted: "deleted pods", opRepeat: "repeats"} {
+		if len(lat[kind]) > 0 && len(lat[kind]) < len(all) {
+			fmt.Printf("    %-12s  %s (%d)\n", label+":", percentiles(lat[kind]), len(lat[kind]))
+		}
+	}
+	if o.deleted > 0 {
+		fmt.Printf("  deleted pods: %d events without the pod's owner label, workload or deleted flag\n", unenriched)
+	}
+	res := result{cpuPerEvent: (cpu1 - cpu0) / float64(max(delivered, 1))}
 	if o.scenario == "none" {
-		cpu := cpu1 - cpu0
-		fmt.Printf("  eventide CPU: %.2f s (%.0f µs per event; USER_HZ resolution 10 ms)\n", cpu, cpu/float64(max(delivered, 1))*1e6)
+		fmt.Printf("  CPU:          %.2f s (%.0f µs per event; USER_HZ resolution 10 ms)\n", cpu1-cpu0, res.cpuPerEvent*1e6)
 		fmt.Printf("  peak RSS:     %.1f MB (at the end: %.1f MB anonymous, %.1f MB file pages of the binary)\n",
 			float64(rss)/1e6, float64(anon)/1e6, float64(file)/1e6)
 	} else if !caughtUp.IsZero() {
@@ -367,10 +507,68 @@ func run(o options) error {
 	}
 	fmt.Printf("  API requests after start-up: %d %v; checkpoint writes %d (%.0f per minute)\n",
 		len(window), verbs, checkpointWrites, float64(checkpointWrites)/span.Minutes())
-	if ok-delivered != 0 {
-		return fmt.Errorf("%d lost", ok-delivered)
+	if want-delivered != 0 {
+		return res, fmt.Errorf("%d lost", want-delivered)
 	}
-	return nil
+	return res, nil
+}
+
+// create makes ev and expects its delivery.
+func create(ctx context.Context, cs kubernetes.Interface, retry func(func() error), expect func(string, int, time.Time, int), ev *corev1.Event, kind int) {
+	retry(func() error {
+		at := time.Now()
+		_, err := cs.CoreV1().Events(ev.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+		if err == nil {
+			expect(ev.Name, 1, at, kind)
+		}
+		return err
+	})
+}
+
+func percentiles(lat []time.Duration) string {
+	if len(lat) == 0 {
+		return "none"
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(100 * time.Microsecond)
+	}
+	return fmt.Sprintf("p50 %s  p99 %s  max %s", pct(0.5), pct(0.99), pct(1))
+}
+
+// prepare returns the binary to run and its config: eventide's route file,
+// or the floor's JSON.
+func (o options) prepare(dir, exporter, ns, url string) (binary, config string, err error) {
+	config = filepath.Join(dir, exporter+"-config")
+	if exporter == "floor" {
+		binary = filepath.Join(dir, "floor")
+		cmd := exec.Command("go", "build", "-o", binary, "./internal/cmd/floor")
+		cmd.Dir, cmd.Stderr = testenv.RepoRoot(), os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", "", fmt.Errorf("build floor: %w", err)
+		}
+		b, _ := json.Marshal(map[string]string{"namespace": ns, "url": url})
+		return binary, config, os.WriteFile(config, b, 0o600)
+	}
+	binary = o.binary
+	if binary == "" {
+		if binary, err = testenv.BuildEventide(dir); err != nil {
+			return "", "", err
+		}
+	}
+	top := fmt.Sprintf("logLevel: warn\nomitLookup: %v\nspool: {dir: %s}\ndeadLetter: {path: %s}\n",
+		!o.enrich, filepath.Join(dir, "spool"), filepath.Join(dir, "dead.jsonl"))
+	if o.scenario == "failover" {
+		top += "leaderElection: {enabled: true, leaderElectionID: bench, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n"
+	}
+	hook := testenv.HookConfig(ns, url, `        name: "{{ .Name }}"
+        owner: "{{ .InvolvedObject.Labels.owner }}"
+        workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}"
+        deleted: !bool "{{ .InvolvedObject.Deleted }}"
+        reason: "{{ .Reason }}"
+        count: !int "{{ .GetCount }}"
+`, "    delivery: {initialBackoff: 100ms, maxBackoff: 1s}\n")
+	return binary, config, os.WriteFile(config, []byte(top+hook), 0o600)
 }
 
 func waitFor(timeout time.Duration, cond func() bool) error {
