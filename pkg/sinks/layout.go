@@ -225,10 +225,27 @@ func Truncate(s string, n int) string {
 
 // writeJSONString writes s as a JSON string without HTML escaping.
 func writeJSONString(buf *bytes.Buffer, s []byte) {
+	if plainASCII(s) { // most rendered values: nothing to escape
+		buf.WriteByte('"')
+		buf.Write(s)
+		buf.WriteByte('"')
+		return
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(string(s))
 	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+}
+
+// plainASCII reports whether s is printable ASCII with no quote or
+// backslash: a JSON string as it is.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {
