@@ -32,15 +32,15 @@ type reloader struct {
 	engine *exporter.Engine
 	m      *exporter.Metrics
 	log    zerolog.Logger
-	stdout io.Writer
+	deps   sinks.Deps // for the receivers of a new configuration
 
 	mu         sync.Mutex
 	applied    [32]byte // the content in force
 	lastRefuse [32]byte // the last content refused, logged once
 }
 
-func newReloader(path string, content []byte, engine *exporter.Engine, m *exporter.Metrics, log zerolog.Logger, stdout io.Writer) *reloader {
-	r := &reloader{path: path, engine: engine, m: m, log: log, stdout: stdout, applied: sha256.Sum256(content)}
+func newReloader(path string, content []byte, engine *exporter.Engine, m *exporter.Metrics, log zerolog.Logger, deps sinks.Deps) *reloader {
+	r := &reloader{path: path, engine: engine, m: m, log: log, deps: deps, applied: sha256.Sum256(content)}
 	m.ConfigReloadSuccessful.Set(1)
 	m.ConfigReloadSuccessTime.SetToCurrentTime()
 	return r
@@ -61,7 +61,7 @@ func (r *reloader) reload(trigger string) error {
 		r.log.Debug().Str("trigger", trigger).Msg("configuration unchanged; nothing to apply")
 		return nil
 	}
-	loaded, err := exporter.Load(b, exporter.LoadOptions{Deps: sinks.Deps{Log: r.log, Stdout: r.stdout}})
+	loaded, err := exporter.Load(b, exporter.LoadOptions{Deps: r.deps})
 	if err != nil {
 		return r.refuse(trigger, sum, err)
 	}

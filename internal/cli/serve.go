@@ -72,7 +72,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	content, err := os.ReadFile(f.Conf)
 	var loaded *exporter.Loaded
 	if err == nil {
-		loaded, err = exporter.Load(content, exporter.LoadOptions{Deps: sinks.Deps{Log: bootLog, Stdout: stdout}})
+		loaded, err = exporter.Load(content, exporter.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout}})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
@@ -111,7 +111,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 		log.Error().Err(err).Msg("cannot build the engine")
 		return ExitFailed
 	}
-	rl := newReloader(f.Conf, content, engine, m, log, stdout)
+	rl := newReloader(f.Conf, content, engine, m, log, sinks.Deps{Ctx: ctx, Log: log, Stdout: stdout})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
 	watching.Go(func() { rl.watch(watchCtx) })

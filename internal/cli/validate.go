@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ func Validate(args []string, stdout, stderr io.Writer) int {
 	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
 		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
 	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
-		Deps:              sinks.Deps{Log: warn, Stdout: io.Discard},
+		Deps:              sinks.Deps{Ctx: context.Background(), Log: warn, Stdout: io.Discard}, // the command is the root
 		UnsetEnvIsWarning: true,
 	})
 	if err != nil {

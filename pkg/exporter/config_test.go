@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -50,7 +51,7 @@ func expectations(b []byte) (wants, nevers []string) {
 
 func testLoadOptions(env map[string]string) LoadOptions {
 	return LoadOptions{
-		Deps: sinks.Deps{Log: zerolog.Nop()},
+		Deps: sinks.Deps{Ctx: context.Background(), Log: zerolog.Nop()},
 		LookupEnv: func(k string) (string, bool) {
 			v, ok := env[k]
 			return v, ok

@@ -156,6 +156,9 @@ const RetryAfterCeiling = 24 * time.Hour
 
 // Deps is what sinks get from the process instead of globals.
 type Deps struct {
+	// Ctx is the caller's context, for what building reads (the AWS
+	// receivers' shared configuration files).
+	Ctx    context.Context
 	Log    zerolog.Logger
 	Stdout io.Writer
 }

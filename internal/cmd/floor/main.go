@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,9 +92,12 @@ func run(conf, kubeconfig, addr string) error {
 	return nil
 }
 
+// client is the floor's one HTTP client, with a timeout per POST.
+var client = &http.Client{Timeout: 10 * time.Second}
+
 func post(url string, ev *corev1.Event) {
 	body, _ := json.Marshal(map[string]any{"name": ev.Name, "reason": ev.Reason, "count": ev.Count})
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return
 	}

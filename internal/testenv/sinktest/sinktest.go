@@ -3,6 +3,7 @@
 package sinktest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -27,7 +28,7 @@ func Build(t testing.TB, settings sinks.Builder, src string) (sinks.Sink, error)
 		if err := n.Decode(settings); err != nil {
 			t.Fatal(err)
 		}
-		return settings.Build("receivers[0]."+key, sinks.Deps{Log: zerolog.Nop()})
+		return settings.Build("receivers[0]."+key, sinks.Deps{Ctx: context.Background(), Log: zerolog.Nop()})
 	}
 	panic("unreachable")
 }

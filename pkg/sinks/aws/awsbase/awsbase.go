@@ -34,14 +34,14 @@ type Config struct {
 // files but calls nothing: credentials are fetched on first use. The SDK's
 // own retries are off, so the receiver runtime retries and counts each
 // attempt once.
-func (c Config) Load(path string) (aws.Config, error) {
+func (c Config) Load(ctx context.Context, path string) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 	}
 	if c.Region != "" {
 		opts = append(opts, config.WithRegion(c.Region))
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%s: aws configuration: %w", path, err)
 	}

@@ -34,7 +34,7 @@ type Config struct {
 	awsbase.Config `yaml:",inline"`
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	s := &eventBridgeSink{bus: c.EventBusName}
 	errs = append(errs, sinks.ParseFields(path,
@@ -45,7 +45,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 		s.details, err = sinks.ParseLayout(path+".details", &c.Details)
 		errs = append(errs, err)
 	}
-	cfg, err := c.Load(path)
+	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

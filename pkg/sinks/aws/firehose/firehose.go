@@ -34,14 +34,14 @@ type Config struct {
 	awsbase.Config     `yaml:",inline"`
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.DeliveryStreamName == "" {
 		errs = append(errs, fmt.Errorf("%s.deliveryStreamName: required", path))
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
-	cfg, err := c.Load(path)
+	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ type Config struct {
 	awsbase.Config `yaml:",inline"`
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	if c.StreamName == "" {
 		errs = append(errs, fmt.Errorf("%s.streamName: required", path))
@@ -50,7 +50,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
-	cfg, err := c.Load(path)
+	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

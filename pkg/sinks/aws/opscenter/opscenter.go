@@ -45,7 +45,7 @@ type Config struct {
 	awsbase.Config  `yaml:",inline"`
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	s := &opsCenterSink{notifications: c.Notifications, related: c.RelatedOpsItems}
 	errs = append(errs, sinks.ParseFields(path,
@@ -66,7 +66,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	errs = append(errs, err)
 	s.tags, err = sinks.ParseTemplateMap(path+".tags", c.Tags)
 	errs = append(errs, err)
-	cfg, err := c.Load(path)
+	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
