@@ -87,6 +87,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := exporter.NewMetrics(reg, strings.TrimSuffix(cfg.MetricsNamePrefix, "_"))
+	m.SetBuildInfo(version)
 	restCfg, err := kube.RESTConfig(kube.ClientOptions{
 		Kubeconfig: f.Kubeconfig, QPS: cfg.KubeQPS, Burst: cfg.KubeBurst,
 		UserAgent: "eventide/" + version, OnRequest: m.OnAPIRequest,

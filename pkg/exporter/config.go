@@ -80,6 +80,11 @@ type LeaderElectionConfig struct {
 
 // RouteConfig is one node of the route tree.
 type RouteConfig struct {
+	// ID names the route in metrics (route_matched_total{route}) so the
+	// label stays when routes are inserted; without it the label is the
+	// route's path (route.routes[2]). Not "name": in a rule that matches
+	// the object's name.
+	ID     string        `yaml:"id"`
 	Drop   []RuleConfig  `yaml:"drop"`
 	Match  []RuleConfig  `yaml:"match"`
 	Routes []RouteConfig `yaml:"routes"`
@@ -258,6 +263,7 @@ type Loaded struct {
 // Receiver is a built receiver: its name, delivery settings and sink.
 type Receiver struct {
 	Name     string
+	Type     string // webhook, slack, …: eventide_receiver_info's type label
 	Delivery DeliveryConfig
 	Sink     sinks.Sink
 	// Fingerprint identifies its configuration: equal means unchanged.
@@ -550,7 +556,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, Receiver{Name: rc.Name, Delivery: d, Sink: s, Fingerprint: rc.fingerprint})
+		out = append(out, Receiver{Name: rc.Name, Type: rc.Types[0], Delivery: d, Sink: s, Fingerprint: rc.fingerprint})
 	}
 	return out, errs
 }

@@ -1,6 +1,8 @@
 package exporter
 
 import (
+	"runtime"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,7 +12,9 @@ import (
 // registry. Label values are bounded: receiver names, route paths, reason
 // classes and results from the config and the code, never object names.
 type Metrics struct {
-	EventsReceived   *prometheus.CounterVec // no labels; a vector so every counter is built alike
+	BuildInfo        *prometheus.GaugeVec
+	ReceiverInfo     *prometheus.GaugeVec
+	EventsReceived   *prometheus.CounterVec // by event type: Normal, Warning, other
 	EventsDiscarded  *prometheus.CounterVec
 	EventsUnrouted   prometheus.Counter
 	RouteMatched     *prometheus.CounterVec
@@ -20,6 +24,8 @@ type Metrics struct {
 	Dropped          *prometheus.CounterVec
 	QueueLength      *prometheus.GaugeVec
 	SendDuration     *prometheus.HistogramVec
+	DeliveryLatency  *prometheus.HistogramVec
+	LastSuccess      *prometheus.GaugeVec
 	TemplateErrors   *prometheus.CounterVec
 	APIRequests      *prometheus.CounterVec
 	EnrichLookups    *prometheus.CounterVec
@@ -59,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		EventsReceived:  f("events_received_total", "Events handed on by the watch: new events and new occurrences of existing ones."),
+		EventsReceived:  f("events_received_total", "Events handed on by the watch: new events and new occurrences of existing ones, by event type (Normal, Warning, other).", "type"),
 		EventsDiscarded: f("events_discarded_total", "Watched events not processed, by reason (before_start, no_change).", "reason"),
 		EventsUnrouted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "events_unrouted_total",
 			Help: "Events that no route sent to any receiver."}),
@@ -76,6 +82,15 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 			Help: "Events waiting in a receiver's queue."}, []string{"receiver"}),
 		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "receiver_send_duration_seconds",
 			Help: "Duration of one send attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"receiver"}),
+		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "receiver_delivery_latency_seconds",
+			Help:    "Time from the watch handing an event on to the receiver acknowledging it (retries and queueing included).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10)}, []string{"receiver"}),
+		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_last_success_timestamp_seconds",
+			Help: "When a receiver last delivered an event."}, []string{"receiver"}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
+			Help: "Always 1; the labels say which build runs."}, []string{"version", "revision", "goversion"}),
+		ReceiverInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_info",
+			Help: "Always 1 for each configured receiver; the type label is its receiver type."}, []string{"receiver", "type"}),
 		PipelineBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "pipeline_backlog",
 			Help: "Events waiting for enrichment and routing."}),
 		ConfigReceivers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_receivers",
@@ -110,7 +125,10 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.ConfigRestartRequiredKeys = f("config_restart_required_total", "Reloads that changed a key that only applies at start, by key.", "key")
 	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
 		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
-	reg.MustRegister(m.WatchLastSuccess)
+	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
+	for _, t := range []string{"Normal", "Warning", "other"} {
+		m.EventsReceived.WithLabelValues(t)
+	}
 	reg.MustRegister(m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime, m.ConfigReloads, m.ConfigRestartRequiredKeys)
 	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
@@ -119,9 +137,30 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	return m
 }
 
+// SetBuildInfo sets eventide_build_info: version as stamped at build
+// (make build), the VCS revision and Go version the binary carries.
+func (m *Metrics) SetBuildInfo(version string) {
+	revision, goversion := "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	m.BuildInfo.WithLabelValues(version, revision, goversion).Set(1)
+}
+
 // OnAPIRequest counts one API request; pass it as kube.ClientOptions.OnRequest.
 func (m *Metrics) OnAPIRequest(verb string, code int) {
 	m.APIRequests.WithLabelValues(verb, strconv.Itoa(code)).Inc()
+}
+
+// setReceiverInfo sets eventide_receiver_info for r, whose type may have
+// changed in a reload.
+func (m *Metrics) setReceiverInfo(r Receiver) {
+	m.ReceiverInfo.DeletePartialMatch(prometheus.Labels{"receiver": r.Name})
+	m.ReceiverInfo.WithLabelValues(r.Name, r.Type).Set(1)
 }
 
 // forgetReceiver removes the gauges of a receiver no longer configured, so
@@ -131,4 +170,6 @@ func (m *Metrics) forgetReceiver(name string) {
 	m.SpoolEvents.DeleteLabelValues(name)
 	m.SpoolBytes.DeleteLabelValues(name)
 	m.CheckpointLag.DeleteLabelValues(name)
+	m.LastSuccess.DeleteLabelValues(name)
+	m.ReceiverInfo.DeletePartialMatch(prometheus.Labels{"receiver": name})
 }

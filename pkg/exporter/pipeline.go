@@ -24,7 +24,7 @@ type Pipeline struct {
 	enricher Enricher
 	rt       enqueuer
 	m        *Metrics
-	received prometheus.Counter
+	received [3]prometheus.Counter // by event type: Normal, Warning, other
 	tracker  *Tracker
 	log      zerolog.Logger
 	maxAge   time.Duration
@@ -75,7 +75,8 @@ func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pip
 		now:      time.Now,
 		rt:       rt,
 		m:        m,
-		received: m.EventsReceived.WithLabelValues(),
+		received: [3]prometheus.Counter{m.EventsReceived.WithLabelValues("Normal"),
+			m.EventsReceived.WithLabelValues("Warning"), m.EventsReceived.WithLabelValues("other")},
 	}
 	p.routing = p.newRouting(tree, opts.ClusterName)
 	return p
@@ -103,7 +104,14 @@ func (p *Pipeline) Swap(tree *Tree, clusterName string, apply func()) {
 // Handle hands ev to the pipeline; it is the watcher's OnEvent. It does no
 // I/O and waits only when the pipeline is PipelineBuffer events behind.
 func (p *Pipeline) Handle(ev *event.EnhancedEvent) {
-	p.received.Inc()
+	switch ev.Type {
+	case "Normal":
+		p.received[0].Inc()
+	case "Warning":
+		p.received[1].Inc()
+	default:
+		p.received[2].Inc()
+	}
 	ev.Received = time.Now()
 	if p.tracker != nil {
 		p.tracker.Received(ev)

@@ -13,7 +13,7 @@ import (
 // no allocation beyond growing the caller's slice.
 type Tree struct {
 	root   *route
-	routes []string // route paths, indexed by route.id, for metrics
+	routes []string // route labels (id or path), indexed by route.id, for metrics
 }
 
 type route struct {
@@ -42,7 +42,10 @@ type kvMatch struct {
 	re  *regexp.Regexp
 }
 
-// Routes lists route paths in the order Match's onRoute reports them.
+// routeIDPattern is what a route's id may be: a metric label value kept short.
+var routeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Routes lists route labels (the id, or the path) in the order Match's onRoute reports them.
 func (t *Tree) Routes() []string { return t.routes }
 
 // Match appends to dst the name of every receiver ev is routed to, each
@@ -144,13 +147,26 @@ func compileTree(cfg *RouteConfig, receivers []string) (*Tree, []error) {
 		index[n] = true
 	}
 	var errs []error
-	t.root = t.compileRoute(cfg, "route", index, &errs)
+	ids := map[string]string{}
+	t.root = t.compileRoute(cfg, "route", index, ids, &errs)
 	return t, errs
 }
 
-func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]bool, errs *[]error) *route {
+// compileRoute compiles cfg at path; ids maps the route ids seen so far to
+// their paths, so a repeated id is refused.
+func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]bool, ids map[string]string, errs *[]error) *route {
 	r := &route{id: len(t.routes)}
-	t.routes = append(t.routes, path)
+	label := path
+	if cfg.ID != "" {
+		label = cfg.ID
+		if !routeIDPattern.MatchString(cfg.ID) {
+			*errs = append(*errs, fmt.Errorf("%s.id: %q is not a route id (letters, digits, '.', '_' and '-', at most 63)", path, cfg.ID))
+		} else if other, dup := ids[cfg.ID]; dup {
+			*errs = append(*errs, fmt.Errorf("%s.id: %q is already the id of %s", path, cfg.ID, other))
+		}
+		ids[cfg.ID] = path
+	}
+	t.routes = append(t.routes, label)
 	for i := range cfg.Drop {
 		p := fmt.Sprintf("%s.drop[%d]", path, i)
 		if cfg.Drop[i].Receiver != "" {
@@ -162,7 +178,7 @@ func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]
 		r.match = append(r.match, compileRule(&cfg.Match[i], fmt.Sprintf("%s.match[%d]", path, i), receivers, errs))
 	}
 	for i := range cfg.Routes {
-		r.routes = append(r.routes, t.compileRoute(&cfg.Routes[i], fmt.Sprintf("%s.routes[%d]", path, i), receivers, errs))
+		r.routes = append(r.routes, t.compileRoute(&cfg.Routes[i], fmt.Sprintf("%s.routes[%d]", path, i), receivers, ids, errs))
 	}
 	return r
 }

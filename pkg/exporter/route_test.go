@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 
@@ -184,5 +185,18 @@ func BenchmarkRouteMatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = tree.Match(ev, dst[:0], nil)
+	}
+}
+
+// A route's id is its metric label, so inserting a route before it does
+// not rename its series; routes without one keep their path.
+func TestRouteIDsAreStableLabels(t *testing.T) {
+	tree := mustTree(t, RouteConfig{Routes: []RouteConfig{
+		{Match: []RuleConfig{{Receiver: "a"}}},
+		{ID: "team-a-warnings", Match: []RuleConfig{{Type: "Warning", Receiver: "b"}}},
+	}})
+	want := []string{"route", "route.routes[0]", "team-a-warnings"}
+	if got := tree.Routes(); !slices.Equal(got, want) {
+		t.Errorf("route labels %q, want %q", got, want)
 	}
 }

@@ -77,6 +77,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		dropStop: m.Dropped.WithLabelValues(r.Name, "shutdown"),
 		qlen:     m.QueueLength.WithLabelValues(r.Name),
 		duration: m.SendDuration.WithLabelValues(r.Name),
+		latency:  m.DeliveryLatency.WithLabelValues(r.Name),
 		tmplErrs: m.TemplateErrors.WithLabelValues(r.Name),
 		failed:   m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
 		retried:  m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
@@ -86,7 +87,12 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		dropSpool:   m.Dropped.WithLabelValues(r.Name, "spool_full"),
 		spoolEvents: m.SpoolEvents.WithLabelValues(r.Name),
 		spoolBytes:  m.SpoolBytes.WithLabelValues(r.Name),
+		lastSuccess: m.LastSuccess.WithLabelValues(r.Name),
 	}
+	for _, class := range sinks.FailureClasses {
+		w.failed.WithLabelValues(class)
+	}
+	m.setReceiverInfo(r)
 	if rt.opts.SpoolDir != "" {
 		sp, err := newSpool(rt.opts.SpoolDir, r.Name, rt.opts.SpoolMaxBytes)
 		if err != nil {
@@ -155,6 +161,7 @@ func (rt *Runtime) Replace(r Receiver) {
 		acker.SetAck(w.ack)
 	}
 	w.replace(r)
+	rt.m.setReceiverInfo(r)
 }
 
 // Remove stops handing events to the receiver and lets it deliver what it

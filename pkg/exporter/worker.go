@@ -42,6 +42,8 @@ type worker struct {
 	tmplErrs                 prometheus.Counter
 	qlen                     prometheus.Gauge
 	duration                 prometheus.Observer
+	latency                  prometheus.Observer
+	lastSuccess              prometheus.Gauge
 	failed, retried          *prometheus.CounterVec
 	sleep                    func(context.Context, time.Duration) error
 	after                    func(time.Duration) <-chan time.Time
@@ -92,6 +94,17 @@ func (w *worker) done(ev *event.EnhancedEvent) {
 	if w.tracker != nil {
 		w.tracker.Done(w.name, ev)
 	}
+}
+
+// delivered counts ev as sent by this receiver and finishes it.
+func (w *worker) delivered(ev *event.EnhancedEvent) {
+	w.sent.Inc()
+	now := time.Now()
+	if !ev.Received.IsZero() {
+		w.latency.Observe(now.Sub(ev.Received).Seconds())
+	}
+	w.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	w.done(ev)
 }
 
 // deadLetter keeps an event rejected for good, with the reason.
@@ -251,8 +264,7 @@ func (w *worker) linger(ctx context.Context, batch []*event.EnhancedEvent, max i
 // ack is an AckSink's late acknowledgement of a kept event.
 func (w *worker) ack(ev *event.EnhancedEvent, err error) {
 	if err == nil {
-		w.sent.Inc()
-		w.done(ev)
+		w.delivered(ev)
 		return
 	}
 	class, retryable, _ := sinks.Classify(err)
@@ -311,8 +323,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 		)
 		for i, err := range errs {
 			if err == nil {
-				w.sent.Inc()
-				w.done(pending[i])
+				w.delivered(pending[i])
 				continue
 			}
 			if errors.Is(err, sinks.ErrKept) {

@@ -89,6 +89,12 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
+// FailureClasses are every Class a sink or Classify gives, so the failure
+// counters can start at zero for each receiver: an alert on a rate then
+// fires on the first failure, not the second.
+var FailureClasses = []string{"template", "http_4xx", "http_5xx", "rate_limited", "network", "io", "timeout",
+	"redirect", "rejected", "too_large", "no_channel", "no_reader", "unsupported", "other"}
+
 // Permanent marks err as not worth retrying.
 func Permanent(class string, err error) error {
 	return &Error{Class: class, Err: err}
