@@ -4,10 +4,22 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test demo bench build control-plane vet
+IMAGE ?= eventide:$(VERSION)
+
+.PHONY: test demo bench build image tools control-plane vet
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/eventide .
+
+# The container image (Dockerfile) around bin/eventide, built with buildah
+# (no Docker daemon needed); `docker build .` after `make build` works too.
+image: build
+	cp /etc/ssl/certs/ca-certificates.crt bin/ca-certificates.crt
+	buildah --storage-driver vfs bud --isolation chroot --layers=false -t $(IMAGE) .
+
+# helm and buildah for the chart and image tests (built once, cached).
+tools:
+	bash hack/build-tools.sh >/dev/null
 
 control-plane:
 	bash hack/build-control-plane.sh >/dev/null
@@ -18,7 +30,7 @@ vet:
 
 # The second go test runs the allocation tests without -race: the race
 # detector allocates, so counts are only true without it.
-test: control-plane vet
+test: control-plane tools vet
 	$(GO) test -count=1 -race -timeout 20m ./...
 	$(GO) test -count=1 -run 'NotAllocate' ./pkg/...
 

@@ -35,7 +35,7 @@ type DeadLetterRecord struct {
 // maxSizeMB.
 func NewDeadLetter(path string, maxSizeMB int) (*DeadLetter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("dead-letter folder: %w", err)
+		return nil, fmt.Errorf("dead-letter folder: %w; set deadLetter.path to a file in a writable folder (the Helm chart mounts /var/lib/eventide), or \"-\" to keep no dead letters", err)
 	}
 	return &DeadLetter{w: &lumberjack.Logger{Filename: path, MaxSize: maxSizeMB, MaxBackups: 3}}, nil
 }

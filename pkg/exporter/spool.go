@@ -54,7 +54,7 @@ func newSpool(root, receiver string, maxBytes int64) (*spool, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, spoolDirError(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "FORMAT"), []byte(spoolFormat+"\n"), 0o640); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -171,7 +171,7 @@ func clearSpoolDir(dir string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return spoolDirError(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "FORMAT")); err == nil {
 		if line, _, _ := strings.Cut(string(b), "\n"); line != spoolFormat {
@@ -185,9 +185,15 @@ func clearSpoolDir(dir string) error {
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return spoolDirError(err)
 	}
 	return nil
+}
+
+// spoolDirError is a spool folder eventide cannot read or write: it names
+// the setting to change.
+func spoolDirError(err error) error {
+	return fmt.Errorf("spool: %w; set spool.dir to a writable folder (the Helm chart mounts /var/lib/eventide), or \"-\" to keep no spool", err)
 }
 
 // spoolDirName is receiver's folder name: the name with every character

@@ -140,3 +140,18 @@ func TestSpoolStartClearsOnlySpools(t *testing.T) {
 		t.Errorf("future format: %v", err)
 	}
 }
+
+// A folder eventide cannot create (a read-only root filesystem, a file in
+// the way) is an error that names the setting to change.
+func TestUnwritableDataPathsNameTheirSetting(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSpool(blocker, "r", 1<<20); err == nil || !strings.Contains(err.Error(), "set spool.dir") {
+		t.Errorf("spool under a file: %v, want an error naming spool.dir", err)
+	}
+	if _, err := NewDeadLetter(filepath.Join(blocker, "dead.jsonl"), 1); err == nil || !strings.Contains(err.Error(), "set deadLetter.path") {
+		t.Errorf("dead letters under a file: %v, want an error naming deadLetter.path", err)
+	}
+}
