@@ -53,7 +53,15 @@ func TestLeaderKilledStandbyTakesOver(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("replica a never led (%v):\n%s", err, aLogs)
 	}
-	_, bLogs := startProcess(t, config, "replica-b")
+	// A standby answers /readyz (startProcess waits for it), so a rolling
+	// update goes on, and says it does not lead.
+	b, bLogs := startProcess(t, config, "replica-b")
+	if m := processMetrics(t, b); !strings.Contains(m, "\neventide_leader 0\n") {
+		t.Errorf("the ready standby does not report eventide_leader 0:\n%s", m)
+	}
+	if m := processMetrics(t, a); !strings.Contains(m, "\neventide_leader 1\n") {
+		t.Errorf("the leader does not report eventide_leader 1")
+	}
 	s := startStream(t, w.Pods, "failover", 400, 10*time.Millisecond)
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 100 }); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -96,4 +97,19 @@ func durableConfig(t *testing.T, ns, endpoint, extraTop string) string {
 	return fmt.Sprintf("checkpoint: {name: %s}\nspool: {dir: %s}\ndeadLetter: {path: %s}\n%s",
 		checkpointName(t), filepath.Join(t.TempDir(), "spool"), filepath.Join(t.TempDir(), "dead.jsonl"), extraTop) +
 		hookConfig(ns, endpoint, "    delivery: {initialBackoff: 50ms, maxBackoff: 500ms}\n")
+}
+
+// processMetrics is the /metrics text of eventide running as process p.
+func processMetrics(t *testing.T, p *testenv.Process) string {
+	t.Helper()
+	resp, err := http.Get(p.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

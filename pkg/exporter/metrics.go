@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eventide/eventide/pkg/kube"
 )
 
 // Metrics are eventide's Prometheus metrics, registered on an injected
@@ -126,9 +128,15 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
 		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
 	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
+	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {
 		m.EventsReceived.WithLabelValues(t)
 	}
+	for _, r := range kube.WatchErrorReasons {
+		m.WatchRelists.WithLabelValues(r)
+	}
+	m.CheckpointWrites.WithLabelValues("ok")
+	m.CheckpointWrites.WithLabelValues("error")
 	reg.MustRegister(m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime, m.ConfigReloads, m.ConfigRestartRequiredKeys)
 	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
 	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,

@@ -91,7 +91,9 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 	}
 	for _, class := range sinks.FailureClasses {
 		w.failed.WithLabelValues(class)
+		w.retried.WithLabelValues(class)
 	}
+	m.CheckpointLag.WithLabelValues(r.Name)
 	m.setReceiverInfo(r)
 	if rt.opts.SpoolDir != "" {
 		sp, err := newSpool(rt.opts.SpoolDir, r.Name, rt.opts.SpoolMaxBytes)

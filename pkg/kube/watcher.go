@@ -208,6 +208,10 @@ func (w *EventWatcher) onWatchError(_ context.Context, _ *cache.Reflector, err e
 	}
 }
 
+// WatchErrorReasons are every value watchErrorReason gives, so the
+// counters can start at zero.
+var WatchErrorReasons = []string{"forbidden", "unauthorized", "expired", "error"}
+
 // watchErrorReason is the bounded label of a failed list or watch.
 func watchErrorReason(err error) string {
 	switch {

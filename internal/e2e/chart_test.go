@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	authv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/eventide/eventide/internal/cli"
+	"github.com/eventide/eventide/internal/testenv"
+)
+
+var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "eventide")
+
+// helm runs the helm binary make tools built; the test is skipped, saying
+// how to get it, when there is none.
+func helm(t *testing.T, args ...string) string {
+	t.Helper()
+	bin, err := testenv.Tool("helm")
+	if err != nil {
+		t.Skip(err)
+	}
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+// renderChart is `helm template` of the chart into namespace ns, decoded.
+func renderChart(t *testing.T, ns string, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out := helm(t, append([]string{"template", "ev", chartDir, "--namespace", ns}, args...)...)
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(u); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatalf("rendered chart does not decode: %v", err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func findObject(t *testing.T, objs []*unstructured.Unstructured, kind, nameSuffix string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && strings.HasSuffix(o.GetName(), nameSuffix) {
+			return o
+		}
+	}
+	t.Fatalf("rendered chart has no %s *%s", kind, nameSuffix)
+	return nil
+}
+
+// renderedConfig is the route file the chart's ConfigMap holds.
+func renderedConfig(t *testing.T, objs []*unstructured.Unstructured) string {
+	t.Helper()
+	cm := findObject(t, objs, "ConfigMap", "eventide")
+	s, _, _ := unstructured.NestedString(cm.Object, "data", "config.yaml")
+	if s == "" {
+		t.Fatal("the chart's ConfigMap has no config.yaml")
+	}
+	return s
+}
+
+// applyObjects applies objs server-side (dryRun: validated and admitted,
+// not stored). Kinds whose CRD is not installed (Prometheus Operator's)
+// are returned, not applied.
+func applyObjects(t *testing.T, ns string, objs []*unstructured.Unstructured, dryRun bool) (skipped []string) {
+	t.Helper()
+	dc, err := discovery.NewDiscoveryClientForConfig(controlPlane.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(controlPlane.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := metav1.ApplyOptions{FieldManager: "chart-test", Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			skipped = append(skipped, gvk.Kind)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
+		}
+		if _, err := ri.Apply(context.Background(), o.GetName(), o, opts); err != nil {
+			t.Errorf("apply %s %s/%s: %v", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+		}
+	}
+	return skipped
+}
+
+func TestChartLintsAndRenders(t *testing.T) {
+	helm(t, "lint", "--strict", chartDir)
+	helm(t, "lint", "--strict", chartDir, "-f", filepath.Join(chartDir, "ci", "all-on-values.yaml"))
+	for name, args := range map[string][]string{
+		"default": nil,
+		"all-on":  {"-f", filepath.Join(chartDir, "ci", "all-on-values.yaml")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs := renderChart(t, "monitoring", args...)
+			conf := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(conf, []byte(renderedConfig(t, objs)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("SLACK_TOKEN", "xoxb-test")
+			var out, errOut bytes.Buffer
+			if code := cli.Run([]string{"validate", conf}, &out, &errOut, "test"); code != 0 {
+				t.Errorf("the rendered route file does not validate: %s", errOut.String())
+			}
+			dep := findObject(t, objs, "Deployment", "eventide")
+			pod, _, _ := unstructured.NestedMap(dep.Object, "spec", "template", "spec")
+			c := pod["containers"].([]any)[0].(map[string]any)
+			sc := c["securityContext"].(map[string]any)
+			if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false {
+				t.Errorf("container securityContext %v: want a read-only root and no privilege escalation", sc)
+			}
+			if psc := pod["securityContext"].(map[string]any); psc["runAsNonRoot"] != true {
+				t.Errorf("pod securityContext %v: want runAsNonRoot", psc)
+			}
+			if g := pod["terminationGracePeriodSeconds"].(int64); g < 15 {
+				t.Errorf("terminationGracePeriodSeconds %d: less than the drain timeout plus the final checkpoint", g)
+			}
+		})
+	}
+}
+
+// What the chart refuses to render, and the message that says why.
+func TestChartRefusesContradictions(t *testing.T) {
+	bin, err := testenv.Tool("helm")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, c := range []struct {
+		set, want string
+	}{
+		{"replicas=2,config.leaderElection.enabled=false", "several replicas without leader election"},
+		{"rbac.clusterWide=false,rbac.namespaces[0]=a,config.namespace=b", "set rbac.namespaces to the namespaces to watch"},
+		{"drainTimeoutSeconds=30,terminationGracePeriodSeconds=20", "must be at least drainTimeoutSeconds (30) plus 5"},
+		{"replicas=2,persistence.enabled=true", "share one spool folder"},
+		{"replicas=0", "replicas"},
+	} {
+		out, err := exec.Command(bin, "template", "ev", chartDir, "--set", c.set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("--set %s: %v, want a failure saying %q:\n%s", c.set, err, c.want, out)
+		}
+	}
+}
+
+// The chart's objects are accepted by a real API server, and eventide run
+// with the chart's ServiceAccount token (not the test user) watches,
+// enriches and delivers: the chart's RBAC is enough. Run twice: cluster-wide
+// with one replica, and namespaced with two (leader election).
+func TestChartRBACIsEnough(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"cluster-wide", nil},
+		{"namespaced-with-leader-election", []string{"--set", "rbac.clusterWide=false,replicas=2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ns := "chart-" + c.name[:10]
+			w := setupNamespace(t, ns)
+			objs := renderChart(t, ns, c.args...)
+			if skipped := applyObjects(t, ns, objs, false); len(skipped) > 0 {
+				t.Fatalf("default chart objects of unknown kinds: %v", skipped)
+			}
+			kubeconfig := serviceAccountKubeconfig(t, ns, findObject(t, objs, "ServiceAccount", "eventide").GetName())
+			conf := dataPathsIn(t, renderedConfig(t, objs))
+			t.Setenv("POD_NAMESPACE", ns)
+			stdout := &testenv.SyncBuffer{}
+			stderr := &testenv.SyncBuffer{}
+			p, err := testenv.StartEventide(context.Background(), eventideBinary(t), conf, kubeconfig, stdout, stderr)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			defer p.Stop()
+			ev := testenv.PodEvent(w.Pods[0], "chart-"+c.name, "Warning", "BackOff", "Back-off restarting failed container")
+			createEvent(t, ev)
+			if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool {
+				return strings.Contains(stdout.String(), ev.Name)
+			}); err != nil {
+				t.Fatalf("event not delivered with the chart's RBAC (%v); logs:\n%s", err, stderr)
+			}
+			if !strings.Contains(stdout.String(), `"owner":"team-`+ns) {
+				t.Errorf("event delivered without its pod's labels: the chart's RBAC does not cover enrichment:\n%s", stdout)
+			}
+			for _, denied := range []string{"forbidden", "Forbidden"} {
+				if strings.Contains(stderr.String(), denied) && c.name == "cluster-wide" {
+					t.Errorf("a request was forbidden with the cluster-wide chart RBAC:\n%s", stderr)
+				}
+			}
+		})
+	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig holding a token the API
+// server issued for ServiceAccount ns/name.
+func serviceAccountKubeconfig(t *testing.T, ns, name string) string {
+	t.Helper()
+	tok, err := cluster.CS.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptrTo(int64(3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, name, err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: controlPlane.URL, CertificateAuthorityData: controlPlane.Admin.CAData}
+	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "sa", Namespace: ns}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "sa.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dataPathsIn writes config with its spool and dead-letter paths (the
+// chart's volume) moved to a temporary folder, and returns the file.
+func dataPathsIn(t *testing.T, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	config = strings.ReplaceAll(config, "/var/lib/eventide", dir)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// metricNamePattern pulls metric names out of PromQL and dashboard JSON.
+var metricNamePattern = regexp.MustCompile(`\beventide_[a-z_]+`)
+
+// Every metric the chart's alerts and dashboard query exists in eventide's
+// /metrics; and the all-on objects pass the API server's validation.
+func TestChartMetricsExist(t *testing.T) {
+	ns := "chart-metrics"
+	w := setupNamespace(t, ns)
+	objs := renderChart(t, ns, "-f", filepath.Join(chartDir, "ci", "all-on-values.yaml"), "--set", "rbac.namespaces={"+ns+"}")
+	skipped := applyObjects(t, ns, objs, true)
+	t.Logf("server-side dry run of the all-on chart; kinds without a CRD here, checked by the API server's schema only when installed: %v", skipped)
+	var queries []string
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "PrometheusRule":
+			groups, _, _ := unstructured.NestedSlice(o.Object, "spec", "groups")
+			b, _ := yaml.Marshal(groups)
+			queries = append(queries, string(b))
+		case "ConfigMap":
+			if s, ok, _ := unstructured.NestedString(o.Object, "data", "eventide.json"); ok {
+				queries = append(queries, s)
+			}
+		}
+	}
+	if len(queries) != 2 {
+		t.Fatalf("want the PrometheusRule and the dashboard, found %d", len(queries))
+	}
+	names := map[string]bool{}
+	for _, q := range queries {
+		for _, n := range metricNamePattern.FindAllString(q, -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				n = strings.TrimSuffix(n, suffix)
+			}
+			names[n] = true
+		}
+	}
+	// A run with a receiver, leader election and one delivered event: the
+	// series exist as they do in production.
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	ex := startEventide(t, hookConfig(ns, rec.URL, "")+"leaderElection: {enabled: true, leaderElectionID: le-chart-metrics}\n")
+	createEvent(t, testenv.PodEvent(w.Pods[0], "chart-metrics", "Warning", "BackOff", "Back-off"))
+	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	exposed := ex.metrics(t)
+	var missing []string
+	for n := range names {
+		if !strings.Contains(exposed, "# TYPE "+n+" ") {
+			missing = append(missing, n)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("the chart's alerts or dashboard query metrics eventide does not expose: %v", missing)
+	} else {
+		t.Logf("%d metric names queried by the chart, all exposed", len(names))
+	}
+}
