@@ -49,3 +49,17 @@ func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
 }
 
 func (s *lineSink) Close() error { return nil }
+
+// Preview is the line written for ev (file, pipe and stdout alike).
+func (s *lineSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	b, err := s.payload.Render(ev)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Line any `json:"line"`
+	}{sinks.PreviewBody(b)}, nil
+}
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*lineSink)(nil)

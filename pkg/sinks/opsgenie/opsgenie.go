@@ -164,6 +164,18 @@ type opsgenieSink struct {
 }
 
 func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	req, err := s.request(ev)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.Create(ctx, req)
+	return classifyOpsgenie(err)
+}
+
+func (s *opsgenieSink) Preview(ev *event.EnhancedEvent) (any, error) { return s.request(ev) }
+
+// request is the alert ev creates.
+func (s *opsgenieSink) request(ev *event.EnhancedEvent) (*alert.CreateAlertRequest, error) {
 	r := sinks.Renderer{Event: ev}
 	req := &alert.CreateAlertRequest{
 		Message:     sinks.TruncateRunes(strings.TrimSpace(r.Render("message", s.message)), ogMaxMessage),
@@ -188,10 +200,10 @@ func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error 
 		r.Err = fmt.Errorf("details.%w", err)
 	}
 	if r.Err != nil {
-		return r.Err
+		return nil, r.Err
 	}
 	if req.Message == "" {
-		return sinks.Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
+		return nil, sinks.Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
 	}
 	if len(details) > 0 {
 		req.Details = map[string]string{}
@@ -205,8 +217,7 @@ func (s *opsgenieSink) Send(ctx context.Context, ev *event.EnhancedEvent) error 
 			budget -= len(kv[0]) + len(v)
 		}
 	}
-	_, err = s.client.Create(ctx, req)
-	return classifyOpsgenie(err)
+	return req, nil
 }
 
 // priorityOf validates a rendered priority: P1–P5, else P3 (logged once per
@@ -249,3 +260,6 @@ func classifyOpsgenie(err error) error {
 	}
 	return sinks.TransportError(err)
 }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*opsgenieSink)(nil)

@@ -84,7 +84,15 @@ type slackSink struct {
 	fields                                           *sinks.TemplateMap
 }
 
-func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+// message is what one event posts: the channel, the text and an
+// attachment when any of its parts is set.
+type message struct {
+	Channel     string             `json:"channel"`
+	Text        string             `json:"text"`
+	Attachments []slack.Attachment `json:"attachments,omitempty"`
+}
+
+func (s *slackSink) compose(ev *event.EnhancedEvent) (message, error) {
 	r := sinks.Renderer{Event: ev}
 	channel := strings.TrimSpace(r.Render("channel", s.channel))
 	if strings.Trim(channel, "#") == "" {
@@ -102,20 +110,34 @@ func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		r.Err = fmt.Errorf("fields.%w", err)
 	}
 	if r.Err != nil {
-		return r.Err
+		return message{}, r.Err
 	}
 	if strings.Trim(channel, "#") == "" {
-		return sinks.Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
+		return message{}, sinks.Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
 	}
 	for _, f := range fields {
 		att.Fields = append(att.Fields, slack.AttachmentField{Title: sinks.TruncateRunes(f[0], slackMaxFieldTitle),
 			Value: sinks.TruncateRunes(f[1], slackMaxFieldValue), Short: true})
 	}
-	opts := []slack.MsgOption{slack.MsgOptionText(text, true)} // escape &, <, > for mrkdwn
+	m := message{Channel: channel, Text: text}
 	if att.Color != "" || att.Title != "" || att.Footer != "" || att.AuthorName != "" || len(att.Fields) > 0 {
-		opts = append(opts, slack.MsgOptionAttachments(att))
+		m.Attachments = []slack.Attachment{att}
 	}
-	_, _, err = s.client.PostMessageContext(ctx, channel, opts...)
+	return m, nil
+}
+
+func (s *slackSink) Preview(ev *event.EnhancedEvent) (any, error) { return s.compose(ev) }
+
+func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	m, err := s.compose(ev)
+	if err != nil {
+		return err
+	}
+	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, true)} // escape &, <, > for mrkdwn
+	if len(m.Attachments) > 0 {
+		opts = append(opts, slack.MsgOptionAttachments(m.Attachments...))
+	}
+	_, _, err = s.client.PostMessageContext(ctx, m.Channel, opts...)
 	return classifySlack(err)
 }
 
@@ -150,3 +172,6 @@ func classifySlack(err error) error {
 	}
 	return sinks.TransportError(err)
 }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*slackSink)(nil)

@@ -103,14 +103,31 @@ type fact struct {
 	Value string `json:"value"`
 }
 
-func (s *teamsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+func (s *teamsSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	headers, body, err := s.request(ev)
+	if err != nil {
+		return nil, err
+	}
+	return sinks.NewHTTPPreview(http.MethodPost, s.endpoint, headers, body), nil
+}
+
+// request renders ev's headers and card.
+func (s *teamsSink) request(ev *event.EnhancedEvent) ([][2]string, []byte, error) {
 	body, err := s.render(ev)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	headers, err := s.headers.Render(ev)
 	if err != nil {
-		return fmt.Errorf("headers.%w", err)
+		return nil, nil, fmt.Errorf("headers.%w", err)
+	}
+	return headers, body, nil
+}
+
+func (s *teamsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	headers, body, err := s.request(ev)
+	if err != nil {
+		return err
 	}
 	answer, err := sinks.SendJSON(ctx, s.client, http.MethodPost, s.endpoint, headers, body)
 	if err != nil {
@@ -171,3 +188,6 @@ func (s *teamsSink) Close() error {
 	s.client.CloseIdleConnections()
 	return nil
 }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*teamsSink)(nil)

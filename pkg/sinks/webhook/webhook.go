@@ -71,19 +71,39 @@ type webhookSink struct {
 }
 
 func (s *webhookSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	body, err := s.payload.Render(ev)
+	headers, body, err := s.request(ev)
 	if err != nil {
 		return err
 	}
-	headers, err := s.headers.Render(ev)
-	if err != nil {
-		return fmt.Errorf("headers.%w", err)
-	}
 	_, err = sinks.SendJSON(ctx, s.client, s.method, s.endpoint, headers, body)
 	return err
+}
+
+func (s *webhookSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	headers, body, err := s.request(ev)
+	if err != nil {
+		return nil, err
+	}
+	return sinks.NewHTTPPreview(s.method, s.endpoint, headers, body), nil
+}
+
+// request renders ev's headers and body.
+func (s *webhookSink) request(ev *event.EnhancedEvent) ([][2]string, []byte, error) {
+	body, err := s.payload.Render(ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	headers, err := s.headers.Render(ev)
+	if err != nil {
+		return nil, nil, fmt.Errorf("headers.%w", err)
+	}
+	return headers, body, nil
 }
 
 func (s *webhookSink) Close() error {
 	s.client.CloseIdleConnections()
 	return nil
 }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*webhookSink)(nil)

@@ -67,29 +67,40 @@ func (s *eventBridgeSink) Send(ctx context.Context, ev *event.EnhancedEvent) err
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
+// entry is ev's entry and its size.
+func (s *eventBridgeSink) entry(ev *event.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
+	r := sinks.Renderer{Event: ev}
+	e := types.PutEventsRequestEntry{
+		DetailType: aws.String(r.Render("detailType", s.detailType)),
+		Source:     aws.String(r.Render("source", s.source)),
+		Time:       aws.Time(ev.GetLastTime()),
+	}
+	if s.bus != "" {
+		e.EventBusName = aws.String(s.bus)
+	}
+	if r.Err != nil {
+		return e, 0, r.Err
+	}
+	detail, err := renderDetails(s.details, ev)
+	if err != nil {
+		return e, 0, fmt.Errorf("details%w", err)
+	}
+	e.Detail = aws.String(string(detail))
+	// EventBridge counts an entry's size as its strings together.
+	return e, len(*e.DetailType) + len(*e.Source) + len(detail) + len(s.bus), nil
+}
+
+func (s *eventBridgeSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	e, _, err := s.entry(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"eventBusName": e.EventBusName, "source": e.Source, "detailType": e.DetailType, "time": e.Time,
+		"detail": sinks.PreviewBody([]byte(aws.ToString(e.Detail)))}, nil
+}
+
 func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
-	return awsbase.BatchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries,
-		func(ev *event.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
-			r := sinks.Renderer{Event: ev}
-			e := types.PutEventsRequestEntry{
-				DetailType: aws.String(r.Render("detailType", s.detailType)),
-				Source:     aws.String(r.Render("source", s.source)),
-				Time:       aws.Time(ev.GetLastTime()),
-			}
-			if s.bus != "" {
-				e.EventBusName = aws.String(s.bus)
-			}
-			if r.Err != nil {
-				return e, 0, r.Err
-			}
-			detail, err := renderDetails(s.details, ev)
-			if err != nil {
-				return e, 0, fmt.Errorf("details%w", err)
-			}
-			e.Detail = aws.String(string(detail))
-			// EventBridge counts an entry's size as its strings together.
-			return e, len(*e.DetailType) + len(*e.Source) + len(detail) + len(s.bus), nil
-		},
+	return awsbase.BatchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries, s.entry,
 		func(entries []types.PutEventsRequestEntry) ([]error, error) {
 			out, err := s.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 			if err != nil {
@@ -109,3 +120,6 @@ func renderDetails(l *sinks.Layout, ev *event.EnhancedEvent) ([]byte, error) {
 	}
 	return l.Render(ev)
 }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*eventBridgeSink)(nil)

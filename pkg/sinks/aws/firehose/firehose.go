@@ -58,17 +58,28 @@ type firehoseSink struct {
 
 func (s *firehoseSink) MaxBatch() int { return firehoseMaxRecords }
 
+// record is ev's record (a JSON line) and its size.
+func (s *firehoseSink) record(ev *event.EnhancedEvent) (types.Record, int, error) {
+	b, err := s.payload.Render(ev)
+	b = append(b, '\n')
+	return types.Record{Data: b}, len(b), err
+}
+
+func (s *firehoseSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	r, _, err := s.record(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"deliveryStreamName": s.stream, "data": sinks.PreviewBody(r.Data)}, nil
+}
+
 func (s *firehoseSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
 func (s *firehoseSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return awsbase.BatchEntries(evs, firehoseMaxRecordBytes, firehoseMaxRequestBytes, firehoseMaxRecords,
-		func(ev *event.EnhancedEvent) (types.Record, int, error) {
-			b, err := s.payload.Render(ev)
-			b = append(b, '\n')
-			return types.Record{Data: b}, len(b), err
-		},
+		s.record,
 		func(records []types.Record) ([]error, error) {
 			out, err := s.client.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String(s.stream), Records: records})
 			if err != nil {
@@ -81,3 +92,6 @@ func (s *firehoseSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent
 }
 
 func (s *firehoseSink) Close() error { return nil }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*firehoseSink)(nil)

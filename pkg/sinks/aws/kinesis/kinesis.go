@@ -72,6 +72,33 @@ type kinesisSink struct {
 
 func (s *kinesisSink) MaxBatch() int { return kinesisMaxRecords }
 
+// entry is ev's record and its size.
+func (s *kinesisSink) entry(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
+	data, err := s.payload.Render(ev)
+	if err != nil {
+		return types.PutRecordsRequestEntry{}, 0, err
+	}
+	key, err := s.key.Render(ev)
+	if err != nil {
+		return types.PutRecordsRequestEntry{}, 0, fmt.Errorf("partitionKey: %w", err)
+	}
+	if key == "" {
+		key = string(ev.UID)
+	}
+	if len(key) > kinesisMaxKeyLen {
+		key = key[:kinesisMaxKeyLen]
+	}
+	return types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(key)}, len(data) + len(key), nil
+}
+
+func (s *kinesisSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	e, _, err := s.entry(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"streamName": s.stream, "partitionKey": aws.ToString(e.PartitionKey), "data": sinks.PreviewBody(e.Data)}, nil
+}
+
 func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
@@ -79,24 +106,7 @@ func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 // SendBatch renders every event and puts them in as few PutRecords calls
 // as the request size limit allows; per-record failures come back per event.
 func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
-	return awsbase.BatchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords,
-		func(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
-			data, err := s.payload.Render(ev)
-			if err != nil {
-				return types.PutRecordsRequestEntry{}, 0, err
-			}
-			key, err := s.key.Render(ev)
-			if err != nil {
-				return types.PutRecordsRequestEntry{}, 0, fmt.Errorf("partitionKey: %w", err)
-			}
-			if key == "" {
-				key = string(ev.UID)
-			}
-			if len(key) > kinesisMaxKeyLen {
-				key = key[:kinesisMaxKeyLen]
-			}
-			return types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(key)}, len(data) + len(key), nil
-		},
+	return awsbase.BatchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords, s.entry,
 		func(entries []types.PutRecordsRequestEntry) ([]error, error) {
 			out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
 			if err != nil {
@@ -109,3 +119,6 @@ func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent)
 }
 
 func (s *kinesisSink) Close() error { return nil }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*kinesisSink)(nil)

@@ -83,6 +83,18 @@ type opsCenterSink struct {
 }
 
 func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	in, err := s.input(ev)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.CreateOpsItem(ctx, in)
+	return awsbase.Classify(err)
+}
+
+func (s *opsCenterSink) Preview(ev *event.EnhancedEvent) (any, error) { return s.input(ev) }
+
+// input is the OpsItem ev creates.
+func (s *opsCenterSink) input(ev *event.EnhancedEvent) (*ssm.CreateOpsItemInput, error) {
 	r := sinks.Renderer{Event: ev}
 	in := &ssm.CreateOpsItemInput{
 		Title:       aws.String(sinks.TruncateRunes(r.Render("title", s.title), opsMaxTitle)),
@@ -108,7 +120,7 @@ func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error
 		r.Err = fmt.Errorf("tags.%w", err)
 	}
 	if r.Err != nil {
-		return r.Err
+		return nil, r.Err
 	}
 	if *in.Description == "" {
 		in.Description = in.Title // the API requires one
@@ -130,8 +142,10 @@ func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error
 	for _, kv := range tags {
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(kv[0]), Value: aws.String(kv[1])})
 	}
-	_, err = s.client.CreateOpsItem(ctx, in)
-	return awsbase.Classify(err)
+	return in, nil
 }
 
 func (s *opsCenterSink) Close() error { return nil }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*opsCenterSink)(nil)

@@ -66,9 +66,28 @@ type snsSink struct {
 }
 
 func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	body, err := s.payload.Render(ev)
+	in, err := s.input(ev)
 	if err != nil {
 		return err
+	}
+	_, err = s.client.Publish(ctx, in)
+	return awsbase.Classify(err)
+}
+
+func (s *snsSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	in, err := s.input(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"topicArn": in.TopicArn, "subject": in.Subject, "message": sinks.PreviewBody([]byte(aws.ToString(in.Message))),
+		"messageGroupId": in.MessageGroupId, "messageDeduplicationId": in.MessageDeduplicationId, "messageAttributes": in.MessageAttributes}, nil
+}
+
+// input is what publishing ev sends.
+func (s *snsSink) input(ev *event.EnhancedEvent) (*sns.PublishInput, error) {
+	body, err := s.payload.Render(ev)
+	if err != nil {
+		return nil, err
 	}
 	r := sinks.Renderer{Event: ev}
 	in := &sns.PublishInput{TopicArn: aws.String(s.topic), Message: aws.String(string(body))}
@@ -84,7 +103,7 @@ func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		r.Err = fmt.Errorf("messageAttributes.%w", err)
 	}
 	if r.Err != nil {
-		return r.Err
+		return nil, r.Err
 	}
 	for _, kv := range attrs {
 		if kv[1] == "" {
@@ -95,8 +114,7 @@ func (s *snsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		}
 		in.MessageAttributes[kv[0]] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(kv[1])}
 	}
-	_, err = s.client.Publish(ctx, in)
-	return awsbase.Classify(err)
+	return in, nil
 }
 
 // snsSubject makes a rendered subject acceptable to SNS: printable ASCII,
@@ -118,3 +136,6 @@ func snsSubject(s string) string {
 }
 
 func (s *snsSink) Close() error { return nil }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*snsSink)(nil)

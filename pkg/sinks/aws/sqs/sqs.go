@@ -72,6 +72,34 @@ type sqsSink struct {
 
 func (s *sqsSink) MaxBatch() int { return sqsMaxEntries }
 
+// entry is ev's message and its size.
+func (s *sqsSink) entry(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
+	var e types.SendMessageBatchRequestEntry
+	body, err := s.payload.Render(ev)
+	if err != nil {
+		return e, 0, err
+	}
+	e.MessageBody = aws.String(string(body))
+	if s.fifo {
+		r := sinks.Renderer{Event: ev}
+		e.MessageGroupId = aws.String(sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen))
+		e.MessageDeduplicationId = aws.String(sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen))
+		if r.Err != nil {
+			return e, 0, r.Err
+		}
+	}
+	return e, len(body), nil
+}
+
+func (s *sqsSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	e, _, err := s.entry(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"queueName": s.queueName, "messageBody": sinks.PreviewBody([]byte(aws.ToString(e.MessageBody))),
+		"messageGroupId": e.MessageGroupId, "messageDeduplicationId": e.MessageDeduplicationId}, nil
+}
+
 func (s *sqsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
@@ -101,24 +129,7 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 		}
 		return errs
 	}
-	return awsbase.BatchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries,
-		func(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
-			var e types.SendMessageBatchRequestEntry
-			body, err := s.payload.Render(ev)
-			if err != nil {
-				return e, 0, err
-			}
-			e.MessageBody = aws.String(string(body))
-			if s.fifo {
-				r := sinks.Renderer{Event: ev}
-				e.MessageGroupId = aws.String(sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen))
-				e.MessageDeduplicationId = aws.String(sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen))
-				if r.Err != nil {
-					return e, 0, r.Err
-				}
-			}
-			return e, len(body), nil
-		},
+	return awsbase.BatchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries, s.entry,
 		func(entries []types.SendMessageBatchRequestEntry) ([]error, error) {
 			for j := range entries {
 				entries[j].Id = aws.String(strconv.Itoa(j))
@@ -145,3 +156,6 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 }
 
 func (s *sqsSink) Close() error { return nil }
+
+// Send and Preview build the request with the same code.
+var _ sinks.Previewer = (*sqsSink)(nil)
