@@ -23,6 +23,10 @@ const usage = `eventide routes Kubernetes Events to receivers (Slack, Opsgenie, 
 Usage:
   eventide [flags] [CONFIG]            run (CONFIG is -conf's value)
   eventide validate [-conf] CONFIG     check a configuration offline, every error with its path
+  eventide route-test -conf CONFIG [-events FILE] [-render] [-expect a,b]
+                                       where recorded events go (receivers, routes), offline
+  eventide replay -conf CONFIG -events FILE [-dry-run]
+                                       send recorded events (or dead letters) through the receivers
   eventide version                     print the version
   eventide help                        this text
 
@@ -36,6 +40,10 @@ func Run(args []string, stdout, stderr io.Writer, version string) int {
 		switch args[0] {
 		case "validate":
 			return Validate(args[1:], stdout, stderr)
+		case "route-test":
+			return RouteTest(args[1:], os.Stdin, stdout, stderr)
+		case "replay":
+			return Replay(args[1:], os.Stdin, stdout, stderr)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "eventide", version)
 			return ExitOK
@@ -49,7 +57,7 @@ func Run(args []string, stdout, stderr io.Writer, version string) int {
 			args = args[1:]
 		default:
 			if a := args[0]; !strings.HasPrefix(a, "-") && !looksLikeConfig(a) {
-				fmt.Fprintf(stderr, "eventide: unknown command %q (commands: validate, version, help; a config file is given as -conf FILE)\n", a)
+				fmt.Fprintf(stderr, "eventide: unknown command %q (commands: validate, route-test, replay, version, help; a config file is given as -conf FILE)\n", a)
 				return ExitUsage
 			}
 		}

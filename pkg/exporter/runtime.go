@@ -40,6 +40,16 @@ type RuntimeOptions struct {
 	SpoolMaxBytes int64
 }
 
+// Reasons of eventide_receiver_dropped_total.
+const (
+	DropQueueFull = "queue_full" // the memory queue was full and there is no spool
+	DropSpoolFull = "spool_full" // the spool was full: its oldest event went
+	DropShutdown  = "shutdown"   // still queued when the drain ended (sent after a restart)
+)
+
+// DropReasons lists them.
+var DropReasons = []string{DropQueueFull, DropSpoolFull, DropShutdown}
+
 // NewRuntime prepares a worker per receiver; Start runs them.
 func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts RuntimeOptions) (*Runtime, error) {
 	rt := &Runtime{m: m, log: log, opts: opts, workers: make(map[string]*worker, len(receivers))}
@@ -73,8 +83,8 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		wake:     make(chan struct{}, 1),
 		finished: make(chan struct{}),
 		sent:     m.Sent.WithLabelValues(r.Name),
-		dropFull: m.Dropped.WithLabelValues(r.Name, "queue_full"),
-		dropStop: m.Dropped.WithLabelValues(r.Name, "shutdown"),
+		dropFull: m.Dropped.WithLabelValues(r.Name, DropQueueFull),
+		dropStop: m.Dropped.WithLabelValues(r.Name, DropShutdown),
 		qlen:     m.QueueLength.WithLabelValues(r.Name),
 		duration: m.SendDuration.WithLabelValues(r.Name),
 		latency:  m.DeliveryLatency.WithLabelValues(r.Name),
@@ -84,7 +94,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		sleep:    sleepCtx,
 		after:    time.After,
 
-		dropSpool:   m.Dropped.WithLabelValues(r.Name, "spool_full"),
+		dropSpool:   m.Dropped.WithLabelValues(r.Name, DropSpoolFull),
 		spoolEvents: m.SpoolEvents.WithLabelValues(r.Name),
 		spoolBytes:  m.SpoolBytes.WithLabelValues(r.Name),
 		lastSuccess: m.LastSuccess.WithLabelValues(r.Name),

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// offline is a configuration loaded for route-test and replay: no cluster.
+type offline struct {
+	loaded *exporter.Loaded
+	// secrets are the values ${VAR} put into the file, longest first: a
+	// preview shows none of them.
+	secrets []string
+}
+
+// loadOffline loads conf; stdout is what the stdout receiver writes to.
+// With unsetIsWarning an unset ${VAR} is a warning (route-test, dry runs
+// away from the pod's environment), else an error (a real replay sends).
+func loadOffline(ctx context.Context, conf string, stdout, stderr io.Writer, unsetIsWarning bool) (*offline, error) {
+	o := &offline{}
+	lookup := func(name string) (string, bool) {
+		v, ok := os.LookupEnv(name)
+		if ok && len(v) >= 4 {
+			o.secrets = append(o.secrets, v)
+		}
+		return v, ok
+	}
+	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
+		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
+	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
+		Deps:              sinks.Deps{Ctx: ctx, Log: warn, Stdout: stdout},
+		LookupEnv:         lookup,
+		UnsetEnvIsWarning: unsetIsWarning,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", conf, err)
+	}
+	for _, w := range loaded.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", conf, w)
+	}
+	slices.SortFunc(o.secrets, func(a, b string) int { return len(b) - len(a) })
+	o.loaded = loaded
+	return o, nil
+}
+
+// readEventsFile reads path ("-" or "": standard input) with
+// exporter.ReadEvents.
+func readEventsFile(path string, stdin io.Reader, fn func(*event.EnhancedEvent) error) error {
+	r := stdin
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	if err := exporter.ReadEvents(r, fn); err != nil {
+		return fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	return nil
+}
+
+func displayName(path string) string {
+	if path == "" || path == "-" {
+		return "standard input"
+	}
+	return path
+}
+
+// route is what the route tree does with ev: the receivers, in the order
+// the tree names them, and the labels (id or path) of the routes that sent
+// it somewhere. ev gets the config's clusterName, as in the pipeline.
+func (o *offline) route(ev *event.EnhancedEvent) (receivers, routes []string) {
+	ev.ClusterName = o.loaded.Config.ClusterName
+	labels := o.loaded.Tree.Routes()
+	receivers = o.loaded.Tree.Match(ev, nil, func(id int) { routes = append(routes, labels[id]) })
+	return receivers, routes
+}
+
+// receiver is the named receiver's sink, as a Previewer; nil when it is
+// not one.
+func (o *offline) receiver(name string) sinks.Previewer {
+	for _, r := range o.loaded.Receivers {
+		if r.Name == name {
+			p, _ := r.Sink.(sinks.Previewer)
+			return p
+		}
+	}
+	return nil
+}
+
+// preview is what receiver would send for ev, with ${VAR} values redacted:
+// a JSON-able value, or {"error": …}.
+func (o *offline) preview(receiver string, ev *event.EnhancedEvent) any {
+	p := o.receiver(receiver)
+	if p == nil {
+		return map[string]string{"error": "this receiver cannot show what it would send"}
+	}
+	v, err := p.Preview(ev)
+	if err != nil {
+		return map[string]string{"error": o.redact(err.Error())}
+	}
+	return redactedJSON{v: v, o: o}
+}
+
+// redact replaces every ${VAR} value in s.
+func (o *offline) redact(s string) string {
+	for _, v := range o.secrets {
+		s = strings.ReplaceAll(s, v, "<redacted>")
+	}
+	return s
+}
