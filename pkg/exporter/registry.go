@@ -9,6 +9,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/aws/sns"
 	"github.com/eventide/eventide/pkg/sinks/aws/sqs"
 	"github.com/eventide/eventide/pkg/sinks/file"
+	"github.com/eventide/eventide/pkg/sinks/kafka"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/teams"
@@ -35,6 +36,7 @@ var receiverTypes = []struct {
 	{"eventbridge", func() sinks.Builder { return &eventbridge.Config{} }},
 	{"opscenter", func() sinks.Builder { return &opscenter.Config{} }},
 	{"teams", func() sinks.Builder { return &teams.Config{} }},
+	{"kafka", func() sinks.Builder { return &kafka.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -60,6 +62,6 @@ func ReceiverTypes() []string {
 // oldReceiverTypes are kubernetes-event-exporter sink types eventide does
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
-	"elasticsearch": true, "opensearch": true, "kafka": true, "pubsub": true, "bigquery": true,
+	"elasticsearch": true, "opensearch": true, "pubsub": true, "bigquery": true,
 	"loki": true, "syslog": true,
 }
