@@ -214,7 +214,7 @@ func (c *connectErrors) err() error {
 	return nil
 }
 
-func (s *kafkaSink) MaxBatch() int          { return maxBatch }
+func (s *kafkaSink) MaxBatch() int         { return maxBatch }
 func (s *kafkaSink) Linger() time.Duration { return linger }
 
 func (s *kafkaSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
-	"k8s.io/apimachinery/pkg/types"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/kube/event"
