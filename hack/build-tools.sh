@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the packaging tools the chart and image tests use: helm, built from
+# Installs the tools the chart, image and syslog tests use: helm, built from
 # its Go module into the same version-keyed cache as the control plane, and
-# buildah (Debian package) when the machine lets us install packages. The
-# second run finds them and returns at once.
+# buildah and rsyslog (Debian packages) when the machine lets us install
+# packages. The second run finds them and returns at once.
 #
 # Prints the folder holding helm on its last line.
 set -euo pipefail
@@ -24,19 +24,22 @@ build_helm() {
   rm -rf "$gobin"
 }
 
-install_buildah() {
-  command -v buildah >/dev/null && return 0
+# install_package COMMAND PACKAGE WHAT: installs PACKAGE when COMMAND is
+# missing; WHAT is the test that needs it (skipped, saying so, without it).
+install_package() {
+  command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    log "buildah is missing and cannot be installed here: the image test will be skipped"
+    log "$2 is missing and cannot be installed here: $3 will be skipped"
     return 0
   fi
-  log "installing buildah from Debian packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah >&2 ||
-    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends buildah >&2; } ||
-    log "buildah install failed: the image test will be skipped"
+  log "installing $2 from Debian packages"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >&2; } ||
+    log "$2 install failed: $3 will be skipped"
 }
 
 build_helm
-install_buildah
+install_package buildah buildah "the image test"
+install_package rsyslogd rsyslog "the syslog tests"
 ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"

@@ -12,6 +12,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/kafka"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/slack"
+	"github.com/eventide/eventide/pkg/sinks/syslog"
 	"github.com/eventide/eventide/pkg/sinks/teams"
 	"github.com/eventide/eventide/pkg/sinks/webhook"
 )
@@ -37,6 +38,7 @@ var receiverTypes = []struct {
 	{"opscenter", func() sinks.Builder { return &opscenter.Config{} }},
 	{"teams", func() sinks.Builder { return &teams.Config{} }},
 	{"kafka", func() sinks.Builder { return &kafka.Config{} }},
+	{"syslog", func() sinks.Builder { return &syslog.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
