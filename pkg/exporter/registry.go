@@ -8,8 +8,10 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/aws/opscenter"
 	"github.com/eventide/eventide/pkg/sinks/aws/sns"
 	"github.com/eventide/eventide/pkg/sinks/aws/sqs"
+	"github.com/eventide/eventide/pkg/sinks/elasticsearch"
 	"github.com/eventide/eventide/pkg/sinks/file"
 	"github.com/eventide/eventide/pkg/sinks/kafka"
+	"github.com/eventide/eventide/pkg/sinks/opensearch"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/syslog"
@@ -39,6 +41,8 @@ var receiverTypes = []struct {
 	{"teams", func() sinks.Builder { return &teams.Config{} }},
 	{"kafka", func() sinks.Builder { return &kafka.Config{} }},
 	{"syslog", func() sinks.Builder { return &syslog.Config{} }},
+	{"elasticsearch", func() sinks.Builder { return &elasticsearch.Config{} }},
+	{"opensearch", func() sinks.Builder { return &opensearch.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -64,6 +68,6 @@ func ReceiverTypes() []string {
 // oldReceiverTypes are kubernetes-event-exporter sink types eventide does
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
-	"elasticsearch": true, "opensearch": true, "pubsub": true, "bigquery": true,
-	"loki": true, "syslog": true,
+	"pubsub": true, "bigquery": true,
+	"loki": true,
 }
