@@ -13,6 +13,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/kafka"
 	"github.com/eventide/eventide/pkg/sinks/opensearch"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
+	"github.com/eventide/eventide/pkg/sinks/pubsub"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/syslog"
 	"github.com/eventide/eventide/pkg/sinks/teams"
@@ -43,6 +44,7 @@ var receiverTypes = []struct {
 	{"syslog", func() sinks.Builder { return &syslog.Config{} }},
 	{"elasticsearch", func() sinks.Builder { return &elasticsearch.Config{} }},
 	{"opensearch", func() sinks.Builder { return &opensearch.Config{} }},
+	{"pubsub", func() sinks.Builder { return &pubsub.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -68,6 +70,6 @@ func ReceiverTypes() []string {
 // oldReceiverTypes are kubernetes-event-exporter sink types eventide does
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
-	"pubsub": true, "bigquery": true,
-	"loki": true,
+	"bigquery": true,
+	"loki":     true,
 }
