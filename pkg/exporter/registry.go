@@ -11,6 +11,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/elasticsearch"
 	"github.com/eventide/eventide/pkg/sinks/file"
 	"github.com/eventide/eventide/pkg/sinks/kafka"
+	"github.com/eventide/eventide/pkg/sinks/loki"
 	"github.com/eventide/eventide/pkg/sinks/opensearch"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/pubsub"
@@ -45,6 +46,7 @@ var receiverTypes = []struct {
 	{"elasticsearch", func() sinks.Builder { return &elasticsearch.Config{} }},
 	{"opensearch", func() sinks.Builder { return &opensearch.Config{} }},
 	{"pubsub", func() sinks.Builder { return &pubsub.Config{} }},
+	{"loki", func() sinks.Builder { return &loki.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -71,5 +73,4 @@ func ReceiverTypes() []string {
 // not deliver to yet; naming them gets a clearer error than "unknown key".
 var oldReceiverTypes = map[string]bool{
 	"bigquery": true,
-	"loki":     true,
 }

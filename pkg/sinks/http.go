@@ -160,11 +160,16 @@ func TransportError(err error) error {
 // failure, other statuses as HTTPStatusError says. No answer is a
 // TransportError.
 func SendJSON(ctx context.Context, client *http.Client, method, endpoint string, headers [][2]string, body []byte) ([]byte, error) {
+	return Send(ctx, client, method, endpoint, "application/json", headers, body)
+}
+
+// Send is SendJSON for a body of any content type.
+func Send(ctx context.Context, client *http.Client, method, endpoint, contentType string, headers [][2]string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, Permanent("other", RedactURLError(err))
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "eventide")
 	for _, h := range headers {
 		req.Header.Set(h[0], h[1])

@@ -1,0 +1,230 @@
+// Package loki pushes events to Grafana Loki's push API (protobuf,
+// snappy-compressed): one request per batch, entries grouped into streams
+// by their rendered labels, each entry at its event's own occurrence time.
+package loki
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang/snappy"
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// maxLabels is Loki's default max_label_names_per_series.
+const maxLabels = 15
+
+// Config keeps the old keys (url, streamLabels, headers, tls, layout).
+type Config struct {
+	URL string `yaml:"url"`
+	// StreamLabels are templates now; keep them few and bounded: every
+	// distinct set is a stream in Loki.
+	StreamLabels map[string]string `yaml:"streamLabels" tmpl:"true"`
+	Headers      map[string]string `yaml:"headers" tmpl:"true"`
+	// TenantID is sent as X-Scope-OrgID.
+	TenantID    string          `yaml:"tenantID"`
+	Username    string          `yaml:"username"`
+	Password    sinks.Secret    `yaml:"password"`
+	BearerToken sinks.Secret    `yaml:"bearerToken"`
+	TLS         sinks.TLSConfig `yaml:"tls"`
+	Layout      yaml.Node       `yaml:"layout"`
+	DeDot       bool            `yaml:"deDot"`
+	// BatchSize is the most events per push (default 500); FlushInterval
+	// how long a batch waits to fill (default 1s).
+	BatchSize     int           `yaml:"batchSize"`
+	FlushInterval time.Duration `yaml:"flushInterval"`
+}
+
+var (
+	labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	// unbounded finds what makes a label a stream per object or event.
+	unbounded = regexp.MustCompile(`\.(InvolvedObject\.)?(Name|UID)\b|\.Message\b|\.GetCount\b|\.Count\b|Timestamp`)
+)
+
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, fmt.Errorf("%s.url: required (http://loki:3100/loki/api/v1/push)", path))
+	}
+	if len(c.StreamLabels) > maxLabels {
+		errs = append(errs, fmt.Errorf("%s.streamLabels: %d labels, over Loki's limit of %d", path, len(c.StreamLabels), maxLabels))
+	}
+	for name, text := range c.StreamLabels {
+		if !labelName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s.streamLabels.%s: not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", path, name))
+		}
+		if unbounded.MatchString(text) {
+			deps.Log.Warn().Str("receiver_path", path).Str("label", name).
+				Msg("loki stream label from an object name, UID, message, count or time: a stream per value, which Loki handles badly; put it in the line instead")
+		}
+	}
+	labels, err := sinks.ParseTemplateMap(path+".streamLabels", c.StreamLabels)
+	errs = append(errs, err)
+	headers, err := sinks.ParseTemplateMap(path+".headers", c.Headers)
+	errs = append(errs, err)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	errs = append(errs, err)
+	tc, err := c.TLS.Build(path + ".tls")
+	errs = append(errs, err)
+	if c.TLS.InsecureSkipVerify {
+		deps.Log.Warn().Str("endpoint", sinks.RedactURL(c.URL)).Msg("loki TLS certificate verification is off (tls.insecureSkipVerify)")
+	}
+	if c.Username != "" && c.BearerToken != "" {
+		errs = append(errs, fmt.Errorf("%s: username and bearerToken: set one", path))
+	}
+	s := &lokiSink{url: c.URL, labels: labels, headers: headers, payload: p, tenant: c.TenantID,
+		user: c.Username, pass: c.Password, token: c.BearerToken, maxBatch: c.BatchSize, linger: c.FlushInterval}
+	if s.maxBatch == 0 {
+		s.maxBatch = 500
+	}
+	if s.maxBatch < 0 || s.maxBatch > 10000 {
+		errs = append(errs, fmt.Errorf("%s.batchSize: %d is not between 1 and 10000", path, c.BatchSize))
+	}
+	if s.linger == 0 {
+		s.linger = time.Second
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s.client = sinks.NewHTTPClient(tc)
+	return s, nil
+}
+
+type lokiSink struct {
+	url, tenant, user string
+	pass, token       sinks.Secret
+	labels, headers   *sinks.TemplateMap
+	payload           sinks.Payload
+	client            *http.Client
+	maxBatch          int
+	linger            time.Duration
+}
+
+func (s *lokiSink) MaxBatch() int         { return s.maxBatch }
+func (s *lokiSink) Linger() time.Duration { return s.linger }
+
+func (s *lokiSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
+}
+
+// SendBatch pushes evs in one request. Loki takes or refuses a push as a
+// whole, so the result is the same for every event that rendered: a 429
+// or 5xx is retried, a 400 (an entry too old, out of order) is not.
+func (s *lokiSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
+	errs := make([]error, len(evs))
+	byLabels := map[string]*stream{}
+	var streams []*stream
+	var sent []int
+	for i, ev := range evs {
+		labels, e, err := s.entry(ev)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		st := byLabels[labels]
+		if st == nil {
+			st = &stream{labels: labels}
+			byLabels[labels] = st
+			streams = append(streams, st)
+		}
+		st.entries = append(st.entries, e)
+		sent = append(sent, i)
+	}
+	if len(sent) == 0 {
+		return errs
+	}
+	for _, st := range streams { // Loki wants each stream's entries in time order
+		sort.SliceStable(st.entries, func(a, b int) bool { return st.entries[a].at.Before(st.entries[b].at) })
+	}
+	headers, err := s.requestHeaders(evs[sent[0]])
+	if err == nil {
+		body := snappy.Encode(nil, appendPushRequest(nil, streams))
+		_, err = sinks.Send(ctx, s.client, http.MethodPost, s.url, "application/x-protobuf", headers, body)
+	}
+	for _, i := range sent {
+		errs[i] = err
+	}
+	return errs
+}
+
+// entry is ev's stream labels ({a="x", b="y"}, sorted) and log entry.
+func (s *lokiSink) entry(ev *event.EnhancedEvent) (string, entry, error) {
+	line, err := s.payload.Render(ev)
+	if err != nil {
+		return "", entry{}, err
+	}
+	kvs, err := s.labels.Render(ev)
+	if err != nil {
+		return "", entry{}, fmt.Errorf("streamLabels.%w", err)
+	}
+	kvs = slices.DeleteFunc(kvs, func(kv [2]string) bool { return kv[1] == "" }) // Loki drops empty labels
+	if len(kvs) == 0 {
+		kvs = [][2]string{{"source", "eventide"}} // a stream needs one label
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, kv := range kvs { // the TemplateMap renders in key order
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(kv[0])
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(kv[1]))
+	}
+	b.WriteByte('}')
+	at := ev.GetLastTime()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return b.String(), entry{at: at, line: line}, nil
+}
+
+// requestHeaders are the templated headers (rendered for the batch's first
+// event), the tenant and the credentials.
+func (s *lokiSink) requestHeaders(ev *event.EnhancedEvent) ([][2]string, error) {
+	h, err := s.headers.Render(ev)
+	if err != nil {
+		return nil, fmt.Errorf("headers.%w", err)
+	}
+	if s.tenant != "" {
+		h = append(h, [2]string{"X-Scope-OrgID", s.tenant})
+	}
+	switch {
+	case s.token != "":
+		h = append(h, [2]string{"Authorization", "Bearer " + s.token.Value()})
+	case s.user != "":
+		req, _ := http.NewRequest(http.MethodPost, "/", nil)
+		req.SetBasicAuth(s.user, s.pass.Value())
+		h = append(h, [2]string{"Authorization", req.Header.Get("Authorization")})
+	}
+	return h, nil
+}
+
+func (s *lokiSink) Preview(ev *event.EnhancedEvent) (any, error) {
+	labels, e, err := s.entry(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"url": sinks.RedactURL(s.url), "stream": labels, "timestamp": e.at, "line": sinks.PreviewBody(e.line)}, nil
+}
+
+func (s *lokiSink) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+var (
+	_ sinks.Previewer = (*lokiSink)(nil)
+	_ sinks.Lingerer  = (*lokiSink)(nil)
+)
