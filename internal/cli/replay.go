@@ -51,7 +51,7 @@ func Replay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eventide replay: -events FILE is required (- for standard input)")
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM) // the command is the root
 	defer stop()
 	o, err := loadOffline(ctx, conf, stdout, stderr, dryRun)
 	if err != nil {
