@@ -5,6 +5,7 @@ package loki
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -204,9 +205,7 @@ func (s *lokiSink) requestHeaders(ev *event.EnhancedEvent) ([][2]string, error) 
 	case s.token != "":
 		h = append(h, [2]string{"Authorization", "Bearer " + s.token.Value()})
 	case s.user != "":
-		req, _ := http.NewRequest(http.MethodPost, "/", nil)
-		req.SetBasicAuth(s.user, s.pass.Value())
-		h = append(h, [2]string{"Authorization", req.Header.Get("Authorization")})
+		h = append(h, [2]string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(s.user+":"+s.pass.Value()))})
 	}
 	return h, nil
 }

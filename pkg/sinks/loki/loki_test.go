@@ -63,7 +63,7 @@ func TestPushStreamsAndTimes(t *testing.T) {
 	if got != want {
 		t.Errorf("pushed\n%swant\n%s", got, want)
 	}
-	if len(headers) != 1 || headers[0].Get("X-Scope-OrgID") != "team-a" || !strings.HasPrefix(headers[0].Get("Authorization"), "Basic ") {
+	if len(headers) != 1 || headers[0].Get("X-Scope-OrgID") != "team-a" || headers[0].Get("Authorization") != "Basic bG9raTpzM2NyZXQ=" {
 		t.Errorf("%d pushes, headers %v", len(headers), headers)
 	}
 }
