@@ -189,9 +189,10 @@ func TestReconnects(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var failed error
-	for i := 0; i < 50 && failed == nil; i++ { // the peer's close shows on a later write
+	_ = testenv.PollUntil(ctx, 10*time.Millisecond, func() bool { // the peer's close shows on a later write
 		failed = s.Send(ctx, testEvent("b", "Normal"))
-	}
+		return failed != nil
+	})
 	if _, retry, _ := sinks.Classify(failed); failed == nil || !retry {
 		t.Fatalf("writing to a closed connection: %v, want a retryable failure", failed)
 	}
