@@ -129,3 +129,24 @@ func TestServerDown(t *testing.T) {
 		t.Errorf("%v (%s, retryable=%v)", err, class, retry)
 	}
 }
+
+// BenchmarkSendBatch: _bulk requests of 100 events to the local search
+// server (in-process: its CPU is in the figure too).
+func BenchmarkSendBatch(b *testing.B) {
+	srv := testenv.NewSearchServer()
+	defer srv.Close()
+	s := sinktest.MustBuild(b, &Config{}, fmt.Sprintf("elasticsearch: {hosts: [%s], indexFormat: 'kube-{2006-01-02}', layout: {name: '{{ .Name }}', reason: '{{ .Reason }}'}}", srv.URL))
+	evs := make([]*event.EnhancedEvent, 100)
+	for i := range evs {
+		evs[i] = testEvent(fmt.Sprintf("e%d", i), int32(i+1))
+	}
+	cpu := testenv.StartCPU()
+	for b.Loop() {
+		for _, err := range sendBatch(s, evs...) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, b.N*len(evs))
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
@@ -205,3 +206,27 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
+
+// BenchmarkSendBatch: batches of 100 events to kfake (in-process, so its
+// CPU is in the figure too).
+func BenchmarkSendBatch(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "events"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	s := sinktest.MustBuild(b, &Config{}, fmt.Sprintf("kafka: {topic: events, brokers: [%s], layout: {name: '{{ .Name }}', reason: '{{ .Reason }}'}}", c.ListenAddrs()[0]))
+	evs := make([]*event.EnhancedEvent, 100)
+	for i := range evs {
+		evs[i] = podEvent(fmt.Sprintf("p%d", i%10), fmt.Sprintf("uid-%d", i%10), int32(i+1))
+	}
+	cpu := testenv.StartCPU()
+	for b.Loop() {
+		for _, err := range s.(sinks.BatchSink).SendBatch(context.Background(), evs) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, b.N*len(evs))
+}

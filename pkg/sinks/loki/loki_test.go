@@ -110,3 +110,24 @@ func TestLabelChecks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSendBatch: pushes of 100 events to the local Loki server
+// (in-process: its decoding CPU is in the figure too).
+func BenchmarkSendBatch(b *testing.B) {
+	srv := testenv.NewLokiServer()
+	defer srv.Close()
+	s := sinktest.MustBuild(b, &Config{}, fmt.Sprintf("loki: {url: %s, streamLabels: {namespace: '{{ .Namespace }}'}, layout: {name: '{{ .Name }}'}}", srv.URL))
+	evs := make([]*event.EnhancedEvent, 100)
+	for i := range evs {
+		evs[i] = testEvent(fmt.Sprintf("ns%d", i%4), fmt.Sprintf("e%d", i), time.Unix(1764400000+int64(i), 0))
+	}
+	cpu := testenv.StartCPU()
+	for b.Loop() {
+		for _, err := range sendBatch(s, evs...) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, b.N*len(evs))
+}

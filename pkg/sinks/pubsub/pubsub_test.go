@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
@@ -93,4 +94,26 @@ func TestBuildIsOffline(t *testing.T) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
 	}
+}
+
+// BenchmarkSendBatch: batches of 100 events to pstest (in-process: its CPU
+// is in the figure too).
+func BenchmarkSendBatch(b *testing.B) {
+	srv := pstest.NewServer()
+	defer srv.Close()
+	b.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	s := sinktest.MustBuild(b, &Config{}, `pubsub: {gcloud_project_id: p, topic: t, create_topic: true, layout: {name: "{{ .Name }}"}}`)
+	evs := make([]*event.EnhancedEvent, 100)
+	for i := range evs {
+		evs[i] = podEvent(fmt.Sprintf("e%d", i))
+	}
+	cpu := testenv.StartCPU()
+	for b.Loop() {
+		for _, err := range sendBatch(s, evs...) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, b.N*len(evs))
 }

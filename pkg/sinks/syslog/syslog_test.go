@@ -227,3 +227,27 @@ func TestLongMessagesAreCut(t *testing.T) {
 		t.Errorf("%d bytes, valid UTF-8 %v", len(msg), utf8.Valid(msg))
 	}
 }
+
+// BenchmarkSendBatch: batches of 100 events to rsyslog over TCP (its CPU
+// is not in the figure: it is another process).
+func BenchmarkSendBatch(b *testing.B) {
+	r, err := testenv.StartRsyslog(context.Background(), b.TempDir())
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Stop()
+	s := sinktest.MustBuild(b, &Config{}, fmt.Sprintf(`syslog: {network: tcp, address: "%s", layout: {name: "{{ .Name }}", reason: "{{ .Reason }}"}}`, r.TCP))
+	evs := make([]*event.EnhancedEvent, 100)
+	for i := range evs {
+		evs[i] = testEvent(fmt.Sprintf("e%d", i), "Warning")
+	}
+	cpu := testenv.StartCPU()
+	for b.Loop() {
+		for _, err := range s.(sinks.BatchSink).SendBatch(context.Background(), evs) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, b.N*len(evs))
+}
