@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/eventide/eventide/internal/cli"
@@ -19,5 +20,5 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr, version))
+	os.Exit(cli.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, version))
 }

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,15 +36,15 @@ Flags of eventide itself:
 
 // Run dispatches args (without the program name) to a subcommand; no
 // subcommand runs eventide (serve).
-func Run(args []string, stdout, stderr io.Writer, version string) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "validate":
-			return Validate(args[1:], stdout, stderr)
+			return Validate(ctx, args[1:], stdout, stderr)
 		case "route-test":
-			return RouteTest(args[1:], os.Stdin, stdout, stderr)
+			return RouteTest(ctx, args[1:], os.Stdin, stdout, stderr)
 		case "replay":
-			return Replay(args[1:], os.Stdin, stdout, stderr)
+			return Replay(ctx, args[1:], os.Stdin, stdout, stderr)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "eventide", version)
 			return ExitOK
@@ -62,7 +63,7 @@ func Run(args []string, stdout, stderr io.Writer, version string) int {
 			}
 		}
 	}
-	return Serve(args, stdout, stderr, version)
+	return Serve(ctx, args, stdout, stderr, version)
 }
 
 // looksLikeConfig tells a config path given as the positional argument

@@ -16,7 +16,7 @@ import (
 
 func run(args ...string) (code int, stdout, stderr string) {
 	var out, errOut strings.Builder
-	code = Run(args, &out, &errOut, "v1.2.3")
+	code = Run(context.Background(), args, &out, &errOut, "v1.2.3")
 	return code, out.String(), errOut.String()
 }
 

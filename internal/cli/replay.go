@@ -33,7 +33,7 @@ type ReplayPreview struct {
 // age rule and no checkpoints. With -dry-run it prints what would be sent.
 //
 //	eventide replay -conf config.yaml -events FILE [-dry-run] [-timeout 10m]
-func Replay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var (
 		conf, events string
 		dryRun       bool
@@ -51,7 +51,7 @@ func Replay(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eventide replay: -events FILE is required (- for standard input)")
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM) // the command is the root
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o, err := loadOffline(ctx, conf, stdout, stderr, dryRun)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,7 +43,7 @@ func TestReplayRedrivesDeadLetters(t *testing.T) {
 	conf, _ := replayConfig(t, rec.URL)
 	events := filepath.Join(eventsDir, "dead-letter.jsonl")
 	var out, errOut strings.Builder
-	if code := Replay([]string{"-conf", conf, "-events", events}, nil, &out, &errOut); code != 0 {
+	if code := Replay(context.Background(), []string{"-conf", conf, "-events", events}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	reqs := rec.Requests()
@@ -53,7 +54,7 @@ func TestReplayRedrivesDeadLetters(t *testing.T) {
 		t.Errorf("summary: %s", errOut.String())
 	}
 	out.Reset()
-	if code := Replay([]string{"-conf", conf, "-events", events, "-dry-run"}, nil, &out, &errOut); code != 0 {
+	if code := Replay(context.Background(), []string{"-conf", conf, "-events", events, "-dry-run"}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, errOut.String())
 	}
 	var line struct {
@@ -79,7 +80,7 @@ func TestReplayFailureIsReported(t *testing.T) {
 	rec.SetStatus(400)
 	conf, deadLetters := replayConfig(t, rec.URL)
 	var out, errOut strings.Builder
-	code := Replay([]string{"-conf", conf, "-events", filepath.Join(eventsDir, "recorded.jsonl")}, nil, &out, &errOut)
+	code := Replay(context.Background(), []string{"-conf", conf, "-events", filepath.Join(eventsDir, "recorded.jsonl")}, nil, &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "hook: 0 sent, 2 failed") {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -98,7 +99,7 @@ func TestReplayFailureIsReported(t *testing.T) {
 
 func TestReplayNeedsEvents(t *testing.T) {
 	var out, errOut strings.Builder
-	if code := Replay([]string{"-conf", routesFile}, nil, &out, &errOut); code != ExitUsage || !strings.Contains(errOut.String(), "-events FILE is required") {
+	if code := Replay(context.Background(), []string{"-conf", routesFile}, nil, &out, &errOut); code != ExitUsage || !strings.Contains(errOut.String(), "-events FILE is required") {
 		t.Errorf("exit %d: %s", code, errOut.String())
 	}
 }

@@ -26,7 +26,7 @@ type RouteTestResult struct {
 // goes to, one JSON object per line in input order; offline.
 //
 //	eventide route-test -conf config.yaml [-events FILE] [-render] [-expect a,b]
-func RouteTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var (
 		conf, events, expect string
 		render               bool
@@ -40,7 +40,7 @@ func RouteTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFor(err)
 	}
 	want, checking := expectedSet(fs, expect)
-	o, err := loadOffline(context.Background(), conf, io.Discard, stderr, true) // the command is the root
+	o, err := loadOffline(ctx, conf, io.Discard, stderr, true)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitFailed

@@ -24,7 +24,7 @@ func TestRouteTestGolden(t *testing.T) {
 	for _, f := range []string{"recorded.jsonl", "kubectl-list.json", "dead-letter.jsonl", "hand-written.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			var out, errOut strings.Builder
-			if code := RouteTest([]string{"-conf", routesFile, "-events", filepath.Join(eventsDir, f), "-render"}, nil, &out, &errOut); code != 0 {
+			if code := RouteTest(context.Background(), []string{"-conf", routesFile, "-events", filepath.Join(eventsDir, f), "-render"}, nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
 			for _, secret := range []string{"never-shown", "ZZZ", "abcdef"} {
@@ -49,14 +49,14 @@ func TestRouteTestExpect(t *testing.T) {
 		{"archive,pager,slack", 1},
 	} {
 		var out, errOut strings.Builder
-		if code := RouteTest([]string{"-conf", routesFile, "-events", list, "-expect", c.expect}, nil, &out, &errOut); code != c.code {
+		if code := RouteTest(context.Background(), []string{"-conf", routesFile, "-events", list, "-expect", c.expect}, nil, &out, &errOut); code != c.code {
 			t.Errorf("-expect %s: exit %d, want %d: %s", c.expect, code, c.code, errOut.String())
 		}
 	}
 	// -expect= : the events must go nowhere.
 	in := strings.NewReader(`{"metadata":{"name":"x","namespace":"dev-a"},"reason":"Pulled","type":"Normal","involvedObject":{"kind":"Pod"}}`)
 	var out, errOut strings.Builder
-	if code := RouteTest([]string{"-conf", routesFile, "-expect="}, in, &out, &errOut); code != 1 {
+	if code := RouteTest(context.Background(), []string{"-conf", routesFile, "-expect="}, in, &out, &errOut); code != 1 {
 		t.Errorf("-expect= with an archived event: exit %d, want 1", code)
 	}
 	if !strings.Contains(errOut.String(), "receivers [archive], expected []") {
@@ -66,7 +66,7 @@ func TestRouteTestExpect(t *testing.T) {
 
 func TestRouteTestBadInput(t *testing.T) {
 	var out, errOut strings.Builder
-	code := RouteTest([]string{"-conf", routesFile}, strings.NewReader("{\"reason\":\"A\"}\n{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}}\n"), &out, &errOut)
+	code := RouteTest(context.Background(), []string{"-conf", routesFile}, strings.NewReader("{\"reason\":\"A\"}\n{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}}\n"), &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "standard input: document 2: a Pod, not an Event") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}

@@ -42,13 +42,13 @@ type ServeFlags struct {
 // Serve runs eventide until SIGTERM or SIGINT, then drains.
 //
 //	eventide [-conf config.yaml] [-kubeconfig FILE] [-metrics-address :2112]
-func Serve(args []string, stdout, stderr io.Writer, version string) int {
+func Serve(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
 	var f ServeFlags
 	fs := serveFlags(&f)
 	if err := parse(fs, args, &f.Conf, stdout, stderr); err != nil {
 		return exitFor(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return ServeContext(ctx, f, stdout, stderr, version, nil)
 }

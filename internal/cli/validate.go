@@ -15,7 +15,7 @@ import (
 // Validate checks a configuration offline: no cluster, no network.
 //
 //	eventide validate [-conf] config.yaml
-func Validate(args []string, stdout, stderr io.Writer) int {
+func Validate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var conf string
 	fs := flag.NewFlagSet("eventide validate", flag.ContinueOnError)
 	configFlags(fs, &conf)
@@ -27,7 +27,7 @@ func Validate(args []string, stdout, stderr io.Writer) int {
 	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
 		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
 	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
-		Deps:              sinks.Deps{Ctx: context.Background(), Log: warn, Stdout: io.Discard}, // the command is the root
+		Deps:              sinks.Deps{Ctx: ctx, Log: warn, Stdout: io.Discard},
 		UnsetEnvIsWarning: true,
 	})
 	if err != nil {

@@ -146,7 +146,7 @@ func TestChartLintsAndRenders(t *testing.T) {
 			}
 			t.Setenv("SLACK_TOKEN", "xoxb-test")
 			var out, errOut bytes.Buffer
-			if code := cli.Run([]string{"validate", conf}, &out, &errOut, "test"); code != 0 {
+			if code := cli.Run(context.Background(), []string{"validate", conf}, &out, &errOut, "test"); code != 0 {
 				t.Errorf("the rendered route file does not validate: %s", errOut.String())
 			}
 			dep := findObject(t, objs, "Deployment", "eventide")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := cli.Run([]string{"validate", "-conf", bad}, &out, &errOut, "test"); code != 1 {
+	if code := cli.Run(context.Background(), []string{"validate", "-conf", bad}, &out, &errOut, "test"); code != 1 {
 		t.Errorf("exit %d for an invalid file", code)
 	}
 	for _, want := range []string{"route.routes[0].match[0].Kind (line 4): unknown key", `route.routes[0].match[0].receiver: undefined receiver "nowhere"`} {
@@ -53,13 +54,13 @@ func TestValidateCommand(t *testing.T) {
 	}
 	out.Reset()
 	errOut.Reset()
-	if code := cli.Run([]string{"validate", "--config", filepath.Join(testenv.RepoRoot(), "config.example.yaml")}, &out, &errOut, "test"); code != 0 {
+	if code := cli.Run(context.Background(), []string{"validate", "--config", filepath.Join(testenv.RepoRoot(), "config.example.yaml")}, &out, &errOut, "test"); code != 0 {
 		t.Errorf("example config: exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(out.String(), "valid (4 receivers") {
 		t.Errorf("output %q", out.String())
 	}
-	if code := cli.Run([]string{"validate", "-conf", filepath.Join(dir, "missing.yaml")}, &out, &errOut, "test"); code != 1 {
+	if code := cli.Run(context.Background(), []string{"validate", "-conf", filepath.Join(dir, "missing.yaml")}, &out, &errOut, "test"); code != 1 {
 		t.Errorf("missing file: exit %d", code)
 	}
 }

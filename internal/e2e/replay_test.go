@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -51,7 +52,7 @@ func TestReplayDryRunMatchesLivePipeline(t *testing.T) {
 	}
 
 	var out, errOut strings.Builder
-	if code := cli.Run([]string{"replay", "-conf", conf, "-events", recorded, "-dry-run"}, &out, &errOut, "test"); code != 0 {
+	if code := cli.Run(context.Background(), []string{"replay", "-conf", conf, "-events", recorded, "-dry-run"}, &out, &errOut, "test"); code != 0 {
 		t.Fatalf("replay -dry-run: exit %d: %s", code, errOut.String())
 	}
 	shown := 0
