@@ -41,10 +41,8 @@ type Config struct {
 	TLS         sinks.TLSConfig `yaml:"tls"`
 	Layout      yaml.Node       `yaml:"layout"`
 	DeDot       bool            `yaml:"deDot"`
-	// BatchSize is the most events per push (default 500); FlushInterval
-	// how long a batch waits to fill (default 1s).
-	BatchSize     int           `yaml:"batchSize"`
-	FlushInterval time.Duration `yaml:"flushInterval"`
+	// One push per batch.
+	sinks.Batching `yaml:",inline"`
 }
 
 var (
@@ -84,17 +82,10 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.Username != "" && c.BearerToken != "" {
 		errs = append(errs, fmt.Errorf("%s: username and bearerToken: set one", path))
 	}
+	batching, err := c.Batching.Check(path)
+	errs = append(errs, err)
 	s := &lokiSink{url: c.URL, labels: labels, headers: headers, payload: p, tenant: c.TenantID,
-		user: c.Username, pass: c.Password, token: c.BearerToken, maxBatch: c.BatchSize, linger: c.FlushInterval}
-	if s.maxBatch == 0 {
-		s.maxBatch = 500
-	}
-	if s.maxBatch < 0 || s.maxBatch > 10000 {
-		errs = append(errs, fmt.Errorf("%s.batchSize: %d is not between 1 and 10000", path, c.BatchSize))
-	}
-	if s.linger == 0 {
-		s.linger = time.Second
-	}
+		user: c.Username, pass: c.Password, token: c.BearerToken, Batching: batching}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -108,12 +99,8 @@ type lokiSink struct {
 	labels, headers   *sinks.TemplateMap
 	payload           sinks.Payload
 	client            *http.Client
-	maxBatch          int
-	linger            time.Duration
+	sinks.Batching
 }
-
-func (s *lokiSink) MaxBatch() int         { return s.maxBatch }
-func (s *lokiSink) Linger() time.Duration { return s.linger }
 
 func (s *lokiSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]

@@ -45,10 +45,8 @@ type Config struct {
 	// OpType: index (default) or create (for data streams; a document
 	// already there, a 409, counts as delivered).
 	OpType string `yaml:"opType"`
-	// BatchSize is the most events per _bulk request (default 500);
-	// FlushInterval how long a batch waits to fill (default 1s).
-	BatchSize     int           `yaml:"batchSize"`
-	FlushInterval time.Duration `yaml:"flushInterval"`
+	// One _bulk request per batch.
+	sinks.Batching `yaml:",inline"`
 }
 
 // Perform sends a request with the receiver's client: it sets the node's
@@ -57,13 +55,12 @@ type Perform func(*http.Request) (*http.Response, error)
 
 // Sink bulk-indexes events.
 type Sink struct {
-	perform  Perform
-	index    indexName
-	opType   string
-	eventID  bool
-	payload  sinks.Payload
-	maxBatch int
-	linger   time.Duration
+	perform Perform
+	index   indexName
+	opType  string
+	eventID bool
+	payload sinks.Payload
+	sinks.Batching
 }
 
 // maxAnswer bounds a _bulk answer read: 500 items with long errors fit.
@@ -77,22 +74,15 @@ func (c *Config) Build(path string, perform Perform) (*Sink, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", path, err))
 	}
-	s := &Sink{perform: perform, index: idx, eventID: c.UseEventID, maxBatch: c.BatchSize, linger: c.FlushInterval}
+	batching, err := c.Batching.Check(path)
+	errs = append(errs, err)
+	s := &Sink{perform: perform, index: idx, eventID: c.UseEventID, Batching: batching}
 	switch s.opType = c.OpType; s.opType {
 	case "":
 		s.opType = "index"
 	case "index", "create":
 	default:
 		errs = append(errs, fmt.Errorf("%s.opType: %q is not index or create", path, c.OpType))
-	}
-	if s.maxBatch == 0 {
-		s.maxBatch = 500
-	}
-	if s.maxBatch < 0 || s.maxBatch > 10000 {
-		errs = append(errs, fmt.Errorf("%s.batchSize: %d is not between 1 and 10000", path, c.BatchSize))
-	}
-	if s.linger == 0 {
-		s.linger = time.Second
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
@@ -122,9 +112,7 @@ func (c *Config) Transport(path string, deps sinks.Deps) (*http.Transport, error
 	return t, nil
 }
 
-func (s *Sink) MaxBatch() int         { return s.maxBatch }
-func (s *Sink) Linger() time.Duration { return s.linger }
-func (s *Sink) Close() error          { return nil }
+func (s *Sink) Close() error { return nil }
 
 func (s *Sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
