@@ -5,11 +5,13 @@ package sinktest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -70,5 +72,23 @@ func RequireTemplateError(t *testing.T, s sinks.Sink) {
 	class, retryable, _ := sinks.Classify(err)
 	if err == nil || class != "template" || retryable {
 		t.Errorf("send with a failing template: %v, classified %q retryable=%v; want template, not retryable", err, class, retryable)
+	}
+}
+
+// SendBatch hands evs to s, a BatchSink, in one call with a 30 s deadline
+// and returns its error per event.
+func SendBatch(s sinks.Sink, evs ...*event.EnhancedEvent) []error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.(sinks.BatchSink).SendBatch(ctx, evs)
+}
+
+// MustSendBatch is SendBatch that fails the test on any event's error.
+func MustSendBatch(t testing.TB, s sinks.Sink, evs ...*event.EnhancedEvent) {
+	t.Helper()
+	for i, err := range SendBatch(s, evs...) {
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
 	}
 }

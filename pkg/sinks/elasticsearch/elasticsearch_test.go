@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,12 +20,6 @@ func testEvent(name string, count int32) *event.EnhancedEvent {
 	ev.Name, ev.Namespace, ev.UID, ev.Reason, ev.Message, ev.Count = name, "shop", types.UID("uid-"+name), "BackOff", "Back-off", count
 	ev.LastTimestamp = metav1.NewTime(time.Date(2026, 11, 28, 23, 0, 0, 0, time.UTC))
 	return ev
-}
-
-func sendBatch(s sinks.Sink, evs ...*event.EnhancedEvent) []error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.(sinks.BatchSink).SendBatch(ctx, evs)
 }
 
 // One _bulk per batch with the official client; the index from the
@@ -56,7 +49,7 @@ func TestBulkPerItemResults(t *testing.T) {
     name: "{{ .Name }}"
     count: !int "{{ .GetCount }}"
 `, srv.URL))
-	errs := sendBatch(s, testEvent("ok", 1), testEvent("poison", 1), testEvent("busy", 1), testEvent("ok", 2))
+	errs := sinktest.SendBatch(s, testEvent("ok", 1), testEvent("poison", 1), testEvent("busy", 1), testEvent("ok", 2))
 	if errs[0] != nil || errs[3] != nil {
 		t.Errorf("accepted items failed: %v", errs)
 	}
@@ -66,7 +59,7 @@ func TestBulkPerItemResults(t *testing.T) {
 	if class, retry, _ := sinks.Classify(errs[2]); class != "rate_limited" || !retry {
 		t.Errorf("429 item: %v (%s, retryable=%v)", errs[2], class, retry)
 	}
-	if errs := sendBatch(s, testEvent("busy", 1), testEvent("ok", 2)); errs[0] != nil || errs[1] != nil {
+	if errs := sinktest.SendBatch(s, testEvent("busy", 1), testEvent("ok", 2)); errs[0] != nil || errs[1] != nil {
 		t.Errorf("retry: %v", errs)
 	}
 	keys, docs := srv.Docs()
@@ -90,7 +83,7 @@ func TestCreateConflictIsDelivered(t *testing.T) {
 	defer srv.Close()
 	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf("elasticsearch: {hosts: [%s], index: logs-k8s-events, opType: create, apiKey: a2V5OnNlY3JldA==, headers: {X-Team: platform}}", srv.URL))
 	for i := 0; i < 2; i++ {
-		if errs := sendBatch(s, testEvent("once", 1)); errs[0] != nil {
+		if errs := sinktest.SendBatch(s, testEvent("once", 1)); errs[0] != nil {
 			t.Fatalf("send %d: %v", i, errs[0])
 		}
 	}
@@ -106,7 +99,7 @@ func TestUseEventIDOverwrites(t *testing.T) {
 	srv := testenv.NewSearchServer()
 	defer srv.Close()
 	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf("elasticsearch: {hosts: [%s], index: kube-events, useEventID: true}", srv.URL))
-	sendBatch(s, testEvent("e", 1), testEvent("e", 2))
+	sinktest.SendBatch(s, testEvent("e", 1), testEvent("e", 2))
 	if keys, _ := srv.Docs(); len(keys) != 1 || keys[0] != "kube-events/uid-e" {
 		t.Errorf("documents %v, want one per event UID", keys)
 	}
@@ -124,7 +117,7 @@ func TestConfigErrors(t *testing.T) {
 // A server down: retried, and the error shows no credentials.
 func TestServerDown(t *testing.T) {
 	s := sinktest.MustBuild(t, &Config{}, "elasticsearch: {hosts: ['http://elastic:hunter2@127.0.0.1:1'], index: x}")
-	err := sendBatch(s, testEvent("a", 1))[0]
+	err := sinktest.SendBatch(s, testEvent("a", 1))[0]
 	if class, retry, _ := sinks.Classify(err); !retry || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("%v (%s, retryable=%v)", err, class, retry)
 	}
@@ -142,7 +135,7 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	cpu := testenv.StartCPU()
 	for b.Loop() {
-		for _, err := range sendBatch(s, evs...) {
+		for _, err := range sinktest.SendBatch(s, evs...) {
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -61,17 +61,6 @@ func podEvent(pod, uid string, count int32) *event.EnhancedEvent {
 	return ev
 }
 
-func send(t *testing.T, s sinks.Sink, evs ...*event.EnhancedEvent) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for i, err := range s.(sinks.BatchSink).SendBatch(ctx, evs) {
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-	}
-}
-
 // Each record is keyed by its object's UID, so one object's events are in
 // one partition, in order; the value is the layout.
 func TestRecordsKeyedAndOrderedPerObject(t *testing.T) {
@@ -90,7 +79,7 @@ func TestRecordsKeyedAndOrderedPerObject(t *testing.T) {
 			for i := int32(1); i <= 4; i++ {
 				evs = append(evs, podEvent("a", "uid-a", i), podEvent("b", "uid-b", i))
 			}
-			send(t, s, evs...)
+			sinktest.MustSendBatch(t, s, evs...)
 			recs := consume(t, c, len(evs))
 			last := map[string]int32{}
 			partition := map[string]int32{}
@@ -130,7 +119,7 @@ func TestSASL(t *testing.T) {
   sasl: {enable: true, mechanism: %s, username: eventide, password: %s}
 `
 			s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(cfg, c.ListenAddrs()[0], m.key, "s3cret"))
-			send(t, s, podEvent("a", "uid-a", 1))
+			sinktest.MustSendBatch(t, s, podEvent("a", "uid-a", 1))
 			bad := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(cfg, c.ListenAddrs()[0], m.key, "wrong"))
 			// Retried (a rotated secret fixes it; nothing is lost), and the
 			// error says connecting fails (kfake closes the connection on a
@@ -159,7 +148,7 @@ func TestAvroWireFormat(t *testing.T) {
     reason: "{{ .Reason }}"
     count: !int "{{ .GetCount }}"
 `, c.ListenAddrs()[0], schema))
-	send(t, s, podEvent("a", "uid-a", 7))
+	sinktest.MustSendBatch(t, s, podEvent("a", "uid-a", 7))
 	v := consume(t, c, 1)[0].Value
 	if v[0] != 0 || binary.BigEndian.Uint32(v[1:5]) != 42 {
 		t.Fatalf("header % x: want magic 0 and schema ID 42", v[:5])

@@ -24,12 +24,6 @@ func testEvent(ns, name string, at time.Time) *event.EnhancedEvent {
 	return ev
 }
 
-func sendBatch(s sinks.Sink, evs ...*event.EnhancedEvent) []error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.(sinks.BatchSink).SendBatch(ctx, evs)
-}
-
 // One push per batch; streams from the rendered labels; each entry at its
 // event's own time (to the nanosecond), in time order within a stream; the
 // tenant and credentials sent.
@@ -45,7 +39,7 @@ func TestPushStreamsAndTimes(t *testing.T) {
   layout: {name: "{{ .Name }}"}
 `, srv.URL))
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 123456789, time.UTC)
-	errs := sendBatch(s, testEvent("shop", "b", t0.Add(time.Second)), testEvent("shop", "a", t0), testEvent("web", "c", t0))
+	errs := sinktest.SendBatch(s, testEvent("shop", "b", t0.Add(time.Second)), testEvent("shop", "a", t0), testEvent("web", "c", t0))
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
@@ -74,7 +68,7 @@ func TestRateLimitedIsRetried(t *testing.T) {
 	defer srv.Close()
 	srv.SetStatus(429)
 	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf("loki: {url: %s, bearerToken: tok}", srv.URL))
-	err := sendBatch(s, testEvent("shop", "a", time.Now()))[0]
+	err := sinktest.SendBatch(s, testEvent("shop", "a", time.Now()))[0]
 	if class, retry, after := sinks.Classify(err); class != "rate_limited" || !retry || after != time.Second {
 		t.Errorf("%v: %s retryable=%v after %v", err, class, retry, after)
 	}
@@ -123,7 +117,7 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	cpu := testenv.StartCPU()
 	for b.Loop() {
-		for _, err := range sendBatch(s, evs...) {
+		for _, err := range sinktest.SendBatch(s, evs...) {
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,11 +1,9 @@
 package pubsub
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"k8s.io/apimachinery/pkg/types"
@@ -33,12 +31,6 @@ func podEvent(name string) *event.EnhancedEvent {
 	return ev
 }
 
-func sendBatch(s sinks.Sink, evs ...*event.EnhancedEvent) []error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return s.(sinks.BatchSink).SendBatch(ctx, evs)
-}
-
 // create_topic creates the topic on the first send; every event is one
 // message with its attributes and ordering key, in order.
 func TestPublishCreatesTopic(t *testing.T) {
@@ -55,7 +47,7 @@ func TestPublishCreatesTopic(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		evs = append(evs, podEvent(fmt.Sprintf("e-%d", i)))
 	}
-	for i, err := range sendBatch(s, evs...) {
+	for i, err := range sinktest.SendBatch(s, evs...) {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -75,7 +67,7 @@ func TestPublishCreatesTopic(t *testing.T) {
 func TestMissingTopicIsPermanent(t *testing.T) {
 	startPubSub(t)
 	s := sinktest.MustBuild(t, &Config{}, `pubsub: {gcloud_project_id: test-project, topic: nowhere}`)
-	err := sendBatch(s, podEvent("x"))[0]
+	err := sinktest.SendBatch(s, podEvent("x"))[0]
 	if class, retry, _ := sinks.Classify(err); class != "rejected" || retry {
 		t.Errorf("%v: %s retryable=%v, want a permanent rejection", err, class, retry)
 	}
@@ -109,7 +101,7 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	cpu := testenv.StartCPU()
 	for b.Loop() {
-		for _, err := range sendBatch(s, evs...) {
+		for _, err := range sinktest.SendBatch(s, evs...) {
 			if err != nil {
 				b.Fatal(err)
 			}

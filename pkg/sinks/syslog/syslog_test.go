@@ -42,17 +42,6 @@ func testEvent(name, typ string) *event.EnhancedEvent {
 	return ev
 }
 
-func sendAll(t *testing.T, s sinks.Sink, evs ...*event.EnhancedEvent) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for i, err := range s.(sinks.BatchSink).SendBatch(ctx, evs) {
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-	}
-}
-
 // rsyslog parses what eventide sends, over UDP and TCP (octet counting
 // and newline framing), in both formats: priority from the event type,
 // the event's own time, the cluster as host, the tag, the reason as MSGID.
@@ -71,7 +60,7 @@ func TestRsyslogParsesEveryTransportAndFormat(t *testing.T) {
 		s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`syslog: {network: %s, address: "%s", tag: kube-events, format: %s, framing: %q, facility: local3,
   layout: {name: "{{ .Name }}", msg: "{{ .Message }}"}}`, c.network, addr, c.format, c.framing))
 		warn, normal := testEvent(fmt.Sprintf("w%d", i), "Warning"), testEvent(fmt.Sprintf("n%d", i), "Normal")
-		sendAll(t, s, warn, normal)
+		sinktest.MustSendBatch(t, s, warn, normal)
 		// rsyslog keeps an RFC 5424 timestamp as sent; an RFC 3164 one
 		// has no year nor zone: it adds the current year and its zone (UTC
 		// on the test machines).
@@ -147,7 +136,7 @@ func TestTLSOctetCounting(t *testing.T) {
 	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`syslog: {network: tls, address: "%s", tls: {caFile: %s}}`, ln.Addr(), caFile))
 	ev := testEvent("multi", "Warning")
 	ev.Message = "line one\nline two"
-	sendAll(t, s, ev, testEvent("second", "Normal"))
+	sinktest.MustSendBatch(t, s, ev, testEvent("second", "Normal"))
 	select {
 	case msgs := <-got:
 		if len(msgs) != 2 || !strings.Contains(msgs[0], `line one\nline two`) || !strings.HasPrefix(msgs[0], "<132>1 2026-11-29T10:05:00.000000Z prod-eu eventide - BackOff - ") {
@@ -184,7 +173,7 @@ func TestReconnects(t *testing.T) {
 		}
 	}()
 	defer ln.Close()
-	sendAll(t, s, testEvent("a", "Normal"))
+	sinktest.MustSendBatch(t, s, testEvent("a", "Normal"))
 	(<-accepted).Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -196,7 +185,7 @@ func TestReconnects(t *testing.T) {
 	if _, retry, _ := sinks.Classify(failed); failed == nil || !retry {
 		t.Fatalf("writing to a closed connection: %v, want a retryable failure", failed)
 	}
-	sendAll(t, s, testEvent("c", "Normal"))
+	sinktest.MustSendBatch(t, s, testEvent("c", "Normal"))
 	select {
 	case c := <-accepted:
 		c.Close()
