@@ -127,6 +127,9 @@ type ReceiverConfig struct {
 	// substitution): a reload rebuilds a receiver only when it changed.
 	fingerprint string
 	typeErrors  []string // values of the wrong type, as yaml.v3 words them
+	// unknownKey: a key that is no receiver type (checkKeys reports it,
+	// with a "did you mean"); it explains a missing type by itself.
+	unknownKey bool
 }
 
 // UnmarshalYAML decodes name, delivery and the receiver type's settings
@@ -160,6 +163,7 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 		default:
 			settings := newReceiverSettings(k)
 			if settings == nil {
+				r.unknownKey = true
 				continue
 			}
 			r.Types = append(r.Types, k)
@@ -175,10 +179,16 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// errReported is a build failure already reported by checkKeys.
+var errReported = errors.New("reported as an unknown key")
+
 // build checks that exactly one receiver type is set and builds its sink.
 func (r *ReceiverConfig) build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	switch len(r.Types) {
 	case 0:
+		if r.unknownKey {
+			return nil, errReported // a misspelt type: one error, not two
+		}
 		return nil, fmt.Errorf("%s: no receiver type set (one of %v)", path, ReceiverTypes())
 	case 1:
 	default:
@@ -316,7 +326,11 @@ func (e *ConfigError) Error() string {
 	for i, err := range e.Errs {
 		msgs[i] = err.Error()
 	}
-	return fmt.Sprintf("invalid configuration (%d errors):\n  %s", len(e.Errs), strings.Join(msgs, "\n  "))
+	noun := "errors"
+	if len(msgs) == 1 {
+		noun = "error"
+	}
+	return fmt.Sprintf("invalid configuration (%d %s):\n  %s", len(e.Errs), noun, strings.Join(msgs, "\n  "))
 }
 
 // flatten drops nils and splits joined errors, so each problem is one
@@ -553,7 +567,9 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 		errs = append(errs, derrs...)
 		s, err := rc.build(path, deps)
 		if err != nil {
-			errs = append(errs, err)
+			if err != errReported {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		out = append(out, Receiver{Name: rc.Name, Type: rc.Types[0], Delivery: d, Sink: s, Fingerprint: rc.fingerprint})

@@ -8,6 +8,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/aws/opscenter"
 	"github.com/eventide/eventide/pkg/sinks/aws/sns"
 	"github.com/eventide/eventide/pkg/sinks/aws/sqs"
+	"github.com/eventide/eventide/pkg/sinks/bigquery"
 	"github.com/eventide/eventide/pkg/sinks/elasticsearch"
 	"github.com/eventide/eventide/pkg/sinks/file"
 	"github.com/eventide/eventide/pkg/sinks/kafka"
@@ -47,6 +48,7 @@ var receiverTypes = []struct {
 	{"opensearch", func() sinks.Builder { return &opensearch.Config{} }},
 	{"pubsub", func() sinks.Builder { return &pubsub.Config{} }},
 	{"loki", func() sinks.Builder { return &loki.Config{} }},
+	{"bigquery", func() sinks.Builder { return &bigquery.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
@@ -67,10 +69,4 @@ func ReceiverTypes() []string {
 		out[i] = t.key
 	}
 	return out
-}
-
-// oldReceiverTypes are kubernetes-event-exporter sink types eventide does
-// not deliver to yet; naming them gets a clearer error than "unknown key".
-var oldReceiverTypes = map[string]bool{
-	"bigquery": true,
 }

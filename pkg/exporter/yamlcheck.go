@@ -87,9 +87,6 @@ func receiverFields() map[string]reflect.Type {
 }
 
 func unknownKey(t reflect.Type, path string, k *yaml.Node, fields map[string]reflect.Type) error {
-	if t == receiverConfigType && oldReceiverTypes[k.Value] {
-		return fmt.Errorf("%s (line %d): the %s receiver of kubernetes-event-exporter is not supported yet by eventide; use a webhook receiver meanwhile", path, k.Line, k.Value)
-	}
 	known := make([]string, 0, len(fields))
 	for name := range fields {
 		known = append(known, name)

@@ -1,0 +1,374 @@
+// Package bigquery streams events into a BigQuery table with the official
+// client (cloud.google.com/go/bigquery): one tabledata.insertAll request
+// per batch, a row per event with an insert ID from the event's UID and
+// occurrence, so a re-send within BigQuery's dedup window is dropped.
+// Without a layout the row has the documented Schema, and the table (and
+// its dataset) is created with it on the first send when missing; with a
+// layout, the rendered object is the row and the table is the user's.
+//
+// The client is made on the first send, not at load, so `eventide
+// validate` needs no credentials.
+package bigquery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	bq "cloud.google.com/go/bigquery"
+	"github.com/rs/zerolog"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+	"gopkg.in/yaml.v3"
+
+	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Config keeps the old keys (location, project, dataset, table,
+// credentials_path, batch_size, interval_seconds, max_retries,
+// timeout_seconds).
+type Config struct {
+	Project string `yaml:"project"`
+	Dataset string `yaml:"dataset"`
+	Table   string `yaml:"table"`
+	// Location is where a dataset eventide creates lives (default US).
+	Location string `yaml:"location"`
+	// CredentialsPath is a service account key file; default the client's
+	// own lookup (workload identity, GOOGLE_APPLICATION_CREDENTIALS).
+	CredentialsPath string `yaml:"credentials_path"`
+	// The old batching keys: batch_size is batchSize, interval_seconds is
+	// flushInterval. max_retries and timeout_seconds are accepted with a
+	// warning: delivery.maxRetries and delivery.timeout do that here.
+	OldBatchSize    int `yaml:"batch_size"`
+	IntervalSeconds int `yaml:"interval_seconds"`
+	MaxRetries      int `yaml:"max_retries"`
+	TimeoutSeconds  int `yaml:"timeout_seconds"`
+	sinks.Batching  `yaml:",inline"`
+	// CreateTable creates the dataset and table when missing (default: on
+	// without a layout; a layout's table is the user's to create).
+	CreateTable *bool `yaml:"createTable"`
+	// Endpoint replaces https://bigquery.googleapis.com/bigquery/v2/ (a
+	// private endpoint, an emulator); plain http only on loopback.
+	Endpoint string `yaml:"endpoint"`
+	// Anonymous sends no credentials (an emulator).
+	Anonymous bool      `yaml:"anonymous"`
+	Layout    yaml.Node `yaml:"layout"`
+	DeDot     bool      `yaml:"deDot"`
+}
+
+var (
+	projectName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.:_-]*$`)
+	datasetName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	// tableName is what BigQuery allows: letters, marks, numbers,
+	// connectors, dashes and spaces.
+	tableName = regexp.MustCompile(`^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd} ]+$`)
+)
+
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	var errs []error
+	name := func(key, v string, re *regexp.Regexp, what string) {
+		switch {
+		case v == "":
+			errs = append(errs, fmt.Errorf("%s.%s: required", path, key))
+		case !re.MatchString(v):
+			errs = append(errs, fmt.Errorf("%s.%s: %q is not a BigQuery %s name (%s)", path, key, v, what, re))
+		}
+	}
+	name("project", c.Project, projectName, "project")
+	name("dataset", c.Dataset, datasetName, "dataset")
+	name("table", c.Table, tableName, "table")
+	s := &sink{project: c.Project, dataset: c.Dataset, table: c.Table, location: c.Location,
+		credentials: c.CredentialsPath, anonymous: c.Anonymous, log: deps.Log, layout: c.Layout.Kind != 0}
+	if s.location == "" {
+		s.location = "US"
+	}
+	errs = append(errs, c.oldBatching(path))
+	batching, err := c.Batching.Check(path)
+	errs = append(errs, err)
+	s.Batching = batching
+	s.create = !s.layout
+	if c.CreateTable != nil {
+		s.create = *c.CreateTable
+		if s.create && s.layout {
+			errs = append(errs, fmt.Errorf("%s.createTable: eventide creates only its own schema's table; create the table for your layout's columns yourself", path))
+		}
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			errs = append(errs, fmt.Errorf("%s.endpoint: %q is not an http(s) URL", path, sinks.RedactURL(c.Endpoint)))
+		case u.Scheme == "http" && !sinks.IsLoopback(u.Host):
+			errs = append(errs, fmt.Errorf("%s.endpoint: plain http is only accepted on loopback; use https", path))
+		}
+		s.endpoint = c.Endpoint
+	}
+	if c.MaxRetries != 0 {
+		deps.Log.Warn().Str("receiver_path", path).Msg("max_retries has no effect: set the receiver's delivery.maxRetries")
+	}
+	if c.TimeoutSeconds != 0 {
+		deps.Log.Warn().Str("receiver_path", path).Msg("timeout_seconds has no effect: set the receiver's delivery.timeout")
+	}
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	errs = append(errs, err)
+	s.payload = p
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// oldBatching moves batch_size and interval_seconds onto the Batching
+// keys; setting both spellings of one is an error.
+func (c *Config) oldBatching(path string) error {
+	var errs []error
+	if c.OldBatchSize != 0 {
+		if c.BatchSize != 0 {
+			errs = append(errs, fmt.Errorf("%s: batch_size and batchSize are the same setting; keep batchSize", path))
+		}
+		c.BatchSize = c.OldBatchSize
+	}
+	if c.IntervalSeconds != 0 {
+		if c.FlushInterval != 0 {
+			errs = append(errs, fmt.Errorf("%s: interval_seconds and flushInterval are the same setting; keep flushInterval", path))
+		}
+		if c.IntervalSeconds < 0 {
+			errs = append(errs, fmt.Errorf("%s.interval_seconds: %d is negative", path, c.IntervalSeconds))
+		}
+		c.FlushInterval = time.Duration(c.IntervalSeconds) * time.Second
+	}
+	return errors.Join(errs...)
+}
+
+type sink struct {
+	project, dataset, table, location, credentials, endpoint string
+	anonymous, create, layout                                bool
+	payload                                                  sinks.Payload
+	log                                                      zerolog.Logger
+	sinks.Batching
+
+	mu     sync.Mutex
+	client *bq.Client
+}
+
+func (s *sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
+}
+
+// SendBatch inserts evs with one insertAll request, invalid rows skipped
+// so the others go in: one error per event. A row BigQuery calls invalid
+// is permanent (dead-lettered); a row it did not take for another reason
+// is retried alone.
+func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
+	errs := make([]error, len(evs))
+	var rows []saver
+	var index []int // rows[j] is evs[index[j]]
+	for i, ev := range evs {
+		row, err := s.row(ev)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		rows = append(rows, saver{row: row, id: insertID(ev)})
+		index = append(index, i)
+	}
+	if len(rows) == 0 {
+		return errs
+	}
+	err := s.insert(ctx, rows)
+	var rowErrs bq.PutMultiError
+	if errors.As(err, &rowErrs) {
+		for _, re := range rowErrs {
+			errs[index[re.RowIndex]] = rowError(re)
+		}
+		return errs
+	}
+	for _, i := range index {
+		errs[i] = err
+	}
+	return errs
+}
+
+// insert puts rows, creating the table first when it is missing and
+// createTable is on.
+func (s *sink) insert(ctx context.Context, rows []saver) error {
+	client, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	ins := client.Dataset(s.dataset).Table(s.table).Inserter()
+	ins.SkipInvalidRows = true
+	err = ins.Put(ctx, rows)
+	if !s.create || !isCode(err, http.StatusNotFound) {
+		return classify(err)
+	}
+	if err := s.createTable(ctx, client); err != nil {
+		return err
+	}
+	err = ins.Put(ctx, rows)
+	if isCode(err, http.StatusNotFound) {
+		// A table just made can take a moment to take streamed rows.
+		return sinks.Retryable("other", fmt.Errorf("table %s created, not found yet: %w", s.tableRef(), err), 0)
+	}
+	return classify(err)
+}
+
+// createTable makes the table with Schema, day-partitioned on time, and
+// its dataset first when that is missing too. Another replica winning the
+// race (409) is fine.
+func (s *sink) createTable(ctx context.Context, client *bq.Client) error {
+	ds := client.Dataset(s.dataset)
+	meta := &bq.TableMetadata{
+		Schema:           Schema,
+		TimePartitioning: &bq.TimePartitioning{Type: bq.DayPartitioningType, Field: "time"},
+		Description:      "Kubernetes events, written by eventide",
+	}
+	err := ds.Table(s.table).Create(ctx, meta)
+	if isCode(err, http.StatusNotFound) {
+		if err := ds.Create(ctx, &bq.DatasetMetadata{Location: s.location}); err != nil && !isCode(err, http.StatusConflict) {
+			return classify(fmt.Errorf("create dataset %s.%s: %w", s.project, s.dataset, err))
+		}
+		s.log.Info().Str("dataset", s.project+"."+s.dataset).Str("location", s.location).Msg("created the BigQuery dataset")
+		err = ds.Table(s.table).Create(ctx, meta)
+	}
+	if err != nil && !isCode(err, http.StatusConflict) {
+		return classify(fmt.Errorf("create table %s: %w", s.tableRef(), err))
+	}
+	s.log.Info().Str("table", s.tableRef()).Msg("created the BigQuery table")
+	return nil
+}
+
+func (s *sink) tableRef() string { return s.project + "." + s.dataset + "." + s.table }
+
+// connect makes the client once.
+func (s *sink) connect(ctx context.Context) (*bq.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		return s.client, nil
+	}
+	var opts []option.ClientOption
+	if s.credentials != "" {
+		opts = append(opts, option.WithCredentialsFile(s.credentials)) //nolint:staticcheck // a key file the user names
+	}
+	if s.endpoint != "" {
+		opts = append(opts, option.WithEndpoint(s.endpoint))
+	}
+	if s.anonymous {
+		opts = append(opts, option.WithHTTPClient(sinks.NewHTTPClient(nil)))
+	}
+	client, err := bq.NewClient(ctx, s.project, opts...)
+	if err != nil {
+		return nil, sinks.Retryable("other", fmt.Errorf("bigquery client: %w", err), 0)
+	}
+	s.client = client
+	return client, nil
+}
+
+// row is ev's row: the layout's object, or the Schema row.
+func (s *sink) row(ev *event.EnhancedEvent) (map[string]bq.Value, error) {
+	if !s.layout {
+		return defaultRow(ev)
+	}
+	payload, err := s.payload.Render(ev)
+	if err != nil {
+		return nil, err
+	}
+	row, err := layoutRow(payload)
+	if err != nil {
+		return nil, sinks.Permanent("template", err)
+	}
+	return row, nil
+}
+
+// insertID is the UID and the occurrence, so the same occurrence sent
+// twice is one row (BigQuery drops repeats of an ID for about a minute).
+func insertID(ev *event.EnhancedEvent) string {
+	if ev.UID == "" {
+		return "" // hand-written events: the client makes one up
+	}
+	return string(ev.UID) + "-" + strconv.Itoa(int(ev.GetCount()))
+}
+
+// rowError classifies one row's failure: "invalid" (a value the schema
+// refuses) is for good; "stopped", "timeout" and the rest are retried.
+func rowError(re bq.RowInsertionError) error {
+	err := fmt.Errorf("row %d: %w", re.RowIndex, re.Errors)
+	for _, e := range re.Errors {
+		var be *bq.Error
+		if errors.As(e, &be) && be.Reason == "invalid" {
+			return sinks.Permanent("rejected", err)
+		}
+		if errors.As(e, &be) && be.Reason == "timeout" {
+			return sinks.Retryable("timeout", err, 0)
+		}
+	}
+	return sinks.Retryable("other", err, 0)
+}
+
+// classify: 429, quota and rate errors, 5xx, timeouts and network failures
+// are retried (the client has already retried 5xx and rate limits itself
+// until the send timeout); a missing table, a denied permission or a bad
+// request are not.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sinks.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		return sinks.TransportError(err)
+	}
+	for _, item := range ge.Errors {
+		switch item.Reason {
+		case "rateLimitExceeded", "quotaExceeded":
+			return sinks.Retryable("rate_limited", err, 0)
+		}
+	}
+	switch {
+	case ge.Code == http.StatusTooManyRequests:
+		return sinks.Retryable("rate_limited", err, 0)
+	case ge.Code >= 500 || ge.Code == http.StatusRequestTimeout:
+		return sinks.Retryable("http_5xx", err, 0)
+	case ge.Code == http.StatusNotFound:
+		return sinks.Permanent("rejected", err)
+	}
+	return sinks.Permanent("http_4xx", err)
+}
+
+func isCode(err error, code int) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == code
+}
+
+func (s *sink) Preview(ev *event.EnhancedEvent) (any, error) {
+	row, err := s.row(ev)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"table": s.tableRef(), "insertId": insertID(ev), "row": row}, nil
+}
+
+func (s *sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		return s.client.Close()
+	}
+	return nil
+}
+
+var (
+	_ sinks.Previewer = (*sink)(nil)
+	_ sinks.Lingerer  = (*sink)(nil)
+)
