@@ -125,20 +125,6 @@ func matchKV(ms []kvMatch, m map[string]string) bool {
 	return true
 }
 
-func workloadKind(ev *event.EnhancedEvent) string {
-	if w := ev.InvolvedObject.Workload; w != nil {
-		return w.Kind
-	}
-	return ""
-}
-
-func workloadName(ev *event.EnhancedEvent) string {
-	if w := ev.InvolvedObject.Workload; w != nil {
-		return w.Name
-	}
-	return ""
-}
-
 // compileTree compiles cfg; receivers are the defined receiver names.
 func compileTree(cfg *RouteConfig, receivers []string) (*Tree, []error) {
 	t := &Tree{}
@@ -185,7 +171,7 @@ func (t *Tree) compileRoute(cfg *RouteConfig, path string, receivers map[string]
 
 func compileRule(c *RuleConfig, path string, receivers map[string]bool, errs *[]error) *rule {
 	r := &rule{minCount: c.MinCount}
-	add := func(key, pattern string, get func(*event.EnhancedEvent) string) {
+	add := func(key, pattern string) {
 		if pattern == "" {
 			return
 		}
@@ -194,20 +180,20 @@ func compileRule(c *RuleConfig, path string, receivers map[string]bool, errs *[]
 			*errs = append(*errs, err)
 			return
 		}
-		r.fields = append(r.fields, fieldMatch{get: get, re: re})
+		r.fields = append(r.fields, fieldMatch{get: event.Fields[key], re: re})
 	}
-	add("message", c.Message, func(e *event.EnhancedEvent) string { return e.Message })
-	add("apiVersion", c.APIVersion, func(e *event.EnhancedEvent) string { return e.InvolvedObject.APIVersion })
-	add("kind", c.Kind, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Kind })
-	add("namespace", c.Namespace, func(e *event.EnhancedEvent) string { return e.Namespace })
-	add("reason", c.Reason, func(e *event.EnhancedEvent) string { return e.Reason })
-	add("type", c.Type, func(e *event.EnhancedEvent) string { return e.Type })
-	add("component", c.Component, func(e *event.EnhancedEvent) string { return e.Source.Component })
-	add("host", c.Host, func(e *event.EnhancedEvent) string { return e.Source.Host })
-	add("name", c.Name, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Name })
-	add("objectNamespace", c.ObjectNamespace, func(e *event.EnhancedEvent) string { return e.InvolvedObject.Namespace })
-	add("workloadKind", c.WorkloadKind, workloadKind)
-	add("workloadName", c.WorkloadName, workloadName)
+	add("message", c.Message)
+	add("apiVersion", c.APIVersion)
+	add("kind", c.Kind)
+	add("namespace", c.Namespace)
+	add("reason", c.Reason)
+	add("type", c.Type)
+	add("component", c.Component)
+	add("host", c.Host)
+	add("name", c.Name)
+	add("objectNamespace", c.ObjectNamespace)
+	add("workloadKind", c.WorkloadKind)
+	add("workloadName", c.WorkloadName)
 	r.labels = compileKV(path+".labels", c.Labels, errs)
 	r.annotations = compileKV(path+".annotations", c.Annotations, errs)
 	if c.MinCount < 0 {

@@ -27,7 +27,37 @@ type EnhancedEvent struct {
 	InitialList bool `json:"-"`
 	// Received is when the watch handed the event on.
 	Received time.Time `json:"-"`
+	// Group is set on the notification of a grouping receiver: the group
+	// this event is the latest of. Nil otherwise.
+	Group *Group `json:"group,omitempty"`
 }
+
+// Group is what a grouped notification says about its group; templates
+// read it as .Group, and a receiver without a layout sends it as "group".
+type Group struct {
+	// Key is the values of the receiver's group.by, joined by "/".
+	Key string `json:"key"`
+	// Status is why this notification goes out: new (the group's first),
+	// update (more events: the same message, edited where the service
+	// allows), repeat (a fresh message after repeatInterval) or quiet (the
+	// group ended: no event for expireAfter).
+	Status string `json:"status"`
+	// Count is the occurrences since the group began: the sum of each
+	// event's count increase, not of its cumulative count.
+	Count int64 `json:"count"`
+	// FirstSeen and LastSeen bound the occurrences in the group.
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	// Objects are the distinct involved objects ("Pod/shop/api-1"), at
+	// most MaxGroupObjects; ObjectCount counts them all.
+	Objects     []string `json:"objects"`
+	ObjectCount int      `json:"objectCount"`
+	// Events are the group's latest events, oldest first (not in JSON).
+	Events []*EnhancedEvent `json:"-"`
+}
+
+// MaxGroupObjects bounds Group.Objects.
+const MaxGroupObjects = 20
 
 // EnhancedObjectReference is the event's involvedObject with the metadata of
 // the object it points to.

@@ -56,3 +56,27 @@ func TestEventShapes(t *testing.T) {
 		t.Error("count defaults to 1")
 	}
 }
+
+// Field resolves route field names, labels.KEY and annotations.KEY;
+// workload falls back to the object itself.
+func TestField(t *testing.T) {
+	ev := &EnhancedEvent{}
+	ev.Reason = "BackOff"
+	ev.InvolvedObject.Kind, ev.InvolvedObject.Name = "Pod", "api-1"
+	ev.InvolvedObject.Labels = map[string]string{"owner": "team-a"}
+	for name, want := range map[string]string{"reason": "BackOff", "labels.owner": "team-a", "labels.none": "", "workload": "Pod/api-1"} {
+		get, ok := Field(name)
+		if !ok || get(ev) != want {
+			t.Errorf("%s: ok=%v, want %q", name, ok, want)
+		}
+	}
+	ev.InvolvedObject.Workload = &WorkloadReference{Kind: "Deployment", Name: "api"}
+	if get, _ := Field("workload"); get(ev) != "Deployment/api" {
+		t.Errorf("workload %q", get(ev))
+	}
+	for _, bad := range []string{"labels.", "Reason", "count"} {
+		if _, ok := Field(bad); ok {
+			t.Errorf("%q resolved", bad)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package event
+
+import "strings"
+
+// Fields are the event fields a route rule matches and a group key takes,
+// by their route-file name.
+var Fields = map[string]func(*EnhancedEvent) string{
+	"message":         func(e *EnhancedEvent) string { return e.Message },
+	"apiVersion":      func(e *EnhancedEvent) string { return e.InvolvedObject.APIVersion },
+	"kind":            func(e *EnhancedEvent) string { return e.InvolvedObject.Kind },
+	"namespace":       func(e *EnhancedEvent) string { return e.Namespace },
+	"reason":          func(e *EnhancedEvent) string { return e.Reason },
+	"type":            func(e *EnhancedEvent) string { return e.Type },
+	"component":       func(e *EnhancedEvent) string { return e.Source.Component },
+	"host":            func(e *EnhancedEvent) string { return e.Source.Host },
+	"name":            func(e *EnhancedEvent) string { return e.InvolvedObject.Name },
+	"objectNamespace": func(e *EnhancedEvent) string { return e.InvolvedObject.Namespace },
+	"workloadKind": func(e *EnhancedEvent) string {
+		if w := e.InvolvedObject.Workload; w != nil {
+			return w.Kind
+		}
+		return ""
+	},
+	"workloadName": func(e *EnhancedEvent) string {
+		if w := e.InvolvedObject.Workload; w != nil {
+			return w.Name
+		}
+		return ""
+	},
+	// workload is "Kind/name" of the top controller, else the object's own.
+	"workload": func(e *EnhancedEvent) string {
+		if w := e.InvolvedObject.Workload; w != nil {
+			return w.Kind + "/" + w.Name
+		}
+		return e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name
+	},
+}
+
+// Field is the getter of a field name: one of Fields, or labels.KEY and
+// annotations.KEY for the involved object's label or annotation.
+func Field(name string) (func(*EnhancedEvent) string, bool) {
+	if get, ok := Fields[name]; ok {
+		return get, true
+	}
+	if key, ok := strings.CutPrefix(name, "labels."); ok && key != "" {
+		return func(e *EnhancedEvent) string { return e.InvolvedObject.Labels[key] }, true
+	}
+	if key, ok := strings.CutPrefix(name, "annotations."); ok && key != "" {
+		return func(e *EnhancedEvent) string { return e.InvolvedObject.Annotations[key] }, true
+	}
+	return nil, false
+}
