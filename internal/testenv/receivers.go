@@ -19,13 +19,16 @@ import (
 	"github.com/slack-go/slack/slacktest"
 )
 
-// SlackServer is slacktest's fake Slack API with chat.postMessage recorded
-// (slacktest does not record it) and its answer settable.
+// SlackServer is slacktest's fake Slack API with chat.postMessage and
+// chat.update recorded (slacktest records neither) and postMessage's
+// answer settable. Each post gets its own ts; an update of a ts never
+// posted is answered message_not_found, as Slack does.
 type SlackServer struct {
 	*slacktest.Server
-	mu     sync.Mutex
-	posts  []url.Values
-	answer func(w http.ResponseWriter, form url.Values) bool
+	mu      sync.Mutex
+	posts   []url.Values
+	updates []url.Values
+	answer  func(w http.ResponseWriter, form url.Values) bool
 }
 
 // NewSlackServer starts one on loopback; Stop ends it.
@@ -45,13 +48,34 @@ func NewSlackServer() *SlackServer {
 			}
 			s.mu.Lock()
 			s.posts = append(s.posts, r.PostForm)
+			ts := fmt.Sprintf("1700000000.%06d", len(s.posts))
 			s.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": "1.1"})
+			slackAnswer(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": ts})
+		})
+		c.Handle("/chat.update", func(w http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var n int
+			if _, err := fmt.Sscanf(r.PostForm.Get("ts"), "1700000000.%06d", &n); err != nil || n < 1 || n > len(s.posts) ||
+				s.posts[n-1].Get("channel") != r.PostForm.Get("channel") {
+				slackAnswer(w, map[string]any{"ok": false, "error": "message_not_found"})
+				return
+			}
+			s.updates = append(s.updates, r.PostForm)
+			slackAnswer(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts"), "text": r.PostForm.Get("text")})
 		})
 	})
 	s.Start()
 	return s
+}
+
+func slackAnswer(w http.ResponseWriter, body map[string]any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // Answer makes postMessage answer with f (true: answered) instead of ok.
@@ -66,6 +90,13 @@ func (s *SlackServer) Posts() []url.Values {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]url.Values(nil), s.posts...)
+}
+
+// Updates returns the chat.update forms of known messages so far.
+func (s *SlackServer) Updates() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.updates...)
 }
 
 // OpsgenieServer answers Opsgenie's alert API as Opsgenie does (202 and a

@@ -76,6 +76,18 @@ type AckSink interface {
 	Flush(ctx context.Context)
 }
 
+// Updater is a sink whose notifications can be edited after they are
+// sent (a Slack message): a grouping receiver posts a group's first
+// notification and edits it as the group grows.
+type Updater interface {
+	Sink
+	// Post sends ev as a new notification and returns a reference to it.
+	Post(ctx context.Context, ev *event.EnhancedEvent) (ref string, err error)
+	// Update replaces notification ref with ev. A reference the service
+	// no longer knows is a permanent failure: the caller posts anew.
+	Update(ctx context.Context, ref string, ev *event.EnhancedEvent) error
+}
+
 // Error is a failed Send, classified for the retry loop and for metrics.
 type Error struct {
 	// Class is a short, bounded label for metrics: template, http_4xx,

@@ -53,7 +53,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	s := &slackSink{}
 	errs = append(errs, sinks.ParseFields(path,
 		sinks.Field("channel", c.Channel, "", &s.channel), sinks.Field("fallbackChannel", c.FallbackChannel, "", &s.fallback),
-		sinks.Field("message", c.Message, "{{ .Message }}", &s.message), sinks.Field("color", c.Color, "", &s.color),
+		sinks.Field("message", c.Message, defaultMessage, &s.message), sinks.Field("color", c.Color, "", &s.color),
 		sinks.Field("footer", c.Footer, "", &s.footer), sinks.Field("title", c.Title, "", &s.title),
 		sinks.Field("author_name", c.AuthorName, "", &s.author)))
 	fields, err := sinks.ParseTemplateMap(path+".fields", c.Fields)
@@ -76,6 +76,11 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	s.client = slack.New(c.Token.Value(), opts...)
 	return s, nil
 }
+
+// defaultMessage is the event's message; a grouped notification adds the
+// group's count and, once the group is quiet, since when.
+const defaultMessage = `{{ .Message }}{{ with .Group }} (×{{ .Count }}` +
+	`{{ if eq .Status "quiet" }}; none since {{ .LastSeen.UTC.Format "15:04 UTC" }}{{ end }}){{ end }}`
 
 type slackSink struct {
 	client                                           *slack.Client
@@ -129,16 +134,44 @@ func (s *slackSink) compose(ev *event.EnhancedEvent) (message, error) {
 func (s *slackSink) Preview(ev *event.EnhancedEvent) (any, error) { return s.compose(ev) }
 
 func (s *slackSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
+	_, err := s.Post(ctx, ev)
+	return err
+}
+
+// Post sends ev's message; the reference is "CHANNEL_ID/TS", what
+// chat.update takes.
+func (s *slackSink) Post(ctx context.Context, ev *event.EnhancedEvent) (string, error) {
+	m, err := s.compose(ev)
+	if err != nil {
+		return "", err
+	}
+	channel, ts, err := s.client.PostMessageContext(ctx, m.Channel, m.options()...)
+	if err != nil {
+		return "", classifySlack(err)
+	}
+	return channel + "/" + ts, nil
+}
+
+// Update edits the message ref with ev's text and attachment.
+func (s *slackSink) Update(ctx context.Context, ref string, ev *event.EnhancedEvent) error {
+	channel, ts, ok := strings.Cut(ref, "/")
+	if !ok {
+		return sinks.Permanent("rejected", fmt.Errorf("slack: %q is not a message reference", ref))
+	}
 	m, err := s.compose(ev)
 	if err != nil {
 		return err
 	}
+	_, _, _, err = s.client.UpdateMessageContext(ctx, channel, ts, m.options()...)
+	return classifySlack(err)
+}
+
+func (m message) options() []slack.MsgOption {
 	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, true)} // escape &, <, > for mrkdwn
 	if len(m.Attachments) > 0 {
 		opts = append(opts, slack.MsgOptionAttachments(m.Attachments...))
 	}
-	_, _, err = s.client.PostMessageContext(ctx, m.Channel, opts...)
-	return classifySlack(err)
+	return opts
 }
 
 func (s *slackSink) Close() error { return nil }
@@ -174,4 +207,7 @@ func classifySlack(err error) error {
 }
 
 // Send and Preview build the request with the same code.
-var _ sinks.Previewer = (*slackSink)(nil)
+var (
+	_ sinks.Previewer = (*slackSink)(nil)
+	_ sinks.Updater   = (*slackSink)(nil)
+)
