@@ -88,24 +88,30 @@ func (o *offline) route(ev *event.EnhancedEvent) (receivers, routes []string) {
 	return receivers, routes
 }
 
-// receiver is the named receiver's sink, as a Previewer; nil when it is
-// not one.
-func (o *offline) receiver(name string) sinks.Previewer {
-	for _, r := range o.loaded.Receivers {
-		if r.Name == name {
-			p, _ := r.Sink.(sinks.Previewer)
-			return p
+// receiver is the named receiver, as loaded; nil when there is none.
+func (o *offline) receiver(name string) *exporter.Receiver {
+	for i := range o.loaded.Receivers {
+		if o.loaded.Receivers[i].Name == name {
+			return &o.loaded.Receivers[i]
 		}
 	}
 	return nil
 }
 
-// preview is what receiver would send for ev, with ${VAR} values redacted:
+// preview is what receiver would send for ev (for a grouping receiver,
+// as the first notification of its group), with ${VAR} values redacted:
 // a JSON-able value, or {"error": …}.
 func (o *offline) preview(receiver string, ev *event.EnhancedEvent) any {
-	p := o.receiver(receiver)
+	r := o.receiver(receiver)
+	var p sinks.Previewer
+	if r != nil {
+		p, _ = r.Sink.(sinks.Previewer)
+	}
 	if p == nil {
 		return map[string]string{"error": "this receiver cannot show what it would send"}
+	}
+	if r.Group != nil {
+		ev = r.Group.First(ev)
 	}
 	v, err := p.Preview(ev)
 	if err != nil {

@@ -20,6 +20,8 @@ type RouteTestResult struct {
 	Receivers []string       `json:"receivers"`
 	Routes    []string       `json:"routes"`             // id, else path, of each route that sent it somewhere
 	Rendered  map[string]any `json:"rendered,omitempty"` // with -render: receiver → what it would send
+	// Groups are the group key at each grouping receiver it goes to.
+	Groups map[string]string `json:"groups,omitempty"`
 }
 
 // RouteTest prints, for each recorded event, the receivers and routes it
@@ -54,6 +56,14 @@ func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		receivers, routes := o.route(ev)
 		res := RouteTestResult{Event: ev.Namespace + "/" + ev.Name, Reason: ev.Reason, Type: ev.Type,
 			Receivers: nonNil(receivers), Routes: nonNil(routes)}
+		for _, r := range receivers {
+			if rc := o.receiver(r); rc != nil && rc.Group != nil {
+				if res.Groups == nil {
+					res.Groups = map[string]string{}
+				}
+				res.Groups[r] = rc.Group.KeyFunc()(ev)
+			}
+		}
 		if render {
 			res.Rendered = map[string]any{}
 			for _, r := range receivers {

@@ -10,6 +10,7 @@ import (
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
 )
 
 var eventsDir = filepath.Join(testenv.RepoRoot(), "pkg", "exporter", "testdata", "events")
@@ -114,7 +115,7 @@ func BenchmarkRouteTest(b *testing.B) {
 			ev := evs[i%len(evs)]
 			dst = tree.Match(ev, dst[:0], nil)
 			for _, r := range dst {
-				if _, err := o.receiver(r).Preview(ev); err != nil {
+				if _, err := o.receiver(r).Sink.(sinks.Previewer).Preview(ev); err != nil {
 					b.Fatal(err)
 				}
 				payloads++

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 )
@@ -119,6 +120,9 @@ type RuleConfig struct {
 type ReceiverConfig struct {
 	Name     string         `yaml:"name"`
 	Delivery DeliveryConfig `yaml:"delivery"`
+	// Group, when set, sends one notification per group of events
+	// instead of one per event (pkg/exporter/grouping).
+	Group *grouping.Config `yaml:"group"`
 	// Types are the receiver type keys found; exactly one is valid.
 	Types []string `yaml:"-"`
 	// Settings are the settings of Types[0].
@@ -160,6 +164,8 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 			decode(v, &r.Name)
 		case "delivery":
 			decode(v, &r.Delivery)
+		case "group":
+			decode(v, &r.Group)
 		default:
 			settings := newReceiverSettings(k)
 			if settings == nil {
@@ -276,6 +282,8 @@ type Receiver struct {
 	Type     string // webhook, slack, …: eventide_receiver_info's type label
 	Delivery DeliveryConfig
 	Sink     sinks.Sink
+	// Group is the checked grouping settings; nil sends per event.
+	Group *grouping.Config
 	// Fingerprint identifies its configuration: equal means unchanged.
 	Fingerprint string
 }
@@ -572,7 +580,15 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 			}
 			continue
 		}
-		out = append(out, Receiver{Name: rc.Name, Type: rc.Types[0], Delivery: d, Sink: s, Fingerprint: rc.fingerprint})
+		var group *grouping.Config
+		if rc.Group != nil {
+			g, err := rc.Group.Check(path + ".group")
+			if err != nil {
+				errs = append(errs, err)
+			}
+			group = &g
+		}
+		out = append(out, Receiver{Name: rc.Name, Type: rc.Types[0], Delivery: d, Sink: s, Group: group, Fingerprint: rc.fingerprint})
 	}
 	return out, errs
 }

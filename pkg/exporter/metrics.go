@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube"
 )
 
@@ -49,6 +50,12 @@ type Metrics struct {
 	LookupsInFlight    prometheus.Gauge
 	LookupDuration     prometheus.Histogram
 	TombstoneEvictions *prometheus.CounterVec
+
+	// Grouping (receivers with group:).
+	GroupEvents        *prometheus.CounterVec
+	GroupNotifications *prometheus.CounterVec
+	GroupsActive       *prometheus.GaugeVec
+	GroupEvictions     *prometheus.CounterVec
 
 	// Reloads, named as Prometheus and Alertmanager name theirs.
 	ConfigReloadSuccessful    prometheus.Gauge
@@ -127,6 +134,12 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.ConfigRestartRequiredKeys = f("config_restart_required_total", "Reloads that changed a key that only applies at start, by key.", "key")
 	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
 		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
+	m.GroupEvents = f("group_events_total", "Events a grouping receiver absorbed into a group (re-sent occurrences not counted).", "receiver")
+	m.GroupNotifications = f("group_notifications_total", "Group notifications delivered, by status: new, update (edited in place where the service allows), repeat, quiet.", "receiver", "status")
+	m.GroupsActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "groups_active",
+		Help: "Groups a grouping receiver keeps."}, []string{"receiver"})
+	m.GroupEvictions = f("group_evictions_total", "Groups ended early because group.maxGroups was reached.", "receiver")
+	reg.MustRegister(m.GroupEvents, m.GroupNotifications, m.GroupsActive, m.GroupEvictions)
 	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
 	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {
@@ -171,6 +184,20 @@ func (m *Metrics) setReceiverInfo(r Receiver) {
 	m.ReceiverInfo.WithLabelValues(r.Name, r.Type).Set(1)
 }
 
+// groupMetrics are receiver's grouping metrics, at zero from the start.
+func (m *Metrics) groupMetrics(receiver string) grouping.Metrics {
+	notes := m.GroupNotifications.MustCurryWith(prometheus.Labels{"receiver": receiver})
+	for _, s := range grouping.Statuses {
+		notes.WithLabelValues(s)
+	}
+	return grouping.Metrics{
+		Grouped:       m.GroupEvents.WithLabelValues(receiver),
+		Notifications: func(status string) prometheus.Counter { return notes.WithLabelValues(status) },
+		Active:        m.GroupsActive.WithLabelValues(receiver),
+		Evicted:       m.GroupEvictions.WithLabelValues(receiver),
+	}
+}
+
 // forgetReceiver removes the gauges of a receiver no longer configured, so
 // they do not report its last values forever. Counters stay.
 func (m *Metrics) forgetReceiver(name string) {
@@ -179,5 +206,6 @@ func (m *Metrics) forgetReceiver(name string) {
 	m.SpoolBytes.DeleteLabelValues(name)
 	m.CheckpointLag.DeleteLabelValues(name)
 	m.LastSuccess.DeleteLabelValues(name)
+	m.GroupsActive.DeleteLabelValues(name)
 	m.ReceiverInfo.DeletePartialMatch(prometheus.Labels{"receiver": name})
 }

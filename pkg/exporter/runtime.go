@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,8 +68,19 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 	return rt, nil
 }
 
+// grouped is r with its sink wrapped in a Grouper when r groups.
+func (rt *Runtime) grouped(r Receiver) Receiver {
+	if r.Group != nil {
+		r.Sink = grouping.New(r.Sink, *r.Group, grouping.Options{Ctx: rt.hardCtx,
+			Log: rt.log.With().Str("receiver", r.Name).Logger(), Metrics: rt.m.groupMetrics(r.Name),
+			Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff})
+	}
+	return r
+}
+
 // newWorker builds r's worker with its spool folder; it does not run yet.
 func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
+	r = rt.grouped(r)
 	m := rt.m
 	w := &worker{
 		tracker:  rt.opts.Tracker,
@@ -166,6 +178,7 @@ func (rt *Runtime) Add(w *worker) {
 // queue, spool and the events in flight are kept; the old sink is flushed
 // and closed once no send uses it.
 func (rt *Runtime) Replace(r Receiver) {
+	r = rt.grouped(r)
 	rt.mu.RLock()
 	w := rt.workers[r.Name]
 	rt.mu.RUnlock()
