@@ -25,10 +25,11 @@ import (
 // posted is answered message_not_found, as Slack does.
 type SlackServer struct {
 	*slacktest.Server
-	mu      sync.Mutex
-	posts   []url.Values
-	updates []url.Values
-	answer  func(w http.ResponseWriter, form url.Values) bool
+	mu        sync.Mutex
+	posts     []url.Values
+	updates   []url.Values
+	updatedAt []time.Time
+	answer    func(w http.ResponseWriter, form url.Values) bool
 }
 
 // NewSlackServer starts one on loopback; Stop ends it.
@@ -66,6 +67,7 @@ func NewSlackServer() *SlackServer {
 				return
 			}
 			s.updates = append(s.updates, r.PostForm)
+			s.updatedAt = append(s.updatedAt, time.Now())
 			slackAnswer(w, map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts"), "text": r.PostForm.Get("text")})
 		})
 	})
@@ -92,11 +94,12 @@ func (s *SlackServer) Posts() []url.Values {
 	return append([]url.Values(nil), s.posts...)
 }
 
-// Updates returns the chat.update forms of known messages so far.
-func (s *SlackServer) Updates() []url.Values {
+// Updates returns the chat.update forms of known messages so far, and
+// when each came.
+func (s *SlackServer) Updates() ([]url.Values, []time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]url.Values(nil), s.updates...)
+	return append([]url.Values(nil), s.updates...), append([]time.Time(nil), s.updatedAt...)
 }
 
 // OpsgenieServer answers Opsgenie's alert API as Opsgenie does (202 and a

@@ -95,7 +95,7 @@ func TestLoadRejectsInvalidConfigs(t *testing.T) {
 func TestLoadValidConfigs(t *testing.T) {
 	env := map[string]string{"WEBHOOK_KEY": "k", "SLACK_TOKEN": "xoxb-1", "OPSGENIE_API_KEY": "og"}
 	files, _ := filepath.Glob("testdata/valid/*.yaml")
-	files = append(files, filepath.Join(testenv.RepoRoot(), "config.example.yaml"))
+	files = append(files, filepath.Join(testenv.RepoRoot(), "config.example.yaml"), filepath.Join(testenv.RepoRoot(), "internal/cmd/demo/demo.yaml"))
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			b, err := os.ReadFile(file)

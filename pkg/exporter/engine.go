@@ -150,6 +150,10 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	if err != nil {
 		return err
 	}
+	groups, err := e.newGroupStates(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	var deadLetter *DeadLetter
 	if cfg.DeadLetter.Path != "-" {
 		if deadLetter, err = NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
@@ -163,7 +167,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	}
 	rt, err := NewRuntime(loaded.Receivers, e.m, e.log, RuntimeOptions{
 		Tracker: cp.tracker(), DeadLetter: deadLetter,
-		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20,
+		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20, Groups: groups,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)

@@ -39,6 +39,8 @@ type RuntimeOptions struct {
 	// per receiver), up to SpoolMaxBytes each.
 	SpoolDir      string
 	SpoolMaxBytes int64
+	// Groups, when set, stores grouping receivers' state in the cluster.
+	Groups *groupStates
 }
 
 // Reasons of eventide_receiver_dropped_total.
@@ -70,11 +72,16 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 
 // grouped is r with its sink wrapped in a Grouper when r groups.
 func (rt *Runtime) grouped(r Receiver) Receiver {
-	if r.Group != nil {
-		r.Sink = grouping.New(r.Sink, *r.Group, grouping.Options{Ctx: rt.hardCtx,
-			Log: rt.log.With().Str("receiver", r.Name).Logger(), Metrics: rt.m.groupMetrics(r.Name),
-			Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff})
+	if r.Group == nil {
+		return r
 	}
+	opts := grouping.Options{Ctx: rt.hardCtx,
+		Log: rt.log.With().Str("receiver", r.Name).Logger(), Metrics: rt.m.groupMetrics(r.Name),
+		Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff}
+	if rt.opts.Groups != nil {
+		opts.Store, opts.Restored = rt.opts.Groups.forReceiver(r.Name)
+	}
+	r.Sink = grouping.New(r.Sink, *r.Group, opts)
 	return r
 }
 

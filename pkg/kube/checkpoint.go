@@ -7,10 +7,6 @@ import (
 	"os"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -31,33 +27,27 @@ const (
 // CheckpointStore keeps checkpoints in a ConfigMap in eventide's own
 // namespace, so a restarted pod or a new leader resumes from them.
 type CheckpointStore struct {
-	cs              kubernetes.Interface
-	Namespace, Name string
-	exists          bool // the ConfigMap is there: Save updates it
+	cm *configMapStore
 }
 
 // NewCheckpointStore stores in ConfigMap namespace/name.
 func NewCheckpointStore(cfg *rest.Config, namespace, name string) (*CheckpointStore, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
+	cm, err := newConfigMapStore(cfg, namespace, name, "checkpoint")
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, err
 	}
-	return &CheckpointStore{cs: cs, Namespace: namespace, Name: name}, nil
+	return &CheckpointStore{cm: cm}, nil
 }
 
 // Load reads the checkpoints; none stored is not an error.
 func (s *CheckpointStore) Load(ctx context.Context) (Checkpoints, error) {
-	cm, err := s.cs.CoreV1().ConfigMaps(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return Checkpoints{}, nil
-	}
+	data, err := s.cm.read(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoints %s/%s: %w", s.Namespace, s.Name, err)
+		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}
-	s.exists = true
-	cps, err := decodeCheckpoints(cm.Data)
+	cps, err := decodeCheckpoints(data)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoints %s/%s: %w", s.Namespace, s.Name, err)
+		return nil, fmt.Errorf("checkpoints %s: %w", s.cm, err)
 	}
 	return cps, nil
 }
@@ -85,23 +75,8 @@ func (s *CheckpointStore) Save(ctx context.Context, cps Checkpoints) error {
 	if err != nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace,
-			Labels: map[string]string{"app.kubernetes.io/name": "eventide", "app.kubernetes.io/component": "checkpoint"}},
-		Data: map[string]string{formatKey: checkpointFormat, checkpointKey: string(b)},
-	}
-	// Update without a resourceVersion: eventide (the leader) is the only
-	// writer. One request per save; a ConfigMap deleted meanwhile is made again.
-	if s.exists {
-		_, err = s.cs.CoreV1().ConfigMaps(s.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
-		s.exists = !apierrors.IsNotFound(err)
-	}
-	if !s.exists {
-		_, err = s.cs.CoreV1().ConfigMaps(s.Namespace).Create(ctx, cm, metav1.CreateOptions{})
-		s.exists = err == nil || apierrors.IsAlreadyExists(err)
-	}
-	if err != nil {
-		return fmt.Errorf("write checkpoints %s/%s: %w", s.Namespace, s.Name, err)
+	if err := s.cm.write(ctx, map[string]string{formatKey: checkpointFormat, checkpointKey: string(b)}); err != nil {
+		return fmt.Errorf("write checkpoints: %w", err)
 	}
 	return nil
 }

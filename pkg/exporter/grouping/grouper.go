@@ -43,6 +43,11 @@ type Options struct {
 	// Timeout is each send's; InitialBackoff and MaxBackoff space the
 	// retries of a notification that failed retryably.
 	Timeout, InitialBackoff, MaxBackoff time.Duration
+	// Store, when set, keeps the groups in the cluster: an event counted
+	// by a delivered notification is acknowledged once the state saying
+	// so is stored. Restored is what it held at start.
+	Store    Store
+	Restored []byte
 }
 
 // Grouper wraps a receiver's sink. SendBatch absorbs events into groups
@@ -65,6 +70,11 @@ type Grouper struct {
 	stop     context.CancelFunc
 	done     chan struct{}
 	logs     map[string]time.Time // last log per failure kind, to log once a minute
+	// With a Store: the state changed since it was saved (dirty), the
+	// acknowledgements waiting for that save, and when the next may be.
+	dirty     bool
+	unsaved   []acked
+	saveAfter time.Time
 }
 
 // group is one group's state.
@@ -81,7 +91,8 @@ type group struct {
 	lastArrival        time.Time
 	due                time.Time // next send; zero when nothing waits
 	inflight           bool
-	attempt            int // failed sends in a row
+	attempt            int    // failed sends in a row
+	saved              *State // as of the last delivered notification
 }
 
 // New wraps inner; cfg must have passed Check.
@@ -89,6 +100,7 @@ func New(inner sinks.Sink, cfg Config, opts Options) *Grouper {
 	g := &Grouper{inner: inner, cfg: cfg, key: cfg.KeyFunc(), opts: opts,
 		groups: map[string]*group{}, wake: make(chan struct{}, 1), done: make(chan struct{}), logs: map[string]time.Time{}}
 	g.upd, _ = inner.(sinks.Updater)
+	g.restore(opts.Restored)
 	return g
 }
 
@@ -200,6 +212,7 @@ func (g *Grouper) evictFor() {
 	if oldest != nil {
 		delete(g.groups, oldest.key)
 		g.opts.Metrics.Evicted.Inc()
+		g.dirty = g.dirty || oldest.saved != nil
 	}
 }
 

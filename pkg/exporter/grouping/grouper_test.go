@@ -348,3 +348,75 @@ func TestCheck(t *testing.T) {
 		t.Errorf("empty by: %v", err)
 	}
 }
+
+// memStore is a Store in memory; fail, when set, refuses saves.
+type memStore struct {
+	mu   sync.Mutex
+	data []byte
+	fail bool
+}
+
+func (m *memStore) Save(_ context.Context, b []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("configmaps is forbidden")
+	}
+	m.data = append([]byte(nil), b...)
+	return nil
+}
+
+func (m *memStore) Budget() int { return 1 << 20 }
+
+func (m *memStore) get() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.data
+}
+
+// With a store, events are acknowledged once the state counting them is
+// stored; a new Grouper from that state (a restart, a new leader) edits
+// the same message, and a re-sent occurrence is not counted again.
+func TestStateSurvivesRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &editor{}
+		store := &memStore{fail: true}
+		cfg, _ := Config{By: []string{"reason"}, Wait: time.Second, Interval: 3 * time.Second}.Check("group")
+		opts := Options{Ctx: t.Context(), Log: zerolog.Nop(), Metrics: testMetrics(), Timeout: time.Second,
+			InitialBackoff: time.Second, MaxBackoff: time.Second, Store: store}
+		first := New(sink, cfg, opts)
+		a := &acks{done: map[string]error{}}
+		first.SetAck(a.ack)
+		send(t, first, occurrence("e1", "api-1", 1), occurrence("e1", "api-1", 2))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if _, ok := a.get("e1#2"); ok || len(sink.Calls()) != 1 {
+			t.Fatalf("acknowledged %v before the state was stored (%d calls)", ok, len(sink.Calls()))
+		}
+		store.mu.Lock()
+		store.fail = false
+		store.mu.Unlock()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if _, ok := a.get("e1#2"); !ok {
+			t.Fatal("not acknowledged once the state was stored")
+		}
+		// A crash: the next one starts from the store.
+		_ = first.Close()
+		opts.Restored = store.get()
+		second := New(sink, cfg, opts)
+		b := &acks{done: map[string]error{}}
+		second.SetAck(b.ack)
+		defer second.Close()
+		if errs := send(t, second, occurrence("e1", "api-1", 2)); errs[0] != nil {
+			t.Errorf("a stored occurrence sent again was kept: %v", errs[0])
+		}
+		send(t, second, occurrence("e1", "api-1", 3))
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		c := sink.Calls()
+		if len(c) != 2 || c[1].op != "update" || c[1].ref != "msg-1" || c[1].count != 3 {
+			t.Errorf("after the restart: %+v, want an update of msg-1 counting 3", c)
+		}
+	})
+}

@@ -16,6 +16,7 @@ type notification struct {
 	ev     *event.EnhancedEvent // the group's latest event, .Group set
 	ref    string               // the message to edit, for an update
 	kept   []*event.EnhancedEvent
+	state  State // the group as this notification shows it
 }
 
 // acked is an acknowledgement to make once the lock is released.
@@ -36,6 +37,9 @@ func (g *Grouper) run(ctx context.Context) {
 		g.mu.Unlock()
 		for _, n := range work {
 			g.send(ctx, n)
+		}
+		if retry := g.save(ctx, time.Now()); !retry.IsZero() && (next.IsZero() || retry.Before(next)) {
+			next = retry
 		}
 		if ctx.Err() != nil {
 			return
@@ -80,7 +84,8 @@ func (g *Grouper) collect(now time.Time) (work []notification, next time.Time) {
 			}
 		case !now.Before(grp.lastArrival.Add(g.cfg.ExpireAfter)):
 			delete(g.groups, key)
-			if g.upd != nil && grp.ref != "" {
+			g.dirty = g.dirty || grp.saved != nil
+			if g.upd != nil && grp.ref != "" && grp.latest != nil {
 				work = append(work, g.quiet(grp))
 			}
 		default:
@@ -88,7 +93,13 @@ func (g *Grouper) collect(now time.Time) (work []notification, next time.Time) {
 		}
 	}
 	g.opts.Metrics.Active.Set(float64(len(g.groups)))
-	if g.flushing && idle && len(work) == 0 {
+	if g.dirty && g.opts.Store != nil {
+		idle = false
+		if g.saveAfter.After(now) {
+			earliest(g.saveAfter) // else saved before the loop waits
+		}
+	}
+	if g.flushing && idle && len(work) == 0 && len(g.unsaved) == 0 {
 		g.flushing = false
 		close(g.flushed)
 		g.flushed = nil
@@ -106,7 +117,7 @@ func (g *Grouper) take(grp *group, now time.Time) notification {
 	case now.Sub(grp.lastPost) >= g.cfg.RepeatInterval:
 		status = StatusRepeat
 	}
-	n := notification{grp: grp, status: status, ev: g.snapshot(grp, status), ref: grp.ref, kept: grp.kept}
+	n := notification{grp: grp, status: status, ev: g.snapshot(grp, status), ref: grp.ref, kept: grp.kept, state: grp.state()}
 	grp.kept, grp.inflight, grp.due = nil, true, time.Time{}
 	return n
 }
@@ -182,8 +193,16 @@ func (g *Grouper) finish(n notification, ref string, err error, now time.Time) [
 		}
 		grp.ref, grp.posted, grp.lastSent, grp.attempt = ref, true, now, 0
 		g.opts.Metrics.Notifications(n.status).Inc()
+		st := n.state
+		st.Ref, st.LastPost, st.LastSent = ref, grp.lastPost, now
+		grp.saved = &st
 		for _, ev := range n.kept {
 			acks = append(acks, acked{ev, nil})
+		}
+		if g.opts.Store != nil {
+			// Done once the state counting them is stored: a crash before
+			// sends them again, and the restored state tells a re-send.
+			g.unsaved, g.dirty, acks = append(g.unsaved, acks...), true, nil
 		}
 	case !errIsPermanent(err):
 		grp.kept = append(n.kept, grp.kept...)
@@ -202,6 +221,36 @@ func (g *Grouper) finish(n notification, ref string, err error, now time.Time) [
 		grp.due = now.Add(g.cfg.Interval) // arrived while this one was in flight
 	}
 	return acks
+}
+
+// save stores the groups when they changed, at most once a second, and
+// then makes the acknowledgements that waited for it. It returns when to
+// try again after a failure (zero: no need).
+func (g *Grouper) save(ctx context.Context, now time.Time) time.Time {
+	g.mu.Lock()
+	if g.opts.Store == nil || !g.dirty || now.Before(g.saveAfter) {
+		g.mu.Unlock()
+		return time.Time{}
+	}
+	data := g.encode()
+	acks := g.unsaved
+	g.unsaved, g.dirty, g.saveAfter = nil, false, now.Add(time.Second)
+	ack := g.ack
+	g.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	err := g.opts.Store.Save(sctx, data)
+	cancel()
+	if err != nil {
+		g.mu.Lock()
+		g.unsaved, g.dirty = append(acks, g.unsaved...), true
+		g.logFailure("save", err, "", "storing group state failed; retrying (its events stay pending)")
+		g.mu.Unlock()
+		return now.Add(time.Second)
+	}
+	for _, a := range acks {
+		ack(a.ev, a.err)
+	}
+	return time.Time{}
 }
 
 // backoff is the wait before retry attempt (1, 2, …).

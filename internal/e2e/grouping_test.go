@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eventide/eventide/internal/testenv"
+)
+
+// The crash-loop scenario, in real time with short settings: one pod's
+// BackOff count rises every second and its readiness probe fails twice a
+// second, for 30 s, with a SIGKILL and restart in the middle. A grouping
+// Slack receiver posts one message per group and edits it at most once
+// per interval, the restarted process edits the same messages (no second
+// post), and the last edit counts every occurrence.
+func TestGroupingCrashLoop(t *testing.T) {
+	ns := "e2e-group"
+	w := setupNamespace(t, ns)
+	slack := testenv.NewSlackServer()
+	defer slack.Stop()
+	config := fmt.Sprintf(`checkpoint: {name: %s}
+spool: {dir: %s}
+deadLetter: {path: %s}
+namespace: %s
+route:
+  match:
+    - receiver: team
+receivers:
+  - name: team
+    slack:
+      token: xoxb-test
+      channel: "#alerts"
+      apiURL: %s
+    group:
+      by: [namespace, reason, workload]
+      wait: 1s
+      interval: 3s
+    delivery: {initialBackoff: 100ms, maxBackoff: 1s}
+`, checkpointName(t), filepath.Join(t.TempDir(), "spool"), filepath.Join(t.TempDir(), "dead.jsonl"), ns, slack.GetAPIURL())
+	first, _ := startProcess(t, config, "first")
+	pod := w.Pods[0]
+	backoff := createEvent(t, testenv.PodEvent(pod, "crash-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
+	probe := createEvent(t, testenv.PodEvent(pod, "crash-probe", "Warning", "Unhealthy", "Readiness probe failed"))
+	occurrences := 2
+	start := time.Now()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	killed := false
+	var err error
+	for i := 1; time.Since(start) < 30*time.Second; i++ {
+		<-tick.C
+		if probe, err = cluster.Repeat(waitCtx(t), probe); err != nil {
+			t.Fatal(err)
+		}
+		occurrences++
+		if i%2 == 0 {
+			if backoff, err = cluster.Repeat(waitCtx(t), backoff); err != nil {
+				t.Fatal(err)
+			}
+			occurrences++
+		}
+		if !killed && time.Since(start) > 15*time.Second {
+			if err := first.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			startProcess(t, config, "second")
+			killed = true
+		}
+	}
+	// The last edit of each message counts every occurrence of its event.
+	want := map[string]string{"Back-off": fmt.Sprintf("(×%d)", backoff.Count), "Readiness": fmt.Sprintf("(×%d)", probe.Count)}
+	last := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range slack.Posts() {
+			out[strings.Fields(p.Get("text"))[0]] = p.Get("text")
+		}
+		updates, _ := slack.Updates()
+		for _, u := range updates {
+			out[strings.Fields(u.Get("text"))[0]] = u.Get("text")
+		}
+		return out
+	}
+	if err := testenv.PollUntil(waitCtx(t), 50*time.Millisecond, func() bool {
+		l := last()
+		return strings.HasSuffix(l["Back-off"], want["Back-off"]) && strings.HasSuffix(l["Readiness"], want["Readiness"])
+	}); err != nil {
+		t.Fatalf("last messages %q, want them to end in %v", last(), want)
+	}
+	posts := slack.Posts()
+	if len(posts) != 2 {
+		t.Errorf("%d chat.postMessage calls, want 2 (one per group, none after the restart)", len(posts))
+	}
+	updates, at := slack.Updates()
+	prev := map[string]time.Time{}
+	for i, u := range updates {
+		ts := u.Get("ts")
+		if p, ok := prev[ts]; ok && at[i].Sub(p) < 2800*time.Millisecond {
+			t.Errorf("message %s edited %s after the edit before, under the 3s interval", ts, at[i].Sub(p))
+		}
+		prev[ts] = at[i]
+	}
+	notes := len(posts) + len(updates)
+	t.Logf("crash loop with a SIGKILL: %d occurrences, %d posts + %d edits = %.0f notifications per 1000 events (one per event without grouping)",
+		occurrences, len(posts), len(updates), 1000*float64(notes)/float64(occurrences))
+}

@@ -1,0 +1,120 @@
+package grouping
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/eventide/eventide/pkg/kube/event"
+)
+
+// State is a group as stored in the cluster, as of its last delivered
+// notification: what a restarted eventide, or a new leader, needs to go
+// on editing the same message and counting from where it was. Events
+// absorbed since are not in it: they are still pending, so they are sent
+// again after a crash and counted then.
+type State struct {
+	Key         string    `json:"key"`
+	Count       int64     `json:"count"`
+	FirstSeen   time.Time `json:"firstSeen"`
+	LastSeen    time.Time `json:"lastSeen"`
+	Objects     []string  `json:"objects,omitempty"`
+	ObjectCount int       `json:"objectCount,omitempty"`
+	// Counts is the last count seen per Event object (at most
+	// maxStoredCounts of them), so a re-sent occurrence is not counted twice.
+	Counts      map[types.UID]int32 `json:"counts,omitempty"`
+	Ref         string              `json:"ref,omitempty"`
+	LastPost    time.Time           `json:"lastPost"`
+	LastSent    time.Time           `json:"lastSent"`
+	LastArrival time.Time           `json:"lastArrival"`
+}
+
+const maxStoredCounts = 20
+
+// Store keeps one receiver's groups in the cluster.
+type Store interface {
+	// Save replaces the receiver's stored state (JSON).
+	Save(ctx context.Context, states []byte) error
+	// Budget is how many bytes the receiver's state may take.
+	Budget() int
+}
+
+// state is grp as of the notification being taken now.
+func (grp *group) state() State {
+	st := State{Key: grp.key, Count: grp.info.Count, FirstSeen: grp.info.FirstSeen, LastSeen: grp.info.LastSeen,
+		Objects: grp.info.Objects, ObjectCount: grp.info.ObjectCount, LastArrival: grp.lastArrival,
+		Counts: make(map[types.UID]int32, min(len(grp.counts), maxStoredCounts))}
+	for uid, c := range grp.counts {
+		if len(st.Counts) == maxStoredCounts {
+			break
+		}
+		st.Counts[uid] = c
+	}
+	return st
+}
+
+// restore rebuilds the groups of a stored state; what does not parse is
+// logged and dropped (the groups start afresh).
+func (g *Grouper) restore(raw []byte) {
+	if len(raw) == 0 {
+		return
+	}
+	var states []State
+	if err := json.Unmarshal(raw, &states); err != nil {
+		g.opts.Log.Warn().Err(err).Msg("stored group state unreadable; groups start afresh")
+		return
+	}
+	for _, st := range states {
+		grp := &group{key: st.Key, objects: map[string]struct{}{}, counts: maps.Clone(st.Counts),
+			ref: st.Ref, posted: true, lastPost: st.LastPost, lastSent: st.LastSent, lastArrival: st.LastArrival}
+		if grp.counts == nil {
+			grp.counts = map[types.UID]int32{}
+		}
+		grp.info = event.Group{Key: st.Key, Count: st.Count, FirstSeen: st.FirstSeen, LastSeen: st.LastSeen,
+			Objects: st.Objects, ObjectCount: st.ObjectCount}
+		for _, o := range st.Objects {
+			grp.objects[o] = struct{}{}
+		}
+		saved := st
+		grp.saved = &saved
+		g.groups[st.Key] = grp
+	}
+	g.opts.Metrics.Active.Set(float64(len(g.groups)))
+}
+
+// encode is the stored state of every group that notified, the most
+// recently active first, within the store's budget. Groups past it that
+// hold nothing unsent end (counted as evictions).
+func (g *Grouper) encode() []byte {
+	var groups []*group
+	for _, grp := range g.groups {
+		if grp.saved != nil {
+			groups = append(groups, grp)
+		}
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].lastArrival.After(groups[j].lastArrival) })
+	budget := g.opts.Store.Budget()
+	out := []byte{'['}
+	for _, grp := range groups {
+		b, err := json.Marshal(grp.saved)
+		if err != nil {
+			continue
+		}
+		if len(out)+len(b)+2 > budget {
+			if len(grp.kept) == 0 && !grp.inflight {
+				delete(g.groups, grp.key)
+				g.opts.Metrics.Evicted.Inc()
+			}
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']')
+}
