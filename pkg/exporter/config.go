@@ -213,6 +213,9 @@ type DeliveryConfig struct {
 	MaxRetries     int           `yaml:"maxRetries"`     // default: retry until delivered; -1 never retries
 	InitialBackoff time.Duration `yaml:"initialBackoff"` // default 500ms
 	MaxBackoff     time.Duration `yaml:"maxBackoff"`     // default 30s
+	// RateLimit paces the sends ("1/s" for a Slack channel, "20/min" for
+	// a chat robot); default none.
+	RateLimit RateLimit `yaml:"rateLimit"`
 	// MaxRetryAfter caps a server's Retry-After; default the larger of
 	// maxBackoff and 5m.
 	MaxRetryAfter time.Duration `yaml:"maxRetryAfter"`
@@ -284,6 +287,7 @@ type Receiver struct {
 	Sink     sinks.Sink
 	// Group is the checked grouping settings; nil sends per event.
 	Group *grouping.Config
+	pace  *pacer // set by the runtime
 	// Fingerprint identifies its configuration: equal means unchanged.
 	Fingerprint string
 }

@@ -51,6 +51,9 @@ type Metrics struct {
 	LookupDuration     prometheus.Histogram
 	TombstoneEvictions *prometheus.CounterVec
 
+	RateLimitWaits       *prometheus.CounterVec
+	RateLimitWaitSeconds *prometheus.CounterVec
+
 	// Grouping (receivers with group:).
 	GroupEvents        *prometheus.CounterVec
 	GroupNotifications *prometheus.CounterVec
@@ -140,6 +143,9 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Help: "Groups a grouping receiver keeps."}, []string{"receiver"})
 	m.GroupEvictions = f("group_evictions_total", "Groups ended early because group.maxGroups was reached.", "receiver")
 	reg.MustRegister(m.GroupEvents, m.GroupNotifications, m.GroupsActive, m.GroupEvictions)
+	m.RateLimitWaits = f("receiver_rate_limit_waits_total", "Sends that waited for the receiver's delivery.rateLimit.", "receiver")
+	m.RateLimitWaitSeconds = f("receiver_rate_limit_wait_seconds_total", "Time sends waited for the receiver's delivery.rateLimit.", "receiver")
+	reg.MustRegister(m.RateLimitWaits, m.RateLimitWaitSeconds)
 	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
 	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {

@@ -70,24 +70,28 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Runti
 	return rt, nil
 }
 
-// grouped is r with its sink wrapped in a Grouper when r groups.
-func (rt *Runtime) grouped(r Receiver) Receiver {
+// prepare gives r its pacer (delivery.rateLimit) and, when r groups,
+// wraps its sink in a Grouper, which then does the pacing: absorbing an
+// event into a group sends nothing.
+func (rt *Runtime) prepare(r Receiver) Receiver {
+	r.pace = rt.m.newPacer(r.Name, r.Delivery)
 	if r.Group == nil {
 		return r
 	}
 	opts := grouping.Options{Ctx: rt.hardCtx,
 		Log: rt.log.With().Str("receiver", r.Name).Logger(), Metrics: rt.m.groupMetrics(r.Name),
-		Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff}
+		Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff,
+		Pace: r.pace.wait}
 	if rt.opts.Groups != nil {
 		opts.Store, opts.Restored = rt.opts.Groups.forReceiver(r.Name)
 	}
-	r.Sink = grouping.New(r.Sink, *r.Group, opts)
+	r.Sink, r.pace = grouping.New(r.Sink, *r.Group, opts), nil
 	return r
 }
 
 // newWorker builds r's worker with its spool folder; it does not run yet.
 func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
-	r = rt.grouped(r)
+	r = rt.prepare(r)
 	m := rt.m
 	w := &worker{
 		tracker:  rt.opts.Tracker,
@@ -96,6 +100,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		name:     r.Name,
 		sink:     r.Sink,
 		opts:     r.Delivery,
+		pace:     r.pace,
 		log:      rt.log.With().Str("receiver", r.Name).Logger(),
 		logs:     newLogLimiter(),
 		queue:    make([]*event.EnhancedEvent, r.Delivery.QueueSize),
@@ -185,7 +190,7 @@ func (rt *Runtime) Add(w *worker) {
 // queue, spool and the events in flight are kept; the old sink is flushed
 // and closed once no send uses it.
 func (rt *Runtime) Replace(r Receiver) {
-	r = rt.grouped(r)
+	r = rt.prepare(r)
 	rt.mu.RLock()
 	w := rt.workers[r.Name]
 	rt.mu.RUnlock()

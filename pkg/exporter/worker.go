@@ -23,6 +23,7 @@ type worker struct {
 	name    string
 	sink    sinks.Sink
 	opts    DeliveryConfig
+	pace    *pacer // delivery.rateLimit; nil: none
 	log     zerolog.Logger
 
 	mu      sync.Mutex
@@ -304,6 +305,10 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 	backoff := w.opts.InitialBackoff
 	pending := evs
 	for attempt := 0; ; attempt++ {
+		if err := w.pace.wait(ctx); err != nil {
+			w.dropStop.Add(float64(len(pending)))
+			return
+		}
 		sctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 		start := time.Now()
 		errs := w.send(sctx, pending)
@@ -466,7 +471,7 @@ func (w *worker) takeNext(ctx context.Context) bool {
 		return false
 	}
 	old := w.sink
-	w.sink, w.opts = next.Sink, next.Delivery
+	w.sink, w.opts, w.pace = next.Sink, next.Delivery, next.pace
 	if size := max(next.Delivery.QueueSize, w.n); size != len(w.queue) {
 		q := make([]*event.EnhancedEvent, size)
 		for i := 0; i < w.n; i++ {

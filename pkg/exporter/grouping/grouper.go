@@ -43,6 +43,8 @@ type Options struct {
 	// Timeout is each send's; InitialBackoff and MaxBackoff space the
 	// retries of a notification that failed retryably.
 	Timeout, InitialBackoff, MaxBackoff time.Duration
+	// Pace, when set, waits before each send (delivery.rateLimit).
+	Pace func(context.Context) error
 	// Store, when set, keeps the groups in the cluster: an event counted
 	// by a delivered notification is acknowledged once the state saying
 	// so is stored. Restored is what it held at start.

@@ -141,9 +141,16 @@ func (g *Grouper) snapshot(grp *group, status string) *event.EnhancedEvent {
 
 // send delivers n and records the outcome.
 func (g *Grouper) send(ctx context.Context, n notification) {
-	sctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
-	ref, err := g.deliver(sctx, n)
-	cancel()
+	var ref string
+	err := ctx.Err()
+	if g.opts.Pace != nil {
+		err = g.opts.Pace(ctx)
+	}
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+		ref, err = g.deliver(sctx, n)
+		cancel()
+	}
 	g.mu.Lock()
 	acks := g.finish(n, ref, err, time.Now())
 	ack := g.ack
