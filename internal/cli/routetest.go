@@ -22,6 +22,9 @@ type RouteTestResult struct {
 	Rendered  map[string]any `json:"rendered,omitempty"` // with -render: receiver → what it would send
 	// Groups are the group key at each grouping receiver it goes to.
 	Groups map[string]string `json:"groups,omitempty"`
+	// Muted are the silenceable receivers it would not be sent to, and
+	// why: silenced or inhibited, at the event's own time.
+	Muted map[string]string `json:"muted,omitempty"`
 }
 
 // RouteTest prints, for each recorded event, the receivers and routes it
@@ -54,9 +57,16 @@ func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	err = readEventsFile(events, stdin, func(ev *event.EnhancedEvent) error {
 		n++
 		receivers, routes := o.route(ev)
+		o.loaded.Tree.Observe(ev)
 		res := RouteTestResult{Event: ev.Namespace + "/" + ev.Name, Reason: ev.Reason, Type: ev.Type,
 			Receivers: nonNil(receivers), Routes: nonNil(routes)}
 		for _, r := range receivers {
+			if why := o.loaded.Tree.Mute(r, ev, ev.GetLastTime()); why != "" {
+				if res.Muted == nil {
+					res.Muted = map[string]string{}
+				}
+				res.Muted[r] = why
+			}
 			if rc := o.receiver(r); rc != nil && rc.Group != nil {
 				if res.Groups == nil {
 					res.Groups = map[string]string{}

@@ -44,6 +44,9 @@ type Config struct {
 	Spool              SpoolConfig          `yaml:"spool"`
 	Route              RouteConfig          `yaml:"route"`
 	Receivers          []ReceiverConfig     `yaml:"receivers"`
+	// Silences and Inhibit mute events for silenceable receivers (mute.go).
+	Silences []SilenceConfig `yaml:"silences"`
+	Inhibit  []InhibitConfig `yaml:"inhibit"`
 }
 
 // CheckpointConfig says where eventide keeps what each receiver has
@@ -123,6 +126,8 @@ type ReceiverConfig struct {
 	// Group, when set, sends one notification per group of events
 	// instead of one per event (pkg/exporter/grouping).
 	Group *grouping.Config `yaml:"group"`
+	// Silenceable: silences and inhibition rules apply to this receiver.
+	Silenceable bool `yaml:"silenceable"`
 	// Types are the receiver type keys found; exactly one is valid.
 	Types []string `yaml:"-"`
 	// Settings are the settings of Types[0].
@@ -166,6 +171,8 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 			decode(v, &r.Delivery)
 		case "group":
 			decode(v, &r.Group)
+		case "silenceable":
+			decode(v, &r.Silenceable)
 		default:
 			settings := newReceiverSettings(k)
 			if settings == nil {
@@ -456,6 +463,16 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	}
 	tree, terrs := compileTree(&cfg.Route, names)
 	errs = append(errs, terrs...)
+	known := map[string]bool{}
+	for _, n := range names {
+		known[n] = true
+	}
+	mute, merrs := compileMuting(&cfg, known)
+	errs = append(errs, merrs...)
+	tree.mute = mute
+	if (len(cfg.Silences) > 0 || len(cfg.Inhibit) > 0) && len(mute.receivers) == 0 {
+		l.Warnings = append(l.Warnings, "silences and inhibit rules apply to no receiver: mark the receivers that notify people silenceable: true")
+	}
 	if errs = flatten(errs); len(errs) > 0 {
 		for _, r := range receivers {
 			_ = r.Sink.Close()

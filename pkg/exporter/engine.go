@@ -173,9 +173,13 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)
 	}
 	handedOver = true
-	pipeline := NewPipeline(loaded.Tree, rt, e.m, PipelineOptions{
+	popts := PipelineOptions{
 		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), ClusterName: cfg.ClusterName, Log: e.log,
-	})
+	}
+	if mc, ok := e.enricher.(*kube.MetadataCache); ok {
+		popts.NamespaceAnnotations = mc.NamespaceAnnotations
+	}
+	pipeline := NewPipeline(loaded.Tree, rt, e.m, popts)
 	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
 		Namespaces:    cfg.Namespace,
 		OnEvent:       pipeline.Handle,

@@ -51,6 +51,7 @@ type Metrics struct {
 	LookupDuration     prometheus.Histogram
 	TombstoneEvictions *prometheus.CounterVec
 
+	EventsMuted          *prometheus.CounterVec
 	RateLimitWaits       *prometheus.CounterVec
 	RateLimitWaitSeconds *prometheus.CounterVec
 
@@ -145,7 +146,8 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	reg.MustRegister(m.GroupEvents, m.GroupNotifications, m.GroupsActive, m.GroupEvictions)
 	m.RateLimitWaits = f("receiver_rate_limit_waits_total", "Sends that waited for the receiver's delivery.rateLimit.", "receiver")
 	m.RateLimitWaitSeconds = f("receiver_rate_limit_wait_seconds_total", "Time sends waited for the receiver's delivery.rateLimit.", "receiver")
-	reg.MustRegister(m.RateLimitWaits, m.RateLimitWaitSeconds)
+	m.EventsMuted = f("events_muted_total", "Events not sent to a silenceable receiver, by reason: silenced (a silence in the route file or an eventide.io/silence-until annotation) or inhibited (an inhibit rule's source is active).", "receiver", "reason")
+	reg.MustRegister(m.RateLimitWaits, m.RateLimitWaitSeconds, m.EventsMuted)
 	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
 	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {

@@ -20,15 +20,16 @@ type enqueuer interface {
 // goroutine, and enqueues them on their receivers without blocking. Events
 // whose object needs a lookup wait apart (lookup.go).
 type Pipeline struct {
-	in       chan *event.EnhancedEvent
-	enricher Enricher
-	rt       enqueuer
-	m        *Metrics
-	received [3]prometheus.Counter // by event type: Normal, Warning, other
-	tracker  *Tracker
-	log      zerolog.Logger
-	maxAge   time.Duration
-	now      func() time.Time
+	in            chan *event.EnhancedEvent
+	enricher      Enricher
+	rt            enqueuer
+	m             *Metrics
+	received      [3]prometheus.Counter // by event type: Normal, Warning, other
+	tracker       *Tracker
+	log           zerolog.Logger
+	maxAge        time.Duration
+	now           func() time.Time
+	nsAnnotations func(string) map[string]string
 
 	// mu makes a reload atomic between two events: each event is routed
 	// and enqueued with one routing, the old or the new, never a mix.
@@ -58,6 +59,9 @@ type PipelineOptions struct {
 	ClusterName string
 	// Log reports what is left waiting for a lookup at shutdown.
 	Log zerolog.Logger
+	// NamespaceAnnotations gives a namespace's annotations from the
+	// metadata cache, for silences set on a namespace; nil: none.
+	NamespaceAnnotations func(namespace string) map[string]string
 }
 
 // PipelineBuffer is how many watched events may wait for routing; beyond it
@@ -67,14 +71,15 @@ const PipelineBuffer = 4096
 // NewPipeline wires tree and rt.
 func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pipeline {
 	p := &Pipeline{
-		in:       make(chan *event.EnhancedEvent, PipelineBuffer),
-		enricher: opts.Enricher,
-		tracker:  opts.Tracker,
-		log:      opts.Log,
-		maxAge:   opts.MaxEventAge,
-		now:      time.Now,
-		rt:       rt,
-		m:        m,
+		in:            make(chan *event.EnhancedEvent, PipelineBuffer),
+		enricher:      opts.Enricher,
+		tracker:       opts.Tracker,
+		log:           opts.Log,
+		maxAge:        opts.MaxEventAge,
+		now:           time.Now,
+		nsAnnotations: opts.NamespaceAnnotations,
+		rt:            rt,
+		m:             m,
 		received: [3]prometheus.Counter{m.EventsReceived.WithLabelValues("Normal"),
 			m.EventsReceived.WithLabelValues("Warning"), m.EventsReceived.WithLabelValues("other")},
 	}
@@ -187,15 +192,27 @@ func (r *router) route(ev *event.EnhancedEvent) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	ev.ClusterName, r.matched = p.routing.clusterName, p.routing.matched
+	mute := p.routing.tree.mute
+	p.routing.tree.Observe(ev)
 	r.dst = p.routing.tree.Match(ev, r.dst[:0], r.onRoute)
 	if len(r.dst) == 0 {
 		p.m.EventsUnrouted.Inc()
 	}
 	skipped, handed := "", false
+	muted, checked := "", false
 	for _, name := range r.dst {
 		if reason := p.skip(name, ev); reason != "" {
 			skipped = reason
 			continue
+		}
+		if mute.applies(name) {
+			if !checked {
+				muted, checked = mute.why(ev, p.now(), p.nsAnnotations), true
+			}
+			if muted != "" {
+				p.m.EventsMuted.WithLabelValues(name, muted).Inc()
+				continue
+			}
 		}
 		if p.tracker != nil {
 			p.tracker.Add(name, ev)

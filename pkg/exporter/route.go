@@ -14,6 +14,7 @@ import (
 type Tree struct {
 	root   *route
 	routes []string // route labels (id or path), indexed by route.id, for metrics
+	mute   *muting  // silences and inhibition; nil: none
 }
 
 type route struct {

@@ -229,6 +229,7 @@ func (c *MetadataCache) Start(ctx context.Context) {
 			started = append(started, c.informerFor(m.Resource, ns))
 		}
 	}
+	_, _ = c.resolveMapping(namespaceGVK) // for NamespaceAnnotations; its informer starts on first use
 	deadline := time.NewTimer(c.opts.SyncTimeout)
 	defer deadline.Stop()
 	for _, ki := range started {
@@ -241,6 +242,27 @@ func (c *MetadataCache) Start(ctx context.Context) {
 			return
 		}
 	}
+}
+
+var namespaceGVK = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+
+// NamespaceAnnotations is namespace's annotations from memory; nil when
+// they are not known (yet). The first call starts the Namespace informer
+// (metadata only); no call makes a request of its own. Where RBAC does not
+// allow listing namespaces, it stays nil.
+func (c *MetadataCache) NamespaceAnnotations(namespace string) map[string]string {
+	k, result := c.objectKey(namespaceGVK.Version, namespaceGVK.Kind, "", namespace)
+	if result != "" {
+		return nil
+	}
+	ki := c.informerFor(k.gvr, "")
+	if ki.state(c.now(), c.opts.SyncTimeout) != informerOK {
+		return nil
+	}
+	if obj := ki.get(k); obj != nil {
+		return obj.Annotations
+	}
+	return nil
 }
 
 // Cached answers from memory only, by the rules above. waited is how long

@@ -27,6 +27,15 @@ var Fields = map[string]func(*EnhancedEvent) string{
 		}
 		return ""
 	},
+	// node is the node an event is about or from: a Node's name, else the
+	// reporting host (kubelet's node), so an inhibit rule can say
+	// equal: [node] between a NodeNotReady and the pods on that node.
+	"node": func(e *EnhancedEvent) string {
+		if e.InvolvedObject.Kind == "Node" {
+			return e.InvolvedObject.Name
+		}
+		return e.Source.Host
+	},
 	// workload is "Kind/name" of the top controller, else the object's own.
 	"workload": func(e *EnhancedEvent) string {
 		if w := e.InvolvedObject.Workload; w != nil {

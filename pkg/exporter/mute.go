@@ -1,0 +1,215 @@
+package exporter
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eventide/eventide/pkg/kube/event"
+)
+
+// Muting: silences and inhibition rules keep notifications about known
+// problems from receivers marked `silenceable: true` (chat, paging); other
+// receivers (archives) get every event. A muted event is counted in
+// eventide_events_muted_total{receiver,reason} and not sent there.
+
+// SilenceAnnotation on an involved object or its namespace silences
+// events about it until the RFC 3339 time it holds.
+const SilenceAnnotation = "eventide.io/silence-until"
+
+// Reasons of eventide_events_muted_total.
+const (
+	MuteSilenced  = "silenced"
+	MuteInhibited = "inhibited"
+)
+
+// SilenceConfig is one `silences` entry: events matching Match are
+// silenced until Until.
+type SilenceConfig struct {
+	Match   RuleConfig `yaml:"match"`
+	Until   time.Time  `yaml:"until"`
+	Comment string     `yaml:"comment"`
+}
+
+// InhibitConfig is one `inhibit` rule, in Alertmanager's shape: while an
+// event matching Source occurred within For, events matching Target whose
+// Equal fields have the same values are inhibited. Events have no end, so
+// a source is active until For after its last occurrence.
+type InhibitConfig struct {
+	Source RuleConfig    `yaml:"source"`
+	Target RuleConfig    `yaml:"target"`
+	Equal  []string      `yaml:"equal"`
+	For    time.Duration `yaml:"for"`
+}
+
+// maxActiveSources bounds the active sources remembered per rule.
+const maxActiveSources = 10000
+
+type silence struct {
+	rule  *rule
+	until time.Time
+}
+
+type inhibition struct {
+	source, target *rule
+	equal          []func(*event.EnhancedEvent) string
+	window         time.Duration
+
+	mu     sync.Mutex
+	active map[string]time.Time // equal values → last source occurrence
+}
+
+// muting is the compiled silences and inhibition rules, and the receivers
+// they apply to. It is part of the route tree: a reload swaps it whole.
+type muting struct {
+	silences    []silence
+	inhibitions []*inhibition
+	receivers   map[string]bool // silenceable receivers
+}
+
+// compileMuting compiles c's silences and inhibit rules.
+func compileMuting(c *Config, receivers map[string]bool) (*muting, []error) {
+	m := &muting{receivers: map[string]bool{}}
+	var errs []error
+	for _, rc := range c.Receivers {
+		if rc.Silenceable {
+			m.receivers[rc.Name] = true
+		}
+	}
+	for i := range c.Silences {
+		s := &c.Silences[i]
+		path := fmt.Sprintf("silences[%d]", i)
+		if s.Until.IsZero() {
+			errs = append(errs, fmt.Errorf("%s.until: required: an RFC 3339 time (2026-12-01T06:00:00Z)", path))
+		}
+		r := compileRule(&s.Match, path+".match", receivers, &errs)
+		if s.Match.Receiver != "" {
+			errs = append(errs, fmt.Errorf("%s.match.receiver: a silence sends nowhere; mark the receivers silenceable instead", path))
+		}
+		m.silences = append(m.silences, silence{rule: r, until: s.Until})
+	}
+	for i := range c.Inhibit {
+		ic := &c.Inhibit[i]
+		path := fmt.Sprintf("inhibit[%d]", i)
+		in := &inhibition{source: compileRule(&ic.Source, path+".source", receivers, &errs),
+			target: compileRule(&ic.Target, path+".target", receivers, &errs), window: ic.For, active: map[string]time.Time{}}
+		if ic.Source.Receiver != "" || ic.Target.Receiver != "" {
+			errs = append(errs, fmt.Errorf("%s: source and target send nowhere; drop their receiver", path))
+		}
+		if ic.For <= 0 {
+			errs = append(errs, fmt.Errorf("%s.for: required: how long a source stays active after its last occurrence (10m)", path))
+		}
+		for j, f := range ic.Equal {
+			get, ok := event.Field(f)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s.equal[%d]: %q is not an event field", path, j, f))
+				continue
+			}
+			in.equal = append(in.equal, get)
+		}
+		m.inhibitions = append(m.inhibitions, in)
+	}
+	return m, errs
+}
+
+// applies reports whether receiver is silenceable.
+func (m *muting) applies(receiver string) bool { return m != nil && m.receivers[receiver] }
+
+// observe records ev as a source of the inhibition rules it matches.
+func (m *muting) observe(ev *event.EnhancedEvent) {
+	if m == nil {
+		return
+	}
+	for _, in := range m.inhibitions {
+		if !in.source.matches(ev) {
+			continue
+		}
+		key := in.key(ev)
+		at := ev.GetLastTime()
+		in.mu.Lock()
+		if len(in.active) >= maxActiveSources {
+			in.expire(time.Now())
+		}
+		if at.After(in.active[key]) {
+			in.active[key] = at
+		}
+		in.mu.Unlock()
+	}
+}
+
+// why is the reason ev is muted at now (silenced, inhibited), or "".
+// nsAnnotations gives a namespace's annotations from the metadata cache
+// (nil without enrichment).
+func (m *muting) why(ev *event.EnhancedEvent, now time.Time, nsAnnotations func(string) map[string]string) string {
+	if m == nil {
+		return ""
+	}
+	for _, s := range m.silences {
+		if now.Before(s.until) && s.rule.matches(ev) {
+			return MuteSilenced
+		}
+	}
+	if silencedBy(ev.InvolvedObject.Annotations, now) {
+		return MuteSilenced
+	}
+	if nsAnnotations != nil && silencedBy(nsAnnotations(ev.InvolvedObject.Namespace), now) {
+		return MuteSilenced
+	}
+	for _, in := range m.inhibitions {
+		// An event matching both sides does not inhibit itself.
+		if !in.target.matches(ev) || in.source.matches(ev) {
+			continue
+		}
+		in.mu.Lock()
+		last, ok := in.active[in.key(ev)]
+		in.mu.Unlock()
+		if ok && now.Before(last.Add(in.window)) {
+			return MuteInhibited
+		}
+	}
+	return ""
+}
+
+func (in *inhibition) key(ev *event.EnhancedEvent) string {
+	parts := make([]string, len(in.equal))
+	for i, get := range in.equal {
+		parts[i] = get(ev)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// expire forgets sources no longer active; the caller holds in.mu.
+func (in *inhibition) expire(now time.Time) {
+	for k, t := range in.active {
+		if !now.Before(t.Add(in.window)) {
+			delete(in.active, k)
+		}
+	}
+	if len(in.active) >= maxActiveSources {
+		clear(in.active) // still full of active ones: bounded, start over
+	}
+}
+
+// silencedBy reports whether annotations hold a silence still running.
+func silencedBy(annotations map[string]string, now time.Time) bool {
+	v, ok := annotations[SilenceAnnotation]
+	if !ok {
+		return false
+	}
+	until, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
+	return err == nil && now.Before(until)
+}
+
+// Observe records ev as a source of the inhibit rules it matches.
+func (t *Tree) Observe(ev *event.EnhancedEvent) { t.mute.observe(ev) }
+
+// Mute is why ev is muted at now for receiver ("" when it is not, or
+// receiver is not silenceable): what route-test shows. Namespace
+// annotations are not known offline.
+func (t *Tree) Mute(receiver string, ev *event.EnhancedEvent, now time.Time) string {
+	if !t.mute.applies(receiver) {
+		return ""
+	}
+	return t.mute.why(ev, now, nil)
+}
