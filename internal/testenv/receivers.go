@@ -107,10 +107,11 @@ func (s *SlackServer) Updates() ([]url.Values, []time.Time) {
 // receiver's URL takes.
 type OpsgenieServer struct {
 	*httptest.Server
-	mu     sync.Mutex
-	bodies []map[string]any
-	auth   []string
-	status int
+	mu      sync.Mutex
+	bodies  []map[string]any
+	details []OpsgenieDetails
+	auth    []string
+	status  int
 }
 
 // NewOpsgenieServer starts one on loopback; Close ends it.
@@ -119,8 +120,15 @@ func NewOpsgenieServer() *OpsgenieServer {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if r.Method != http.MethodPost || r.URL.Path != "/v2/alerts" {
+		// Add details addresses the alert by its alias, one path segment.
+		alias, details := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v2/alerts/"), "/details")
+		details = details && !strings.Contains(alias, "/")
+		switch {
+		case r.Method != http.MethodPost || (r.URL.Path != "/v2/alerts" && !details):
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		case details && r.URL.Query().Get("identifierType") != "alias":
+			http.Error(w, "details by alias need identifierType=alias", http.StatusBadRequest)
 			return
 		}
 		if s.status != http.StatusAccepted {
@@ -134,12 +142,30 @@ func NewOpsgenieServer() *OpsgenieServer {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.bodies = append(s.bodies, body)
+		if details {
+			s.details = append(s.details, OpsgenieDetails{Alias: alias, Body: body})
+		} else {
+			s.bodies = append(s.bodies, body)
+		}
 		s.auth = append(s.auth, r.Header.Get("Authorization"))
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"result":"Request will be processed","took":0.1,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`)
 	}))
 	return s
+}
+
+// OpsgenieDetails is one add-details request: the alert's alias, as the
+// path carried it decoded, and the body.
+type OpsgenieDetails struct {
+	Alias string
+	Body  map[string]any
+}
+
+// Details returns the add-details requests so far.
+func (s *OpsgenieServer) Details() []OpsgenieDetails {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]OpsgenieDetails(nil), s.details...)
 }
 
 // Host is the server's host:port, as the opsgenie receiver's URL.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -117,5 +119,39 @@ func TestOpsgenieTemplateErrorIsNotRetried(t *testing.T) {
 			}
 			sinktest.RequireTemplateError(t, mustBuild(t, cfg+"}"))
 		})
+	}
+}
+
+// A group's notifications go to one alert: posted with the group's count
+// in its details, then created again with the same alias (Opsgenie counts
+// the occurrence) and its details updated by alias, escaped in the path.
+func TestOpsgenieGroupUpdatesOneAlert(t *testing.T) {
+	srv := newOpsgenieServer(t)
+	s := mustBuild(t, strings.Replace(opsgenieTestConfig, "%s", srv.Host(), 1)+"  alias: '{{ .Reason }}-{{ .InvolvedObject.Name }}'\n").(sinks.Updater)
+	ev := testenv.SampleEvent()
+	ev.Group = &event.Group{Key: "k", Status: "new", Count: 1, LastSeen: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)}
+	ref, err := s.Post(context.Background(), ev)
+	if err != nil || ref != "BackOff-web-1" {
+		t.Fatalf("post: %q %v", ref, err)
+	}
+	ev.Group = &event.Group{Key: "k", Status: "update", Count: 14, LastSeen: time.Date(2026, 11, 29, 10, 5, 0, 0, time.UTC)}
+	if err := s.Update(context.Background(), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	bodies, _ := srv.Alerts()
+	if len(bodies) != 2 || bodies[1]["alias"] != ref || bodies[0]["details"].(map[string]any)["groupCount"] != "1" {
+		t.Fatalf("alerts %v", bodies)
+	}
+	d := srv.Details()
+	if len(d) != 1 || d[0].Alias != ref || d[0].Body["details"].(map[string]any)["groupCount"] != "14" ||
+		d[0].Body["details"].(map[string]any)["lastSeen"] != "2026-11-29T10:05:00Z" {
+		t.Errorf("details %+v", d)
+	}
+	ev.Group.Status = "quiet"
+	if err := s.Update(context.Background(), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	if bodies, _ := srv.Alerts(); len(bodies) != 2 || len(srv.Details()) != 2 {
+		t.Errorf("quiet: %d creates (want no new one), %d detail updates", len(bodies), len(srv.Details()))
 	}
 }
