@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -42,34 +43,16 @@ receivers:
     delivery: {initialBackoff: 100ms, maxBackoff: 1s}
 `, checkpointName(t), filepath.Join(t.TempDir(), "spool"), filepath.Join(t.TempDir(), "dead.jsonl"), ns, slack.GetAPIURL())
 	first, _ := startProcess(t, config, "first")
-	pod := w.Pods[0]
-	backoff := createEvent(t, testenv.PodEvent(pod, "crash-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
-	probe := createEvent(t, testenv.PodEvent(pod, "crash-probe", "Warning", "Unhealthy", "Readiness probe failed"))
-	occurrences := 2
-	start := time.Now()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	killed := false
-	var err error
-	for i := 1; time.Since(start) < 30*time.Second; i++ {
-		<-tick.C
-		if probe, err = cluster.Repeat(waitCtx(t), probe); err != nil {
-			t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	backoff, probe, occurrences, err := cluster.CrashLoop(ctx, w.Pods[0], 30*time.Second, func() {
+		if err := first.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Error(err)
 		}
-		occurrences++
-		if i%2 == 0 {
-			if backoff, err = cluster.Repeat(waitCtx(t), backoff); err != nil {
-				t.Fatal(err)
-			}
-			occurrences++
-		}
-		if !killed && time.Since(start) > 15*time.Second {
-			if err := first.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			startProcess(t, config, "second")
-			killed = true
-		}
+		startProcess(t, config, "second")
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The last edit of each message counts every occurrence of its event.
 	want := map[string]string{"Back-off": fmt.Sprintf("(×%d)", backoff.Count), "Readiness": fmt.Sprintf("(×%d)", probe.Count)}

@@ -81,7 +81,15 @@ func main() {
 	flag.Float64Var(&o.deleted, "deleted", 0, "fraction of events about pods deleted just before their first event")
 	flag.Float64Var(&o.repeat, "repeat", 0, "fraction of operations that bump count on an earlier event")
 	flag.BoolVar(&o.floor, "floor", false, "then run the same load against the floor exporter and compare CPU")
+	crash := flag.Bool("crashloop", false, "instead: the crash-loop scenario against Slack, with and without grouping (use -duration 30s)")
 	flag.Parse()
+	if *crash {
+		if err := crashLoop(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(o, "eventide")
 	if err == nil && o.floor {
 		var floor result
