@@ -159,13 +159,17 @@ func (g *Grouper) absorb(ev *event.EnhancedEvent, now time.Time) bool {
 	if seen && count <= prev {
 		return false // counted already: a re-send of an occurrence
 	}
-	if len(grp.counts) >= 10*maxKept {
-		clear(grp.counts) // bounded; an object seen again counts 1
-	}
-	grp.counts[ev.UID] = count
-	if seen {
+	switch {
+	case ev.UID == "": // hand-written: no identity to tell a re-send by
+		grp.info.Count++
+	case seen:
+		grp.counts[ev.UID] = count
 		grp.info.Count += int64(count - prev)
-	} else {
+	default:
+		if len(grp.counts) >= 10*maxKept {
+			clear(grp.counts) // bounded; an Event object seen again counts 1
+		}
+		grp.counts[ev.UID] = count
 		grp.info.Count++
 	}
 	g.opts.Metrics.Grouped.Inc()

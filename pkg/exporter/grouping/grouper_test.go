@@ -420,3 +420,23 @@ func TestStateSurvivesRestart(t *testing.T) {
 		}
 	})
 }
+
+// Events without a UID (hand-written, replayed) each count once.
+func TestEventsWithoutUIDCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &editor{}
+		g, _ := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second})
+		for i := 0; i < 3; i++ {
+			ev := occurrence("", "api-1", 1)
+			ev.Name = fmt.Sprint("hand-written-", i)
+			if errs := send(t, g, ev); errs[0] == nil {
+				t.Fatalf("event %d without a UID taken for a re-send", i)
+			}
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if c := sink.Calls(); len(c) != 1 || c[0].count != 3 {
+			t.Errorf("calls %+v, want one counting 3", c)
+		}
+	})
+}

@@ -49,7 +49,7 @@ type Group struct {
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`
 	// Objects are the distinct involved objects ("Pod/shop/api-1"), at
-	// most MaxGroupObjects; ObjectCount counts them all.
+	// most MaxGroupObjects; ObjectCount counts them, up to ten times that.
 	Objects     []string `json:"objects"`
 	ObjectCount int      `json:"objectCount"`
 	// Events are the group's latest events, oldest first (not in JSON).
