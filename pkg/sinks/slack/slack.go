@@ -40,6 +40,9 @@ type Config struct {
 	AuthorName      string            `yaml:"author_name" tmpl:"true"`
 	Fields          map[string]string `yaml:"fields" tmpl:"true"` // shown in key order
 	APIURL          string            `yaml:"apiURL"`             // default https://slack.com/api/
+	// ThreadReplies: when a grouped message is edited, the latest event's
+	// text is also posted as a reply in its thread.
+	ThreadReplies bool `yaml:"threadReplies"`
 }
 
 func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
@@ -50,7 +53,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	if c.Channel == "" && c.FallbackChannel == "" {
 		errs = append(errs, fmt.Errorf("%s.channel: required", path))
 	}
-	s := &slackSink{}
+	s := &slackSink{threadReplies: c.ThreadReplies}
 	errs = append(errs, sinks.ParseFields(path,
 		sinks.Field("channel", c.Channel, "", &s.channel), sinks.Field("fallbackChannel", c.FallbackChannel, "", &s.fallback),
 		sinks.Field("message", c.Message, defaultMessage, &s.message), sinks.Field("color", c.Color, "", &s.color),
@@ -87,6 +90,7 @@ type slackSink struct {
 	channel, fallback, message, color, footer, title *sinks.Template
 	author                                           *sinks.Template
 	fields                                           *sinks.TemplateMap
+	threadReplies                                    bool
 }
 
 // message is what one event posts: the channel, the text and an
@@ -162,8 +166,16 @@ func (s *slackSink) Update(ctx context.Context, ref string, ev *event.EnhancedEv
 	if err != nil {
 		return err
 	}
-	_, _, _, err = s.client.UpdateMessageContext(ctx, channel, ts, m.options()...)
-	return classifySlack(err)
+	if _, _, _, err = s.client.UpdateMessageContext(ctx, channel, ts, m.options()...); err != nil {
+		return classifySlack(err)
+	}
+	if s.threadReplies && ev.Group != nil && ev.Group.Status == "update" {
+		reply := []slack.MsgOption{slack.MsgOptionText(ev.Message, true), slack.MsgOptionTS(ts)}
+		if _, _, err := s.client.PostMessageContext(ctx, channel, reply...); err != nil {
+			return classifySlack(fmt.Errorf("thread reply: %w", err))
+		}
+	}
+	return nil
 }
 
 func (m message) options() []slack.MsgOption {

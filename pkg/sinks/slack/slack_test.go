@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -177,5 +178,36 @@ func TestSlackFieldsCutToLimits(t *testing.T) {
 	}
 	if v := att[0].Fields[0].Value; utf8.RuneCountInString(v) != slackMaxFieldValue || !strings.HasSuffix(v, "…") {
 		t.Errorf("field value of %d runes", utf8.RuneCountInString(v))
+	}
+}
+
+// A grouped notification posts once, then edits that message with
+// chat.update (the default message shows the count); with threadReplies
+// the edit also answers in the message's thread.
+func TestSlackEditsGroupMessage(t *testing.T) {
+	srv := newSlackServer(t)
+	s := mustBuild(t, "slack: {token: xoxb-t, apiURL: "+srv.GetAPIURL()+", channel: '#alerts', threadReplies: true}").(sinks.Updater)
+	ev := testenv.SampleEvent()
+	ev.Group = &event.Group{Key: "k", Status: "new", Count: 1}
+	ref, err := s.Post(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Group = &event.Group{Key: "k", Status: "update", Count: 14}
+	if err := s.Update(context.Background(), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	updates, _ := srv.Updates()
+	posts := srv.Posts()
+	if len(updates) != 1 || !strings.HasSuffix(updates[0].Get("text"), "(×14)") || ref != updates[0].Get("channel")+"/"+updates[0].Get("ts") {
+		t.Errorf("updates %v for ref %s", updates, ref)
+	}
+	if len(posts) != 2 || posts[1].Get("thread_ts") != updates[0].Get("ts") || !strings.HasPrefix(posts[1].Get("text"), "Back-off restarting") || strings.Contains(posts[1].Get("text"), "×") {
+		t.Errorf("posts %v: want the message, then a reply in its thread", posts)
+	}
+	if err := s.Update(context.Background(), "#alerts/1.000009", ev); err == nil {
+		t.Error("editing a message Slack does not know succeeded")
+	} else if class, retry, _ := sinks.Classify(err); retry {
+		t.Errorf("%v: %s retryable, want permanent (post anew)", err, class)
 	}
 }
