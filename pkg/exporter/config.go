@@ -44,9 +44,9 @@ type Config struct {
 	Spool              SpoolConfig          `yaml:"spool"`
 	Route              RouteConfig          `yaml:"route"`
 	Receivers          []ReceiverConfig     `yaml:"receivers"`
-	// Silences and Inhibit mute events for silenceable receivers (mute.go).
-	Silences []SilenceConfig `yaml:"silences"`
-	Inhibit  []InhibitConfig `yaml:"inhibit"`
+	// Silence and Inhibit mute events for silenceable receivers (mute.go).
+	Silence []SilenceConfig `yaml:"silence"`
+	Inhibit []InhibitConfig `yaml:"inhibit"`
 }
 
 // CheckpointConfig says where eventide keeps what each receiver has
@@ -470,8 +470,8 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	mute, merrs := compileMuting(&cfg, known)
 	errs = append(errs, merrs...)
 	tree.mute = mute
-	if (len(cfg.Silences) > 0 || len(cfg.Inhibit) > 0) && len(mute.receivers) == 0 {
-		l.Warnings = append(l.Warnings, "silences and inhibit rules apply to no receiver: mark the receivers that notify people silenceable: true")
+	if (len(cfg.Silence) > 0 || len(cfg.Inhibit) > 0) && len(mute.receivers) == 0 {
+		l.Warnings = append(l.Warnings, "silence and inhibit rules apply to no receiver: mark the receivers that notify people silenceable: true")
 	}
 	if errs = flatten(errs); len(errs) > 0 {
 		for _, r := range receivers {

@@ -24,7 +24,7 @@ const (
 	MuteInhibited = "inhibited"
 )
 
-// SilenceConfig is one `silences` entry: events matching Match are
+// SilenceConfig is one `silence` entry: events matching Match are
 // silenced until Until.
 type SilenceConfig struct {
 	Match   RuleConfig `yaml:"match"`
@@ -77,9 +77,9 @@ func compileMuting(c *Config, receivers map[string]bool) (*muting, []error) {
 			m.receivers[rc.Name] = true
 		}
 	}
-	for i := range c.Silences {
-		s := &c.Silences[i]
-		path := fmt.Sprintf("silences[%d]", i)
+	for i := range c.Silence {
+		s := &c.Silence[i]
+		path := fmt.Sprintf("silence[%d]", i)
 		if s.Until.IsZero() {
 			errs = append(errs, fmt.Errorf("%s.until: required: an RFC 3339 time (2026-12-01T06:00:00Z)", path))
 		}

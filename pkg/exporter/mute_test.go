@@ -19,7 +19,7 @@ route:
   match:
     - receiver: archive
     - receiver: pager
-silences:
+silence:
   - match: {namespace: "^maintenance$"}
     until: 2999-01-01T00:00:00Z
     comment: planned work
@@ -141,7 +141,7 @@ func TestInhibitionWindow(t *testing.T) {
 func TestMutingConfigErrors(t *testing.T) {
 	_, err := Load([]byte(`
 route: {match: [{receiver: a}]}
-silences:
+silence:
   - match: {namespace: "*shop", receiver: a}
 inhibit:
   - source: {reason: x}
@@ -149,7 +149,7 @@ inhibit:
     equal: [nodeName]
 receivers: [{name: a, stdout: {}}]
 `), testLoadOptions(nil))
-	for _, want := range []string{"silences[0].until: required", "silences[0].match.namespace", "silences[0].match.receiver", "inhibit[0].for: required", `inhibit[0].equal[0]: "nodeName" is not an event field`} {
+	for _, want := range []string{"silence[0].until: required", "silence[0].match.namespace", "silence[0].match.receiver", "inhibit[0].for: required", `inhibit[0].equal[0]: "nodeName" is not an event field`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
