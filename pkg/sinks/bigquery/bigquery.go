@@ -1,6 +1,6 @@
-// Package bigquery streams events into a BigQuery table with the official
-// client (cloud.google.com/go/bigquery): one tabledata.insertAll request
-// per batch, a row per event with an insert ID from the event's UID and
+// Package bigquery streams events into a BigQuery table with Google's
+// generated REST client (google.golang.org/api/bigquery/v2): one
+// tabledata.insertAll request per batch, a row per event with an insert ID from the event's UID and
 // occurrence, so a re-send within BigQuery's dedup window is dropped.
 // Without a layout the row has the documented Schema, and the table (and
 // its dataset) is created with it on the first send when missing; with a
@@ -18,11 +18,12 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	bq "cloud.google.com/go/bigquery"
 	"github.com/rs/zerolog"
+	bq "google.golang.org/api/bigquery/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	"gopkg.in/yaml.v3"
@@ -155,7 +156,7 @@ type sink struct {
 	sinks.Batching
 
 	mu     sync.Mutex
-	client *bq.Client
+	client *bq.Service
 }
 
 func (s *sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
@@ -168,75 +169,82 @@ func (s *sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 // is retried alone.
 func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	errs := make([]error, len(evs))
-	var rows []saver
-	var index []int // rows[j] is evs[index[j]]
+	req := &bq.TableDataInsertAllRequest{SkipInvalidRows: true}
+	var index []int // req.Rows[j] is evs[index[j]]
 	for i, ev := range evs {
 		row, err := s.row(ev)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		rows = append(rows, saver{row: row, id: insertID(ev)})
+		req.Rows = append(req.Rows, &bq.TableDataInsertAllRequestRows{InsertId: insertID(ev), Json: row})
 		index = append(index, i)
 	}
-	if len(rows) == 0 {
+	if len(req.Rows) == 0 {
 		return errs
 	}
-	err := s.insert(ctx, rows)
-	var rowErrs bq.PutMultiError
-	if errors.As(err, &rowErrs) {
-		for _, re := range rowErrs {
-			errs[index[re.RowIndex]] = rowError(re)
+	res, err := s.insert(ctx, req)
+	if err != nil {
+		for _, i := range index {
+			errs[i] = err
 		}
 		return errs
 	}
-	for _, i := range index {
-		errs[i] = err
+	for _, ie := range res.InsertErrors {
+		if ie != nil && ie.Index >= 0 && int(ie.Index) < len(index) {
+			errs[index[ie.Index]] = rowError(ie)
+		}
 	}
 	return errs
 }
 
-// insert puts rows, creating the table first when it is missing and
+// insert sends req, creating the table first when it is missing and
 // createTable is on.
-func (s *sink) insert(ctx context.Context, rows []saver) error {
+func (s *sink) insert(ctx context.Context, req *bq.TableDataInsertAllRequest) (*bq.TableDataInsertAllResponse, error) {
 	client, err := s.connect(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ins := client.Dataset(s.dataset).Table(s.table).Inserter()
-	ins.SkipInvalidRows = true
-	err = ins.Put(ctx, rows)
+	call := func() (*bq.TableDataInsertAllResponse, error) {
+		return client.Tabledata.InsertAll(s.project, s.dataset, s.table, req).Context(ctx).Do()
+	}
+	res, err := call()
 	if !s.create || !isCode(err, http.StatusNotFound) {
-		return classify(err)
+		return res, classify(err)
 	}
 	if err := s.createTable(ctx, client); err != nil {
-		return err
+		return nil, err
 	}
-	err = ins.Put(ctx, rows)
+	res, err = call()
 	if isCode(err, http.StatusNotFound) {
 		// A table just made can take a moment to take streamed rows.
-		return sinks.Retryable("other", fmt.Errorf("table %s created, not found yet: %w", s.tableRef(), err), 0)
+		return nil, sinks.Retryable("other", fmt.Errorf("table %s created, not found yet: %w", s.tableRef(), err), 0)
 	}
-	return classify(err)
+	return res, classify(err)
 }
 
 // createTable makes the table with Schema, day-partitioned on time, and
 // its dataset first when that is missing too. Another replica winning the
 // race (409) is fine.
-func (s *sink) createTable(ctx context.Context, client *bq.Client) error {
-	ds := client.Dataset(s.dataset)
-	meta := &bq.TableMetadata{
-		Schema:           Schema,
-		TimePartitioning: &bq.TimePartitioning{Type: bq.DayPartitioningType, Field: "time"},
+func (s *sink) createTable(ctx context.Context, client *bq.Service) error {
+	table := &bq.Table{
+		TableReference:   &bq.TableReference{ProjectId: s.project, DatasetId: s.dataset, TableId: s.table},
+		Schema:           &bq.TableSchema{Fields: Schema},
+		TimePartitioning: &bq.TimePartitioning{Type: "DAY", Field: "time"},
 		Description:      "Kubernetes events, written by eventide",
 	}
-	err := ds.Table(s.table).Create(ctx, meta)
+	create := func() error {
+		_, err := client.Tables.Insert(s.project, s.dataset, table).Context(ctx).Do()
+		return err
+	}
+	err := create()
 	if isCode(err, http.StatusNotFound) {
-		if err := ds.Create(ctx, &bq.DatasetMetadata{Location: s.location}); err != nil && !isCode(err, http.StatusConflict) {
+		ds := &bq.Dataset{DatasetReference: &bq.DatasetReference{ProjectId: s.project, DatasetId: s.dataset}, Location: s.location}
+		if _, err := client.Datasets.Insert(s.project, ds).Context(ctx).Do(); err != nil && !isCode(err, http.StatusConflict) {
 			return classify(fmt.Errorf("create dataset %s.%s: %w", s.project, s.dataset, err))
 		}
 		s.log.Info().Str("dataset", s.project+"."+s.dataset).Str("location", s.location).Msg("created the BigQuery dataset")
-		err = ds.Table(s.table).Create(ctx, meta)
+		err = create()
 	}
 	if err != nil && !isCode(err, http.StatusConflict) {
 		return classify(fmt.Errorf("create table %s: %w", s.tableRef(), err))
@@ -248,13 +256,13 @@ func (s *sink) createTable(ctx context.Context, client *bq.Client) error {
 func (s *sink) tableRef() string { return s.project + "." + s.dataset + "." + s.table }
 
 // connect makes the client once.
-func (s *sink) connect(ctx context.Context) (*bq.Client, error) {
+func (s *sink) connect(ctx context.Context) (*bq.Service, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.client != nil {
 		return s.client, nil
 	}
-	var opts []option.ClientOption
+	opts := []option.ClientOption{option.WithScopes(bq.BigqueryInsertdataScope, bq.BigqueryScope)}
 	if s.credentials != "" {
 		opts = append(opts, option.WithCredentialsFile(s.credentials)) //nolint:staticcheck // a key file the user names
 	}
@@ -264,7 +272,7 @@ func (s *sink) connect(ctx context.Context) (*bq.Client, error) {
 	if s.anonymous {
 		opts = append(opts, option.WithHTTPClient(sinks.NewHTTPClient(nil)))
 	}
-	client, err := bq.NewClient(ctx, s.project, opts...)
+	client, err := bq.NewService(ctx, opts...)
 	if err != nil {
 		return nil, sinks.Retryable("other", fmt.Errorf("bigquery client: %w", err), 0)
 	}
@@ -273,7 +281,7 @@ func (s *sink) connect(ctx context.Context) (*bq.Client, error) {
 }
 
 // row is ev's row: the layout's object, or the Schema row.
-func (s *sink) row(ev *event.EnhancedEvent) (map[string]bq.Value, error) {
+func (s *sink) row(ev *event.EnhancedEvent) (map[string]bq.JsonValue, error) {
 	if !s.layout {
 		return defaultRow(ev)
 	}
@@ -299,24 +307,33 @@ func insertID(ev *event.EnhancedEvent) string {
 
 // rowError classifies one row's failure: "invalid" (a value the schema
 // refuses) is for good; "stopped", "timeout" and the rest are retried.
-func rowError(re bq.RowInsertionError) error {
-	err := fmt.Errorf("row %d: %w", re.RowIndex, re.Errors)
-	for _, e := range re.Errors {
-		var be *bq.Error
-		if errors.As(e, &be) && be.Reason == "invalid" {
-			return sinks.Permanent("rejected", err)
+func rowError(ie *bq.TableDataInsertAllResponseInsertErrors) error {
+	var msgs []string
+	class, retryable := "other", true
+	for _, e := range ie.Errors {
+		if e == nil {
+			continue
 		}
-		if errors.As(e, &be) && be.Reason == "timeout" {
-			return sinks.Retryable("timeout", err, 0)
+		msgs = append(msgs, fmt.Sprintf("%s: %s %s", e.Reason, e.Location, e.Message))
+		switch e.Reason {
+		case "invalid":
+			class, retryable = "rejected", false
+		case "timeout":
+			if retryable {
+				class = "timeout"
+			}
 		}
 	}
-	return sinks.Retryable("other", err, 0)
+	err := fmt.Errorf("row %d: %s", ie.Index, strings.Join(msgs, "; "))
+	if !retryable {
+		return sinks.Permanent(class, err)
+	}
+	return sinks.Retryable(class, err, 0)
 }
 
 // classify: 429, quota and rate errors, 5xx, timeouts and network failures
-// are retried (the client has already retried 5xx and rate limits itself
-// until the send timeout); a missing table, a denied permission or a bad
-// request are not.
+// are retried; a missing table, a denied permission or a bad request are
+// not.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -359,14 +376,7 @@ func (s *sink) Preview(ev *event.EnhancedEvent) (any, error) {
 	return map[string]any{"table": s.tableRef(), "insertId": insertID(ev), "row": row}, nil
 }
 
-func (s *sink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.client != nil {
-		return s.client.Close()
-	}
-	return nil
-}
+func (s *sink) Close() error { return nil }
 
 var (
 	_ sinks.Previewer = (*sink)(nil)

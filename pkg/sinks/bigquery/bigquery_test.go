@@ -1,7 +1,6 @@
 package bigquery
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -115,8 +114,7 @@ func TestLayoutRowsAndOneBadRow(t *testing.T) {
 }
 
 // Failures are classified: a missing table without createTable is for
-// good; a 503 (after the client's own retries, bounded by the send
-// timeout) and a rate limit are retried.
+// good; a 503 and a rate limit are retried.
 func TestErrorClasses(t *testing.T) {
 	srv, conf := startBigQuery(t)
 	s := sinktest.MustBuild(t, &Config{}, "bigquery:\n  "+conf+"\n  createTable: false")
@@ -130,9 +128,7 @@ func TestErrorClasses(t *testing.T) {
 		reason, want string
 	}{{http.StatusServiceUnavailable, "backendError", "http_5xx"}, {http.StatusForbidden, "quotaExceeded", "rate_limited"}, {http.StatusForbidden, "accessDenied", "http_4xx"}} {
 		srv.Fail = func() (int, string) { return c.status, c.reason }
-		ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
-		err := s.(sinks.BatchSink).SendBatch(ctx, []*event.EnhancedEvent{podEvent("a", 1)})[0]
-		cancel()
+		err := sinktest.SendBatch(s, podEvent("a", 1))[0]
 		class, retry, _ := sinks.Classify(err)
 		if class != c.want || retry == (c.want == "http_4xx") {
 			t.Errorf("%d %s: %v, %s retryable=%v; want %s", c.status, c.reason, err, class, retry, c.want)
@@ -140,8 +136,7 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-// A 503 that passes is retried by the client within one send, and the
-// rows go in once.
+// A 503 fails the batch retryably; sent again, the rows go in once.
 func TestTransient503(t *testing.T) {
 	srv, conf := startBigQuery(t)
 	var left atomic.Int32
@@ -153,7 +148,13 @@ func TestTransient503(t *testing.T) {
 		return 0, ""
 	}
 	s := sinktest.MustBuild(t, &Config{}, "bigquery:\n  "+conf)
-	sinktest.MustSendBatch(t, s, podEvent("a", 1), podEvent("b", 1))
+	evs := []*event.EnhancedEvent{podEvent("a", 1), podEvent("b", 1)}
+	for _, err := range sinktest.SendBatch(s, evs...) {
+		if class, retry, _ := sinks.Classify(err); class != "http_5xx" || !retry {
+			t.Fatalf("503: %v, %s retryable=%v", err, class, retry)
+		}
+	}
+	sinktest.MustSendBatch(t, s, evs...)
 	if n := len(srv.Rows(table)); n != 2 {
 		t.Errorf("%d rows, want 2", n)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	bq "cloud.google.com/go/bigquery"
+	bq "google.golang.org/api/bigquery/v2"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 )
@@ -13,34 +13,34 @@ import (
 // Schema is the table the receiver creates when it is missing and no
 // layout is set: one row per occurrence, day-partitioned on time. README
 // documents it column by column; keep the two in step.
-var Schema = bq.Schema{
-	{Name: "time", Type: bq.TimestampFieldType, Required: true, Description: "last occurrence of the event"},
-	{Name: "first_time", Type: bq.TimestampFieldType, Description: "first occurrence"},
-	{Name: "cluster", Type: bq.StringFieldType},
-	{Name: "namespace", Type: bq.StringFieldType},
-	{Name: "name", Type: bq.StringFieldType, Description: "the Event object's name"},
-	{Name: "uid", Type: bq.StringFieldType, Description: "the Event object's UID"},
-	{Name: "type", Type: bq.StringFieldType, Description: "Normal or Warning"},
-	{Name: "reason", Type: bq.StringFieldType},
-	{Name: "message", Type: bq.StringFieldType},
-	{Name: "count", Type: bq.IntegerFieldType, Description: "occurrences so far"},
-	{Name: "source", Type: bq.StringFieldType, Description: "reporting controller or source component"},
-	{Name: "host", Type: bq.StringFieldType, Description: "reporting instance or source host"},
-	{Name: "object_kind", Type: bq.StringFieldType},
-	{Name: "object_namespace", Type: bq.StringFieldType},
-	{Name: "object_name", Type: bq.StringFieldType},
-	{Name: "object_uid", Type: bq.StringFieldType},
-	{Name: "object_deleted", Type: bq.BooleanFieldType, Description: "the object was gone when the event arrived"},
-	{Name: "workload_kind", Type: bq.StringFieldType},
-	{Name: "workload_name", Type: bq.StringFieldType},
-	{Name: "labels", Type: bq.JSONFieldType, Description: "the object's labels"},
-	{Name: "annotations", Type: bq.JSONFieldType, Description: "the object's annotations"},
-	{Name: "event", Type: bq.JSONFieldType, Description: "the whole enriched event"},
+var Schema = []*bq.TableFieldSchema{
+	{Name: "time", Type: "TIMESTAMP", Mode: "REQUIRED", Description: "last occurrence of the event"},
+	{Name: "first_time", Type: "TIMESTAMP", Description: "first occurrence"},
+	{Name: "cluster", Type: "STRING"},
+	{Name: "namespace", Type: "STRING"},
+	{Name: "name", Type: "STRING", Description: "the Event object's name"},
+	{Name: "uid", Type: "STRING", Description: "the Event object's UID"},
+	{Name: "type", Type: "STRING", Description: "Normal or Warning"},
+	{Name: "reason", Type: "STRING"},
+	{Name: "message", Type: "STRING"},
+	{Name: "count", Type: "INTEGER", Description: "occurrences so far"},
+	{Name: "source", Type: "STRING", Description: "reporting controller or source component"},
+	{Name: "host", Type: "STRING", Description: "reporting instance or source host"},
+	{Name: "object_kind", Type: "STRING"},
+	{Name: "object_namespace", Type: "STRING"},
+	{Name: "object_name", Type: "STRING"},
+	{Name: "object_uid", Type: "STRING"},
+	{Name: "object_deleted", Type: "BOOLEAN", Description: "the object was gone when the event arrived"},
+	{Name: "workload_kind", Type: "STRING"},
+	{Name: "workload_name", Type: "STRING"},
+	{Name: "labels", Type: "JSON", Description: "the object's labels"},
+	{Name: "annotations", Type: "JSON", Description: "the object's annotations"},
+	{Name: "event", Type: "JSON", Description: "the whole enriched event"},
 }
 
 // defaultRow is ev as a row of Schema. JSON columns are JSON text, as the
 // streaming API takes them.
-func defaultRow(ev *event.EnhancedEvent) (map[string]bq.Value, error) {
+func defaultRow(ev *event.EnhancedEvent) (map[string]bq.JsonValue, error) {
 	whole, err := ev.ToJSON()
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func defaultRow(ev *event.EnhancedEvent) (map[string]bq.Value, error) {
 	if host == "" {
 		host = ev.Source.Host
 	}
-	row := map[string]bq.Value{
+	row := map[string]bq.JsonValue{
 		"time":             timestamp(ev.GetLastTime()),
 		"first_time":       timestamp(ev.GetFirstTime()),
 		"cluster":          ev.ClusterName,
@@ -90,8 +90,8 @@ func defaultRow(ev *event.EnhancedEvent) (map[string]bq.Value, error) {
 
 // layoutRow is a rendered layout as a row: it must be a JSON object, whose
 // keys are the table's columns.
-func layoutRow(payload []byte) (map[string]bq.Value, error) {
-	var row map[string]bq.Value
+func layoutRow(payload []byte) (map[string]bq.JsonValue, error) {
+	var row map[string]bq.JsonValue
 	if err := json.Unmarshal(payload, &row); err != nil {
 		return nil, fmt.Errorf("layout: a BigQuery row must be a JSON object: %w", err)
 	}
@@ -100,25 +100,17 @@ func layoutRow(payload []byte) (map[string]bq.Value, error) {
 
 // timestamp is t as BigQuery reads a TIMESTAMP (RFC 3339, microseconds);
 // nil for an unset time.
-func timestamp(t time.Time) bq.Value {
+func timestamp(t time.Time) bq.JsonValue {
 	if t.IsZero() {
 		return nil
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.999999Z")
 }
 
-func jsonText(m map[string]string) (bq.Value, error) {
+func jsonText(m map[string]string) (bq.JsonValue, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
 }
-
-// saver hands a row and its insert ID to the client.
-type saver struct {
-	row map[string]bq.Value
-	id  string
-}
-
-func (s saver) Save() (map[string]bq.Value, string, error) { return s.row, s.id, nil }
