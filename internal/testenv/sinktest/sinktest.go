@@ -92,3 +92,22 @@ func MustSendBatch(t testing.TB, s sinks.Sink, evs ...*event.EnhancedEvent) {
 		}
 	}
 }
+
+// BenchSendBatch is a receiver benchmark's loop: each iteration hands s
+// the batch next(i) in one SendBatch and fails on any event's error. It
+// reports events/s and the test process's CPU per event.
+func BenchSendBatch(b *testing.B, s sinks.Sink, next func(i int) []*event.EnhancedEvent) {
+	b.Helper()
+	cpu := testenv.StartCPU()
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		evs := next(i)
+		n += len(evs)
+		for _, err := range SendBatch(s, evs...) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cpu.Report(b, n)
+}

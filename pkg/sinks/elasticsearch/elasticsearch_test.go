@@ -133,13 +133,5 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range evs {
 		evs[i] = testEvent(fmt.Sprintf("e%d", i), int32(i+1))
 	}
-	cpu := testenv.StartCPU()
-	for b.Loop() {
-		for _, err := range sinktest.SendBatch(s, evs...) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	cpu.Report(b, b.N*len(evs))
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
@@ -209,13 +208,5 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range evs {
 		evs[i] = podEvent(fmt.Sprintf("p%d", i%10), fmt.Sprintf("uid-%d", i%10), int32(i+1))
 	}
-	cpu := testenv.StartCPU()
-	for b.Loop() {
-		for _, err := range s.(sinks.BatchSink).SendBatch(context.Background(), evs) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	cpu.Report(b, b.N*len(evs))
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }

@@ -115,13 +115,5 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range evs {
 		evs[i] = testEvent(fmt.Sprintf("ns%d", i%4), fmt.Sprintf("e%d", i), time.Unix(1764400000+int64(i), 0))
 	}
-	cpu := testenv.StartCPU()
-	for b.Loop() {
-		for _, err := range sinktest.SendBatch(s, evs...) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	cpu.Report(b, b.N*len(evs))
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }

@@ -8,7 +8,6 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
@@ -99,13 +98,5 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range evs {
 		evs[i] = podEvent(fmt.Sprintf("e%d", i))
 	}
-	cpu := testenv.StartCPU()
-	for b.Loop() {
-		for _, err := range sinktest.SendBatch(s, evs...) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	cpu.Report(b, b.N*len(evs))
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }

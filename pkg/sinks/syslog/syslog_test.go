@@ -230,13 +230,5 @@ func BenchmarkSendBatch(b *testing.B) {
 	for i := range evs {
 		evs[i] = testEvent(fmt.Sprintf("e%d", i), "Warning")
 	}
-	cpu := testenv.StartCPU()
-	for b.Loop() {
-		for _, err := range s.(sinks.BatchSink).SendBatch(context.Background(), evs) {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	cpu.Report(b, b.N*len(evs))
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }
