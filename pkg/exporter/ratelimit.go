@@ -63,13 +63,9 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 	p.waits.Inc()
 	p.waitSeconds.Add(d.Seconds())
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if err := sleepCtx(ctx, d); err != nil {
 		r.Cancel()
-		return ctx.Err()
+		return err
 	}
+	return nil
 }
