@@ -18,12 +18,9 @@ import (
 // absorbed since are not in it: they are still pending, so they are sent
 // again after a crash and counted then.
 type State struct {
-	Key         string    `json:"key"`
-	Count       int64     `json:"count"`
-	FirstSeen   time.Time `json:"firstSeen"`
-	LastSeen    time.Time `json:"lastSeen"`
-	Objects     []string  `json:"objects,omitempty"`
-	ObjectCount int       `json:"objectCount,omitempty"`
+	// Group is what the notification showed: key, status, count, times
+	// and objects (its Events are not stored).
+	event.Group
 	// Counts is the last count seen per Event object (at most
 	// maxStoredCounts of them), so a re-sent occurrence is not counted twice.
 	Counts      map[types.UID]int32 `json:"counts,omitempty"`
@@ -45,9 +42,9 @@ type Store interface {
 
 // state is grp as of the notification being taken now.
 func (grp *group) state() State {
-	st := State{Key: grp.key, Count: grp.info.Count, FirstSeen: grp.info.FirstSeen, LastSeen: grp.info.LastSeen,
-		Objects: grp.info.Objects, ObjectCount: grp.info.ObjectCount, LastArrival: grp.lastArrival,
+	st := State{Group: grp.info, LastArrival: grp.lastArrival,
 		Counts: make(map[types.UID]int32, min(len(grp.counts), maxStoredCounts))}
+	st.Events = nil
 	for uid, c := range grp.counts {
 		if len(st.Counts) == maxStoredCounts {
 			break
@@ -74,8 +71,7 @@ func (g *Grouper) restore(raw []byte) {
 		if grp.counts == nil {
 			grp.counts = map[types.UID]int32{}
 		}
-		grp.info = event.Group{Key: st.Key, Count: st.Count, FirstSeen: st.FirstSeen, LastSeen: st.LastSeen,
-			Objects: st.Objects, ObjectCount: st.ObjectCount}
+		grp.info = st.Group
 		for _, o := range st.Objects {
 			grp.objects[o] = struct{}{}
 		}
