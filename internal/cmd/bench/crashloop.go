@@ -15,8 +15,7 @@ import (
 // every second, a readiness probe failing twice a second) for
 // o.duration against a Slack receiver, once without grouping and once
 // with it, and prints the Slack calls per 1000 events of each.
-func crashLoop(o options) error {
-	ctx := context.Background()
+func crashLoop(ctx context.Context, o options) error {
 	dir, err := os.MkdirTemp("", "eventide-bench-")
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -84,7 +85,10 @@ func main() {
 	crash := flag.Bool("crashloop", false, "instead: the crash-loop scenario against Slack, with and without grouping (use -duration 30s)")
 	flag.Parse()
 	if *crash {
-		if err := crashLoop(o); err != nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := crashLoop(ctx, o)
+		stop()
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
