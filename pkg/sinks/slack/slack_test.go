@@ -205,6 +205,13 @@ func TestSlackEditsGroupMessage(t *testing.T) {
 	if len(posts) != 2 || posts[1].Get("thread_ts") != updates[0].Get("ts") || !strings.HasPrefix(posts[1].Get("text"), "Back-off restarting") || strings.Contains(posts[1].Get("text"), "×") {
 		t.Errorf("posts %v: want the message, then a reply in its thread", posts)
 	}
+	ev.Group = &event.Group{Key: "k", Status: "quiet", Count: 14, LastSeen: time.Date(2026, 11, 29, 14, 2, 0, 0, time.UTC)}
+	if err := s.Update(context.Background(), ref, ev); err != nil {
+		t.Fatal(err)
+	}
+	if updates, _ = srv.Updates(); !strings.HasSuffix(updates[1].Get("text"), "(×14; none since 14:02 UTC)") || len(srv.Posts()) != 2 {
+		t.Errorf("quiet edit %q (%d posts): want the count and since when, and no thread reply", updates[1].Get("text"), len(srv.Posts()))
+	}
 	if err := s.Update(context.Background(), "#alerts/1.000009", ev); err == nil {
 		t.Error("editing a message Slack does not know succeeded")
 	} else if class, retry, _ := sinks.Classify(err); retry {
