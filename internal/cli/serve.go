@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eventide/eventide/internal/memtrim"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -105,7 +107,12 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	engine, err := exporter.New(exporter.Options{
 		Config: loaded, REST: restCfg, Log: log, Metrics: m, DrainTimeout: f.DrainTimeout,
-		Namespace: namespace, OnReady: onReady,
+		Namespace: namespace, OnReady: func() {
+			releaseStartupPages(log)
+			if onReady != nil {
+				onReady()
+			}
+		},
 	})
 	if err != nil {
 		loaded.Close()
@@ -136,6 +143,17 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	log.Info().Msg("stopped")
 	return ExitOK
+}
+
+// releaseStartupPages hands back the executable's pages that loading the
+// config, building the clients and the first list touched (internal/memtrim).
+func releaseStartupPages(log zerolog.Logger) {
+	n, err := memtrim.Release()
+	if err != nil {
+		log.Debug().Err(err).Msg("cannot release start-up pages")
+		return
+	}
+	log.Debug().Int("advisedBytes", n).Msg("start-up pages of the executable released")
 }
 
 // newLogger logs at every level; the global level, set from logLevel here
