@@ -29,7 +29,16 @@ func TestFastPathMatchesTextTemplate(t *testing.T) {
 		{"{{ .LastTimestamp }}", false},               // has a String method
 		{"{{ .InvolvedObject.Labels }}", false},       // a map
 		{"{{ .Reason | lower }}", false},
-		{"{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}", false},
+		{"{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}", true},
+		{"{{ with .InvolvedObject.Workload }}{{ .Kind }}/{{ .Name }}{{ else }}none ({{ .Reason }}){{ end }}", true},
+		{"{{ with .InvolvedObject.Labels.owner }}#{{ . }}-alerts{{ else }}#ops{{ end }}", true},
+		{"{{ if .InvolvedObject.Deleted }}deleted {{ end }}{{ if .GetCount }}×{{ .GetCount }}{{ end }}", true},
+		{"{{ if .InvolvedObject.Labels }}labelled{{ else if .Message }}{{ .Message }}{{ end }}", true},
+		{"{{ with .InvolvedObject }}{{ with .Workload }}{{ .Name }}{{ end }}{{ end }}", true},
+		{"{{ with .InvolvedObject.Workload }}{{ .Name | upper }}{{ end }}", false},
+		{"{{ with .InvolvedObject.Workload }}{{ . }}{{ end }}", false}, // a pointer: fmt prints it
+		{"{{ with .LastTimestamp }}{{ .Year }}{{ end }}", false},       // a method on a value
+		{"{{ range .InvolvedObject.OwnerReferences }}{{ .Name }}{{ end }}", false},
 		{"{{ $x := .Reason }}{{ $x }}", false},
 	} {
 		tm, err := ParseTemplate(tc.text)

@@ -178,16 +178,22 @@ func (t *templateNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 	if err := t.tmpl.renderTo(tmp, ev); err != nil {
 		return fmt.Errorf("%s: %w", t.path, err)
 	}
-	s := strings.TrimSpace(tmp.String())
-	switch t.kind {
-	case "":
+	if t.kind == "" {
 		writeJSONString(buf, tmp.Bytes())
 		return nil
+	}
+	if b := bytes.TrimSpace(tmp.Bytes()); plainValue(t.kind, b) {
+		buf.Write(b) // already what JSON has, without a string copy
+		return nil
+	}
+	s := strings.TrimSpace(tmp.String())
+	switch t.kind {
 	case "int":
-		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
 			return fmt.Errorf("%s: !int: %q is not an integer: %w", t.path, s, &TemplateError{Err: err})
 		}
-		buf.WriteString(s)
+		buf.WriteString(strconv.FormatInt(n, 10)) // "+5" and "007" are not JSON
 	case "float":
 		f, err := strconv.ParseFloat(s, 64)
 		if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
@@ -213,6 +219,28 @@ func (t *templateNode) write(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 		buf.WriteString(s)
 	}
 	return nil
+}
+
+// plainValue reports whether b, as rendered for a !int or !bool node, is
+// already its JSON form: a short decimal integer (no sign but "-", no
+// leading zero) or true/false. Anything else goes through strconv.
+func plainValue(kind string, b []byte) bool {
+	switch kind {
+	case "bool":
+		return string(b) == "true" || string(b) == "false"
+	case "int":
+		digits := bytes.TrimPrefix(b, []byte("-"))
+		if len(digits) == 0 || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+			return false
+		}
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // Truncate cuts s to n bytes and marks the cut.
