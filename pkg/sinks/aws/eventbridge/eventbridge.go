@@ -31,6 +31,7 @@ type Config struct {
 	Source         string    `yaml:"source" tmpl:"true"`
 	EventBusName   string    `yaml:"eventBusName"`
 	Details        yaml.Node `yaml:"details"`
+	sinks.Batching `yaml:",inline"`
 	awsbase.Config `yaml:",inline"`
 }
 
@@ -45,23 +46,25 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		s.details, err = sinks.ParseLayout(path+".details", &c.Details)
 		errs = append(errs, err)
 	}
+	batching, err := c.Batching.CheckMax(path, eventBridgeMaxEntries)
+	errs = append(errs, err)
 	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.Batching = batching
 	s.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type eventBridgeSink struct {
+	sinks.Batching
 	bus                string
 	detailType, source *sinks.Template
 	details            *sinks.Layout // nil: the whole event
 	client             *eventbridge.Client
 }
-
-func (s *eventBridgeSink) MaxBatch() int { return eventBridgeMaxEntries }
 
 func (s *eventBridgeSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]

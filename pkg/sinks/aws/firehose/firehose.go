@@ -31,6 +31,7 @@ type Config struct {
 	DeliveryStreamName string    `yaml:"deliveryStreamName"`
 	Layout             yaml.Node `yaml:"layout"`
 	DeDot              bool      `yaml:"deDot"`
+	sinks.Batching     `yaml:",inline"`
 	awsbase.Config     `yaml:",inline"`
 }
 
@@ -41,22 +42,23 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
+	batching, err := c.Batching.CheckMax(path, firehoseMaxRecords)
+	errs = append(errs, err)
 	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &firehoseSink{stream: c.DeliveryStreamName, payload: p,
+	return &firehoseSink{Batching: batching, stream: c.DeliveryStreamName, payload: p,
 		client: firehose.NewFromConfig(cfg, func(o *firehose.Options) { o.BaseEndpoint = c.BaseEndpoint() })}, nil
 }
 
 type firehoseSink struct {
+	sinks.Batching
 	stream  string
 	payload sinks.Payload
 	client  *firehose.Client
 }
-
-func (s *firehoseSink) MaxBatch() int { return firehoseMaxRecords }
 
 // record is ev's record (a JSON line) and its size.
 func (s *firehoseSink) record(ev *event.EnhancedEvent) (types.Record, int, error) {

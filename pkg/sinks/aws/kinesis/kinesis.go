@@ -32,6 +32,7 @@ type Config struct {
 	PartitionKey   string    `yaml:"partitionKey" tmpl:"true"` // template; default the event's UID
 	Layout         yaml.Node `yaml:"layout"`
 	DeDot          bool      `yaml:"deDot"`
+	sinks.Batching `yaml:",inline"`
 	awsbase.Config `yaml:",inline"`
 }
 
@@ -50,27 +51,29 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
 	errs = append(errs, err)
+	batching, err := c.Batching.CheckMax(path, kinesisMaxRecords)
+	errs = append(errs, err)
 	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &kinesisSink{
-		stream:  c.StreamName,
-		key:     key,
-		payload: p,
-		client:  kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = c.BaseEndpoint() }),
+		Batching: batching,
+		stream:   c.StreamName,
+		key:      key,
+		payload:  p,
+		client:   kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = c.BaseEndpoint() }),
 	}, nil
 }
 
 type kinesisSink struct {
+	sinks.Batching
 	stream  string
 	key     *sinks.Template
 	payload sinks.Payload
 	client  *kinesis.Client
 }
-
-func (s *kinesisSink) MaxBatch() int { return kinesisMaxRecords }
 
 // entry is ev's record and its size.
 func (s *kinesisSink) entry(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {

@@ -36,6 +36,7 @@ type Config struct {
 	Layout                 yaml.Node `yaml:"layout"`
 	MessageGroupID         string    `yaml:"messageGroupId" tmpl:"true"`
 	MessageDeduplicationID string    `yaml:"messageDeduplicationId" tmpl:"true"`
+	sinks.Batching         `yaml:",inline"`
 	awsbase.Config         `yaml:",inline"`
 }
 
@@ -50,16 +51,20 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	p, err := sinks.NewPayload(path, c.Layout, false)
 	errs = append(errs, err)
 	s.payload = p
+	batching, err := c.Batching.CheckMax(path, sqsMaxEntries)
+	errs = append(errs, err)
 	cfg, err := c.Load(deps.Ctx, path)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.Batching = batching
 	s.client = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = c.BaseEndpoint() })
 	return s, nil
 }
 
 type sqsSink struct {
+	sinks.Batching
 	queueName    string
 	fifo         bool
 	group, dedup *sinks.Template
@@ -69,8 +74,6 @@ type sqsSink struct {
 	mu       sync.Mutex
 	queueURL string
 }
-
-func (s *sqsSink) MaxBatch() int { return sqsMaxEntries }
 
 // entry is ev's message and its size.
 func (s *sqsSink) entry(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
