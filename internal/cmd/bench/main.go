@@ -20,12 +20,15 @@
 //	-deleted 0.1   events about pods deleted just before their first event
 //	-repeat 0.3    count+1 on an earlier event, as kubelet does on a repeat
 //
-// and -pods, -rate and -duration set its scale. -floor also runs the same
+// and -pods, -rate and -duration set its scale. -receiver kinesis, sqs,
+// firehose or eventbridge delivers to that batching receiver (against an
+// in-process AWS fake, aws.go) instead of the webhook. -floor also runs the same
 // load against internal/cmd/floor (one protobuf watch, one POST per event)
 // right after eventide, and reports eventide's CPU per event as a ratio.
 //
 //	go run ./internal/cmd/bench -eventide bin/eventide -rate 300 -duration 10s -scenario kill
 //	go run ./internal/cmd/bench -eventide bin/eventide -ghost 0.2 -ghost-names 1000
+//	go run ./internal/cmd/bench -eventide bin/eventide -receiver kinesis -floor
 package main
 
 import (
@@ -57,7 +60,7 @@ import (
 )
 
 type options struct {
-	binary, scenario, cpuProfile, gomaxprocs string
+	binary, scenario, cpuProfile, gomaxprocs, receiver string
 	rate, pods, workers, ghostNames          int
 	duration, outage                         time.Duration
 	enrich, keep, floor                      bool
@@ -82,6 +85,7 @@ func main() {
 	flag.Float64Var(&o.deleted, "deleted", 0, "fraction of events about pods deleted just before their first event")
 	flag.Float64Var(&o.repeat, "repeat", 0, "fraction of operations that bump count on an earlier event")
 	flag.BoolVar(&o.floor, "floor", false, "then run the same load against the floor exporter and compare CPU")
+	flag.StringVar(&o.receiver, "receiver", "webhook", "eventide's receiver: webhook, or a batching one (kinesis, sqs, firehose, eventbridge) against an in-process AWS fake; the floor always POSTs to the webhook")
 	crash := flag.Bool("crashloop", false, "instead: the crash-loop scenario against Slack, with and without grouping (use -duration 30s)")
 	flag.Parse()
 	if *crash {
@@ -135,6 +139,11 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "outage", http.StatusServiceUnavailable)
 		return
 	}
+	s.record(b, now)
+}
+
+// record counts one delivered payload, received at now.
+func (s *sink) record(b []byte, now time.Time) {
 	var p struct {
 		Name     string `json:"name"`
 		Count    int    `json:"count"`
@@ -246,7 +255,16 @@ func run(o options, exporter string) (result, error) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	binary, config, err := o.prepare(dir, exporter, ns, "http://"+ln.Addr().String()+"/")
+	url := "http://" + ln.Addr().String() + "/"
+	if exporter == "eventide" && o.receiver != "webhook" {
+		fake, err := startBatching(o.receiver, rec)
+		if err != nil {
+			return result{}, err
+		}
+		defer fake.Close()
+		url = fake.URL
+	}
+	binary, config, err := o.prepare(dir, exporter, ns, url)
 	if err != nil {
 		return result{}, err
 	}
@@ -501,8 +519,12 @@ func run(o options, exporter string) (result, error) {
 	if len(window) > 0 {
 		span = window[len(window)-1].Received.Sub(before[len(before)-1].Received)
 	}
-	fmt.Printf("%s end-to-end benchmark (scenario %s, enrichment %v, GOMAXPROCS %q; ghost %.2f over %d names, deleted %.2f, repeat %.2f)\n",
-		exporter, o.scenario, o.enrich, o.gomaxprocs, o.ghost, o.ghostNames, o.deleted, o.repeat)
+	receiver := o.receiver
+	if exporter == "floor" {
+		receiver = "webhook"
+	}
+	fmt.Printf("%s end-to-end benchmark (receiver %s, scenario %s, enrichment %v, GOMAXPROCS %q; ghost %.2f over %d names, deleted %.2f, repeat %.2f)\n",
+		exporter, receiver, o.scenario, o.enrich, o.gomaxprocs, o.ghost, o.ghostNames, o.deleted, o.repeat)
 	fmt.Printf("  load:         %d operations about %d pods, asked %d/s for %s, achieved %.0f/s (%d errors)\n",
 		total, o.pods, o.rate, o.duration, float64(total)/genTook.Seconds(), createErr.Load())
 	fmt.Printf("  delivered:    %d of %d occurrences\n  lost:         %d\n  duplicates:   %d\n", delivered, want, want-delivered, dups)
@@ -580,14 +602,16 @@ func (o options) prepare(dir, exporter, ns, url string) (binary, config string, 
 	if o.scenario == "failover" {
 		top += "leaderElection: {enabled: true, leaderElectionID: bench, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n"
 	}
-	hook := testenv.HookConfig(ns, url, `        name: "{{ .Name }}"
-        owner: "{{ .InvolvedObject.Labels.owner }}"
-        workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}"
-        deleted: !bool "{{ .InvolvedObject.Deleted }}"
-        reason: "{{ .Reason }}"
-        count: !int "{{ .GetCount }}"
-`, "    delivery: {initialBackoff: 100ms, maxBackoff: 1s}\n")
-	return binary, config, os.WriteFile(config, []byte(top+hook), 0o600)
+	const payload = `{name: "{{ .Name }}", owner: "{{ .InvolvedObject.Labels.owner }}", ` +
+		`workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}", deleted: !bool "{{ .InvolvedObject.Deleted }}", ` +
+		`reason: "{{ .Reason }}", count: !int "{{ .GetCount }}"}`
+	const delivery = "    delivery: {initialBackoff: 100ms, maxBackoff: 1s}\n"
+	receivers := testenv.HookConfig(ns, url, "        "+payload+"\n", delivery)
+	if b, ok := batching[o.receiver]; ok {
+		receivers = fmt.Sprintf("namespace: %s\nroute: {routes: [{match: [{receiver: bench}]}]}\nreceivers:\n  - name: bench\n    %s\n%s",
+			ns, fmt.Sprintf(b.config, url, payload), delivery)
+	}
+	return binary, config, os.WriteFile(config, []byte(top+receivers), 0o600)
 }
 
 func waitFor(timeout time.Duration, cond func() bool) error {
