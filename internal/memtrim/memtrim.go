@@ -3,7 +3,7 @@
 //
 // Package initialisation (the Kubernetes API types registering with their
 // scheme, every receiver SDK building its tables) reads code and read-only
-// data spread over most of the 90 MB binary, and the kernel maps each such
+// data spread over most of the binary (95 MB), and the kernel maps each such
 // read with its neighbours (fault-around, 64 KiB). Without this, RSS keeps
 // some 60 MB of file pages that eventide never reads again. Release drops
 // this process's mappings of those pages: they stay in the page cache, and
