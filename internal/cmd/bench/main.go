@@ -24,7 +24,8 @@
 // firehose or eventbridge delivers to that batching receiver (against an
 // in-process AWS fake, aws.go) instead of the webhook. -floor also runs the same
 // load against internal/cmd/floor (one protobuf watch, one POST per event)
-// right after eventide, and reports eventide's CPU per event as a ratio.
+// right after eventide, and reports eventide's CPU per event as a ratio;
+// -rounds N runs N such pairs and reports the spread.
 //
 //	go run ./internal/cmd/bench -eventide bin/eventide -rate 300 -duration 10s -scenario kill
 //	go run ./internal/cmd/bench -eventide bin/eventide -ghost 0.2 -ghost-names 1000
@@ -86,6 +87,7 @@ func main() {
 	flag.Float64Var(&o.repeat, "repeat", 0, "fraction of operations that bump count on an earlier event")
 	flag.BoolVar(&o.floor, "floor", false, "then run the same load against the floor exporter and compare CPU")
 	flag.StringVar(&o.receiver, "receiver", "webhook", "eventide's receiver: webhook, or a batching one (kinesis, sqs, firehose, eventbridge) against an in-process AWS fake; the floor always POSTs to the webhook")
+	rounds := flag.Int("rounds", 1, "runs of the load (with -floor: eventide/floor pairs, alternating, to show the machine's noise)")
 	crash := flag.Bool("crashloop", false, "instead: the crash-loop scenario against Slack, with and without grouping (use -duration 30s)")
 	flag.Parse()
 	if *crash {
@@ -98,13 +100,23 @@ func main() {
 		}
 		return
 	}
-	res, err := run(o, "eventide")
-	if err == nil && o.floor {
-		var floor result
-		if floor, err = run(o, "floor"); err == nil {
-			fmt.Printf("CPU per event: eventide %.0f µs, floor %.0f µs: %.2f× the floor\n",
-				res.cpuPerEvent*1e6, floor.cpuPerEvent*1e6, res.cpuPerEvent/floor.cpuPerEvent)
+	var ratios []float64
+	var err error
+	for round := 0; round < max(1, *rounds) && err == nil; round++ {
+		var res, floor result
+		if res, err = run(o, "eventide"); err != nil || !o.floor {
+			continue
 		}
+		if floor, err = run(o, "floor"); err == nil {
+			ratios = append(ratios, res.cpuPerEvent/floor.cpuPerEvent)
+			fmt.Printf("CPU per event: eventide %.0f µs, floor %.0f µs: %.2f× the floor\n",
+				res.cpuPerEvent*1e6, floor.cpuPerEvent*1e6, ratios[len(ratios)-1])
+		}
+	}
+	if len(ratios) > 1 {
+		sort.Float64s(ratios)
+		fmt.Printf("CPU against the floor over %d pairs: %.2f× to %.2f×, median %.2f×\n",
+			len(ratios), ratios[0], ratios[len(ratios)-1], ratios[len(ratios)/2])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
