@@ -16,14 +16,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eventide/eventide/internal/memtrim"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
+	"github.com/eventide/eventide/internal/memtrim"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
