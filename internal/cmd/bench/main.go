@@ -62,10 +62,10 @@ import (
 
 type options struct {
 	binary, scenario, cpuProfile, gomaxprocs, receiver string
-	rate, pods, workers, ghostNames          int
-	duration, outage                         time.Duration
-	enrich, keep, floor                      bool
-	ghost, deleted, repeat                   float64
+	rate, pods, workers, ghostNames                    int
+	duration, outage                                   time.Duration
+	enrich, keep, floor                                bool
+	ghost, deleted, repeat                             float64
 }
 
 func main() {
