@@ -202,3 +202,83 @@ func TestEnrichUnknownKind(t *testing.T) {
 		t.Errorf("lookups %v: want unknown_kind", results)
 	}
 }
+
+var replicaSetsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
+
+// The workload above a controller is remembered: once found, a change of
+// the ReplicaSet's owner shows only after workloadMemoTTL (see the
+// workloadMemo test), and the chain is not walked again per event.
+func TestEnrichRemembersWorkloadAboveController(t *testing.T) {
+	deploy := partial("apps/v1", "Deployment", "web", "d-1", nil)
+	other := partial("apps/v1", "Deployment", "web-v2", "d-2", nil)
+	rs := partial("apps/v1", "ReplicaSet", "web-7f9", "rs-1", deploy)
+	pod := partial("v1", "Pod", "web-7f9-x2", "p-1", rs)
+	c, client, _ := newFakeCache(t, deploy, other, rs, pod)
+	first := podEvent("web-7f9-x2", "p-1")
+	resolve(t, c, first, 0)
+	if w := first.InvolvedObject.Workload; w == nil || w.Name != "web" {
+		t.Fatalf("workload %+v, want web", w)
+	}
+	adopted := partial("apps/v1", "ReplicaSet", "web-7f9", "rs-1", other)
+	if err := client.Tracker().Update(replicaSetsGVR, adopted, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	k := objectKey{gvr: replicaSetsGVR, namespace: "shop", name: "web-7f9"}
+	if err := testenv.PollUntil(ctx, 5*time.Millisecond, func() bool {
+		o := c.informerFor(replicaSetsGVR, c.scope("shop")).get(k)
+		return o != nil && metav1.GetControllerOfNoCopy(o).Name == "web-v2"
+	}); err != nil {
+		t.Fatal("the informer never saw the new owner:", err)
+	}
+	second := podEvent("web-7f9-x2", "p-1")
+	resolve(t, c, second, 0)
+	if w := second.InvolvedObject.Workload; w == nil || w.Name != "web" {
+		t.Errorf("workload %+v, want the remembered web", w)
+	}
+}
+
+// A chain cut short by an owner no cache holds yet is not remembered: the
+// next event finds the whole chain once the owner shows up.
+func TestEnrichDoesNotRememberAnIncompleteChain(t *testing.T) {
+	deploy := partial("apps/v1", "Deployment", "web", "d-1", nil)
+	rs := partial("apps/v1", "ReplicaSet", "web-7f9", "rs-1", deploy)
+	pod := partial("v1", "Pod", "web-7f9-x2", "p-1", rs)
+	c, client, _ := newFakeCache(t, deploy, pod)
+	first := podEvent("web-7f9-x2", "p-1")
+	resolve(t, c, first, 0)
+	if w := first.InvolvedObject.Workload; w == nil || w.Kind != "ReplicaSet" {
+		t.Fatalf("workload %+v, want the ReplicaSet, the top the caches know", w)
+	}
+	if err := client.Tracker().Add(rs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testenv.PollUntil(ctx, 5*time.Millisecond, func() bool {
+		ev := podEvent("web-7f9-x2", "p-1")
+		resolve(t, c, ev, 0)
+		return ev.InvolvedObject.Workload != nil && ev.InvolvedObject.Workload.Name == "web"
+	}); err != nil {
+		t.Fatal("the Deployment never showed once the ReplicaSet did:", err)
+	}
+}
+
+func TestWorkloadMemoBounds(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	m := newWorkloadMemo(2, time.Minute)
+	web := &event.WorkloadReference{Kind: "Deployment", Name: "web"}
+	m.put("rs-1", web, now)
+	if got, ok := m.get("rs-1", now.Add(59*time.Second)); !ok || got != web {
+		t.Errorf("within the TTL: %v %v", got, ok)
+	}
+	if _, ok := m.get("rs-1", now.Add(time.Minute)); ok {
+		t.Error("kept past its TTL")
+	}
+	m.put("rs-2", web, now)
+	m.put("rs-3", web, now) // full: starts afresh
+	if _, ok := m.get("rs-1", now); ok || len(m.entries) != 1 {
+		t.Errorf("over its bound: %d entries", len(m.entries))
+	}
+}

@@ -68,8 +68,7 @@ type MetadataCacheOptions struct {
 	// TombstoneMaxAge is how long a deleted object's metadata is kept.
 	// Default 1h (the API server's event TTL).
 	TombstoneMaxAge time.Duration
-	// OnLookup, when set, counts each answer by result: hit, tombstone,
-	// deleted, fetched, denied, unknown_kind, error.
+	// OnLookup, when set, counts each answer by result (LookupResults).
 	OnLookup func(result string)
 	// OnTombstoneEvict, when set, counts evicted tombstones by reason
 	// (capacity, age).
@@ -113,6 +112,9 @@ func (m Meta) Apply(ref *event.EnhancedObjectReference) {
 	ref.Deleted = m.deleted
 }
 
+// LookupResults are the results OnLookup counts.
+var LookupResults = []string{"hit", "tombstone", "deleted", "fetched", "denied", "unknown_kind", "error"}
+
 // MetadataCache answers "what are the labels, annotations and owners of the
 // object this event is about" by the rules above.
 type MetadataCache struct {
@@ -123,6 +125,10 @@ type MetadataCache struct {
 	log    zerolog.Logger
 	ctx    context.Context
 	tombs  *tombstones
+	// workloads remembers the top workload above each controller (a
+	// ReplicaSet, a Job) for a short while: every event about its pods
+	// needs it, and walking the chain is most of a cache hit's cost.
+	workloads *workloadMemo
 
 	mu        sync.Mutex
 	informers map[informerKey]*kindInformer
@@ -204,6 +210,7 @@ func newMetadataCache(ctx context.Context, client, getter metadata.Interface, ma
 		denied:    map[schema.GroupVersionResource]time.Time{},
 		now:       time.Now,
 	}
+	c.workloads = newWorkloadMemo(opts.MaxDeleted, workloadMemoTTL)
 	c.tombs = newTombstones(opts.MaxDeleted, opts.TombstoneMaxAge, opts.OnTombstoneEvict, func() time.Time { return c.now() })
 	return c
 }
@@ -424,27 +431,42 @@ func (c *MetadataCache) scope(namespace string) string {
 // workload follows controller owner references, through the caches only,
 // up to the top one known.
 func (c *MetadataCache) workload(obj *metav1.PartialObjectMetadata, namespace string) *event.WorkloadReference {
-	var top *event.WorkloadReference
-	for depth := 0; depth < 8; depth++ {
-		owner := metav1.GetControllerOfNoCopy(obj)
-		if owner == nil {
-			break
-		}
+	owner := metav1.GetControllerOfNoCopy(obj)
+	if owner == nil {
+		return nil
+	}
+	now := c.now()
+	if top, ok := c.workloads.get(owner.UID, now); ok {
+		return top
+	}
+	top, complete := c.walkOwners(owner, namespace)
+	if complete {
+		c.workloads.put(owner.UID, top, now)
+	}
+	return top
+}
+
+// walkOwners follows controller references up from owner to the top one;
+// complete is false when an owner on the way is in no cache (yet).
+func (c *MetadataCache) walkOwners(owner *metav1.OwnerReference, namespace string) (top *event.WorkloadReference, complete bool) {
+	for depth := 0; depth < 8 && owner != nil; depth++ {
 		top = &event.WorkloadReference{APIVersion: owner.APIVersion, Kind: owner.Kind, Name: owner.Name, UID: string(owner.UID)}
 		k, result := c.objectKey(owner.APIVersion, owner.Kind, namespace, owner.Name)
 		if result != "" {
-			break
+			// A kind eventide cannot read: the top it can see (and, until
+			// discovery has answered, only for this event).
+			return top, result != "unmapped"
 		}
 		next := c.informerFor(k.gvr, c.scope(k.namespace)).get(k)
 		if next == nil || next.UID != owner.UID {
 			next = c.tombs.get(k, owner.UID)
 		}
 		if next == nil {
-			break
+			return top, false
 		}
-		obj = next
+		owner = metav1.GetControllerOfNoCopy(next)
 	}
-	return top
+	return top, true
 }
 
 func (c *MetadataCache) rememberMissing(k objectKey) {
