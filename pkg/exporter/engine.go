@@ -97,7 +97,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		mc, err := kube.NewMetadataCache(ctx, e.restCfg, e.log, kube.MetadataCacheOptions{
 			Namespaces:       cfg.Namespace,
 			MaxDeleted:       cfg.CacheSize,
-			OnLookup:         func(r string) { e.m.EnrichLookups.WithLabelValues(r).Inc() },
+			OnLookup:         counterByLabel(e.m.EnrichLookups, kube.LookupResults...),
 			OnTombstoneEvict: func(r string) { e.m.TombstoneEvictions.WithLabelValues(r).Inc() },
 		})
 		if err != nil {

@@ -168,6 +168,22 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 
 // SetBuildInfo sets eventide_build_info: version as stamped at build
 // (make build), the VCS revision and Go version the binary carries.
+// counterByLabel counts by a label value, with the counters of the values
+// given resolved once: per event, a label lookup costs a hash and a lock.
+func counterByLabel(vec *prometheus.CounterVec, values ...string) func(string) {
+	known := make(map[string]prometheus.Counter, len(values))
+	for _, v := range values {
+		known[v] = vec.WithLabelValues(v)
+	}
+	return func(v string) {
+		if c, ok := known[v]; ok {
+			c.Inc()
+			return
+		}
+		vec.WithLabelValues(v).Inc()
+	}
+}
+
 func (m *Metrics) SetBuildInfo(version string) {
 	revision, goversion := "unknown", runtime.Version()
 	if bi, ok := debug.ReadBuildInfo(); ok {
