@@ -115,8 +115,9 @@ func main() {
 	}
 	if len(ratios) > 1 {
 		sort.Float64s(ratios)
+		n := len(ratios)
 		fmt.Printf("CPU against the floor over %d pairs: %.2f× to %.2f×, median %.2f×\n",
-			len(ratios), ratios[0], ratios[len(ratios)-1], ratios[len(ratios)/2])
+			n, ratios[0], ratios[n-1], (ratios[(n-1)/2]+ratios[n/2])/2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
