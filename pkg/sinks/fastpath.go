@@ -68,7 +68,7 @@ func compileFast(t *template.Template) []fastPart {
 		return nil
 	}
 	parts, ok := compileList(t.Tree.Root, eventType)
-	if !ok || parts == nil {
+	if !ok {
 		return nil
 	}
 	return parts
