@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,14 +15,24 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
-// reloadDebounce gathers the several file events of one edit (kubelet
-// writes a folder, then swaps the ..data link) into one reload.
-const reloadDebounce = 250 * time.Millisecond
+const (
+	// reloadDebounce gathers the several file events of one edit (kubelet
+	// writes a folder, then swaps the ..data link) into one reload.
+	reloadDebounce = 250 * time.Millisecond
+	// reloadMaxDelay bounds the debounce: a change applies at most this
+	// long after it was first seen, however many writes follow it.
+	reloadMaxDelay = time.Second
+	// httpReloadEvery is how often POST /-/reload may reload: the
+	// endpoint shares the metrics port, and each reload of a large
+	// refused file costs a validation.
+	httpReloadEvery = time.Second
+)
 
 // reloader re-reads the route file and applies it to the engine: validate,
 // then swap. Triggers: the file changing on disk, SIGHUP, POST /-/reload.
@@ -34,13 +43,21 @@ type reloader struct {
 	log    zerolog.Logger
 	deps   sinks.Deps // for the receivers of a new configuration
 
+	httpLimit *rate.Limiter // POST /-/reload
+
 	mu         sync.Mutex
 	applied    [32]byte // the content in force
 	lastRefuse [32]byte // the last content refused, logged once
+	// refusedFile and refusedErr are the file last refused and why: while
+	// the path still names that same, unmodified file, a reload answers
+	// refusedErr without reading or validating it again.
+	refusedFile os.FileInfo
+	refusedErr  error
 }
 
 func newReloader(path string, content []byte, engine *exporter.Engine, m *exporter.Metrics, log zerolog.Logger, deps sinks.Deps) *reloader {
-	r := &reloader{path: path, engine: engine, m: m, log: log, deps: deps, applied: sha256.Sum256(content)}
+	r := &reloader{path: path, engine: engine, m: m, log: log, deps: deps, applied: sha256.Sum256(content),
+		httpLimit: rate.NewLimiter(rate.Every(httpReloadEvery), 1)}
 	m.ConfigReloadSuccessful.Set(1)
 	m.ConfigReloadSuccessTime.SetToCurrentTime()
 	return r
@@ -51,11 +68,17 @@ func newReloader(path string, content []byte, engine *exporter.Engine, m *export
 func (r *reloader) reload(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b, err := os.ReadFile(r.path)
+	fi, statErr := os.Stat(r.path)
+	if statErr == nil && r.refusedFile != nil && sameContent(fi, r.refusedFile) {
+		r.m.ConfigReloads.WithLabelValues("invalid").Inc()
+		return r.refusedErr
+	}
+	b, err := exporter.ReadConfigFile(r.path)
 	if err != nil {
-		return r.refuse(trigger, [32]byte{}, fmt.Errorf("read config: %w", err))
+		return r.refuse(trigger, [32]byte{}, err)
 	}
 	sum := sha256.Sum256(b)
+	r.refusedFile, r.refusedErr = nil, nil
 	if sum == r.applied {
 		r.m.ConfigReloads.WithLabelValues("unchanged").Inc()
 		r.log.Debug().Str("trigger", trigger).Msg("configuration unchanged; nothing to apply")
@@ -63,6 +86,9 @@ func (r *reloader) reload(trigger string) error {
 	}
 	loaded, err := exporter.Load(b, exporter.LoadOptions{Deps: r.deps})
 	if err != nil {
+		if statErr == nil {
+			r.refusedFile, r.refusedErr = fi, err
+		}
 		return r.refuse(trigger, sum, err)
 	}
 	restart, err := r.engine.Reload(loaded)
@@ -85,6 +111,12 @@ func (r *reloader) reload(trigger string) error {
 	return nil
 }
 
+// sameContent says that two stats of the config path are of one file,
+// not written in between.
+func sameContent(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
 // refuse keeps the running configuration, counts the refusal and logs it
 // once per content (the watcher may see one bad edit several times).
 func (r *reloader) refuse(trigger string, sum [32]byte, err error) error {
@@ -98,9 +130,12 @@ func (r *reloader) refuse(trigger string, sum [32]byte, err error) error {
 	return err
 }
 
-// watch reloads on every change in the config file's folder (a plain
-// rewrite, or kubelet's swap of the ..data link of a mounted ConfigMap) and
-// on SIGHUP, until ctx ends.
+// watch reloads when the config file changes (a plain rewrite, or
+// kubelet's swap of the ..data link of a mounted ConfigMap) and on SIGHUP,
+// until ctx ends. It watches the folder, since kubelet's swap leaves a
+// watch on the file's inode stale, but reacts only to the file's own name
+// and ..data: a dead-letter file or spool beside the config must not
+// postpone a reload.
 func (r *reloader) watch(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -117,15 +152,24 @@ func (r *reloader) watch(ctx context.Context) {
 		defer fw.Close()
 		events, errs = fw.Events, fw.Errors
 	}
+	base := filepath.Base(r.path)
 	var debounce <-chan time.Time
+	var firstChange time.Time // of the changes the debounce gathers
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-hup:
 			_ = r.reload("SIGHUP")
-		case <-events:
-			debounce = time.After(reloadDebounce)
+		case ev := <-events:
+			if name := filepath.Base(ev.Name); name != base && name != "..data" {
+				continue
+			}
+			now := time.Now()
+			if debounce == nil {
+				firstChange = now
+			}
+			debounce = time.After(min(reloadDebounce, firstChange.Add(reloadMaxDelay).Sub(now)))
 		case err := <-errs:
 			r.log.Warn().Err(err).Msg("config file watch error")
 		case <-debounce:
@@ -136,11 +180,16 @@ func (r *reloader) watch(ctx context.Context) {
 }
 
 // serveHTTP is POST /-/reload: 200 when applied (or unchanged), 400 with
-// every error of a refused file.
+// every error of a refused file, 429 past one reload a second.
 func (r *reloader) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if !r.httpLimit.Allow() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "reloaded less than a second ago; retry later", http.StatusTooManyRequests)
 		return
 	}
 	if err := r.reload("http"); err != nil {

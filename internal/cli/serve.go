@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"os/signal"
 	"strings"
 	"sync"
@@ -35,6 +34,9 @@ type ServeFlags struct {
 	MetricsAddress string
 	DrainTimeout   time.Duration
 	Pprof          bool
+	// PprofAddress is where -pprof serves Go profiles: loopback unless
+	// given, since profiles show what the process holds.
+	PprofAddress string
 	// UnhealthyAfter: /healthz fails once the event watch has failed for
 	// this long, so a liveness probe restarts a stuck eventide; 0: never.
 	UnhealthyAfter time.Duration
@@ -61,7 +63,8 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig path (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&f.MetricsAddress, "metrics-address", ":2112", "address of /metrics, /healthz, /readyz and POST /-/reload (empty turns them off)")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long receivers may deliver what they have queued")
-	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on -pprof-address")
+	fs.StringVar(&f.PprofAddress, "pprof-address", "127.0.0.1:6060", "address of /debug/pprof/ with -pprof (loopback by default: reach it with kubectl port-forward)")
 	fs.DurationVar(&f.UnhealthyAfter, "unhealthy-after", 5*time.Minute, "/healthz fails once the event watch has failed this long (0: never)")
 	return fs
 }
@@ -70,7 +73,7 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 // is called once the event caches synced (end-to-end tests use it).
 func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
-	content, err := os.ReadFile(f.Conf)
+	content, err := exporter.ReadConfigFile(f.Conf)
 	var loaded *exporter.Loaded
 	if err == nil {
 		loaded, err = exporter.Load(content, exporter.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout}})
@@ -124,18 +127,23 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	watching.Go(func() { rl.watch(watchCtx) })
 	defer func() { stopWatch(); watching.Wait() }() // nothing logs after return
 	health := probes{ready: engine.Ready, failingSince: engine.WatchFailingSince, unhealthyAfter: f.UnhealthyAfter}
-	srv, err := startHTTP(f.MetricsAddress, reg, health, rl.serveHTTP, f.Pprof, log)
+	srv, err := listenAndServe(f.MetricsAddress, metricsMux(reg, health, rl.serveHTTP), log)
 	if err != nil {
 		loaded.Close()
 		log.Error().Err(err).Msg("cannot serve metrics (another process on that port? set -metrics-address)")
 		return ExitFailed
 	}
-	err = engine.Run(ctx)
-	if srv != nil {
-		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = srv.Shutdown(shutCtx)
-		cancel()
+	defer shutdown(ctx, srv)
+	if f.Pprof {
+		prof, err := listenAndServe(f.PprofAddress, pprofMux(), log)
+		if err != nil {
+			loaded.Close()
+			log.Error().Err(err).Msg("cannot serve profiles (another process on that port? set -pprof-address)")
+			return ExitFailed
+		}
+		defer shutdown(ctx, prof)
 	}
+	err = engine.Run(ctx)
 	if err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return ExitFailed
@@ -172,9 +180,30 @@ func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(zerolog.TraceLevel).With().Timestamp().Logger()
 }
 
-// startHTTP serves /metrics, /healthz, /readyz, POST /-/reload (and pprof
-// when asked) on addr; nil when addr is empty.
-func startHTTP(addr string, reg *prometheus.Registry, health probes, reload http.HandlerFunc, withPprof bool, log zerolog.Logger) (*http.Server, error) {
+// metricsMux serves /metrics, /healthz, /readyz and POST /-/reload.
+func metricsMux(reg *prometheus.Registry, health probes, reload http.HandlerFunc) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/-/reload", reload)
+	mux.HandleFunc("/healthz", health.healthz)
+	mux.HandleFunc("/readyz", health.readyz)
+	return mux
+}
+
+// pprofMux serves Go's profiles under /debug/pprof/.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// listenAndServe serves h on addr in the background; nil when addr is
+// empty. The listener is open when it returns, so a port in use fails
+// here.
+func listenAndServe(addr string, h http.Handler, log zerolog.Logger) (*http.Server, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -182,24 +211,23 @@ func startHTTP(addr string, reg *prometheus.Registry, health probes, reload http
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	if withPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/-/reload", reload)
-	mux.HandleFunc("/healthz", health.healthz)
-	mux.HandleFunc("/readyz", health.readyz)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Str("address", addr).Msg("metrics server failed")
+			log.Error().Err(err).Str("address", addr).Msg("HTTP server failed")
 		}
 	}()
 	return srv, nil
+}
+
+// shutdown stops srv (nil: nothing), giving requests in flight 2 s.
+func shutdown(ctx context.Context, srv *http.Server) {
+	if srv == nil {
+		return
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
 }
 
 // probes answer the kubelet's liveness and readiness probes.

@@ -11,18 +11,23 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -188,51 +193,160 @@ func TestChartRefusesContradictions(t *testing.T) {
 	}
 }
 
+// chartTestValues route every event to stdout twice: as it is, and
+// through a grouping receiver, so the group state is written too.
+const chartTestValues = `config:
+  route:
+    routes:
+      - match:
+          - receiver: out
+          - receiver: grouped
+  receivers:
+    - name: out
+      stdout: {}
+    - name: grouped
+      stdout: {}
+      group: {by: [reason], wait: 100ms, interval: 1s}
+`
+
 // The chart's objects are accepted by a real API server, and eventide run
 // with the chart's ServiceAccount token (not the test user) watches,
-// enriches and delivers: the chart's RBAC is enough. Run twice: cluster-wide
-// with one replica, and namespaced with two (leader election).
+// enriches, delivers, checkpoints and keeps group state: the chart's RBAC
+// is enough. And it is no more: the token cannot change the route file's
+// ConfigMap or any other it does not own. Run twice: cluster-wide with one
+// replica, and namespaced with two (leader election), where the leader is
+// killed and the standby takes over under the same Role.
 func TestChartRBACIsEnough(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte(chartTestValues), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		name string
-		args []string
+		name     string
+		args     []string
+		failover bool
 	}{
-		{"cluster-wide", nil},
-		{"namespaced-with-leader-election", []string{"--set", "rbac.clusterWide=false,replicas=2"}},
+		{"cluster-wide", nil, false},
+		{"namespaced-with-leader-election", []string{"--set", "rbac.clusterWide=false,replicas=2"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ns := "chart-" + c.name[:10]
 			w := setupNamespace(t, ns)
-			objs := renderChart(t, ns, c.args...)
+			objs := renderChart(t, ns, append([]string{"-f", values}, c.args...)...)
 			if skipped := applyObjects(t, ns, objs, false); len(skipped) > 0 {
 				t.Fatalf("default chart objects of unknown kinds: %v", skipped)
 			}
 			kubeconfig := serviceAccountKubeconfig(t, ns, findObject(t, objs, "ServiceAccount", "eventide").GetName())
 			conf := dataPathsIn(t, renderedConfig(t, objs))
 			t.Setenv("POD_NAMESPACE", ns)
-			stdout := &testenv.SyncBuffer{}
-			stderr := &testenv.SyncBuffer{}
-			p, err := testenv.StartEventide(context.Background(), eventideBinary(t), conf, kubeconfig, stdout, stderr)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, stderr)
+			start := func() (*testenv.Process, *testenv.SyncBuffer, *testenv.SyncBuffer) {
+				stdout, stderr := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
+				p, err := testenv.StartEventide(context.Background(), eventideBinary(t), conf, kubeconfig, stdout, stderr)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, stderr)
+				}
+				t.Cleanup(p.Stop)
+				return p, stdout, stderr
 			}
-			defer p.Stop()
-			ev := testenv.PodEvent(w.Pods[0], "chart-"+c.name, "Warning", "BackOff", "Back-off restarting failed container")
-			createEvent(t, ev)
-			if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool {
-				return strings.Contains(stdout.String(), ev.Name)
-			}); err != nil {
-				t.Fatalf("event not delivered with the chart's RBAC (%v); logs:\n%s", err, stderr)
+			delivered := func(stdout, stderr *testenv.SyncBuffer, name string) {
+				t.Helper()
+				ev := testenv.PodEvent(w.Pods[0], name, "Warning", "BackOff", "Back-off restarting failed container")
+				createEvent(t, ev)
+				if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool {
+					return strings.Contains(stdout.String(), ev.Name)
+				}); err != nil {
+					t.Fatalf("event not delivered with the chart's RBAC (%v); logs:\n%s", err, stderr)
+				}
 			}
+			p, stdout, stderr := start()
+			delivered(stdout, stderr, "chart-"+c.name)
 			if !strings.Contains(stdout.String(), `"owner":"team-`+ns) {
 				t.Errorf("event delivered without its pod's labels: the chart's RBAC does not cover enrichment:\n%s", stdout)
 			}
-			for _, denied := range []string{"forbidden", "Forbidden"} {
-				if strings.Contains(stderr.String(), denied) && c.name == "cluster-wide" {
-					t.Errorf("a request was forbidden with the cluster-wide chart RBAC:\n%s", stderr)
+			if c.name == "cluster-wide" && strings.Contains(strings.ToLower(stderr.String()), "forbidden") {
+				t.Errorf("a request was forbidden with the cluster-wide chart RBAC:\n%s", stderr)
+			}
+			role := findObject(t, objs, "Role", "eventide")
+			checkpoint, groups := roleResourceNames(t, role, "configmaps")
+			sa := saClient(t, kubeconfig)
+			for _, name := range []string{checkpoint, groups} {
+				if err := testenv.PollUntil(waitCtx(t), 50*time.Millisecond, func() bool {
+					cm, err := sa.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+					return err == nil && len(cm.Data) > 0
+				}); err != nil {
+					t.Errorf("ConfigMap %s (named in the chart's Role) never written by eventide: %v\n%s", name, err, stderr)
 				}
 			}
+			cannotUpdateConfigMaps(t, sa, ns, findObject(t, objs, "ConfigMap", "eventide").GetName())
+			if !c.failover {
+				return
+			}
+			_, standbyOut, standbyLogs := start()
+			if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := testenv.PollUntil(waitCtx(t), 50*time.Millisecond, func() bool {
+				return strings.Contains(standbyLogs.String(), "leading: delivering events")
+			}); err != nil {
+				t.Fatalf("the standby never took over with the chart's Role (%v):\n%s", err, standbyLogs)
+			}
+			delivered(standbyOut, standbyLogs, "chart-after-failover")
 		})
+	}
+}
+
+// roleResourceNames is the two resourceNames of role's rule on resource:
+// the checkpoint's and the group state's.
+func roleResourceNames(t *testing.T, role *unstructured.Unstructured, resource string) (string, string) {
+	t.Helper()
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		names, _, _ := unstructured.NestedStringSlice(rule, "resourceNames")
+		res, _, _ := unstructured.NestedStringSlice(rule, "resources")
+		if slices.Contains(res, resource) && len(names) == 2 {
+			return names[0], names[1]
+		}
+	}
+	t.Fatalf("the chart's Role names no two %s: %v", resource, rules)
+	return "", ""
+}
+
+func saClient(t *testing.T, kubeconfig string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// cannotUpdateConfigMaps checks that the ServiceAccount's token can change
+// neither the route file's ConfigMap nor one it has nothing to do with.
+func cannotUpdateConfigMaps(t *testing.T, sa kubernetes.Interface, ns, routeConfigMap string) {
+	t.Helper()
+	ctx := context.Background()
+	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: ns}, Data: map[string]string{"a": "b"}}
+	if _, err := cluster.CS.CoreV1().ConfigMaps(ns).Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{routeConfigMap, "unrelated"} {
+		cm, err := cluster.CS.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.Data["config.yaml"] = "route: {}"
+		if _, err := sa.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("updating ConfigMap %s with eventide's token: %v, want forbidden", name, err)
+		}
+		patch := []byte(`{"data":{"config.yaml":"route: {}"}}`)
+		if _, err := sa.CoreV1().ConfigMaps(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("patching ConfigMap %s with eventide's token: %v, want forbidden", name, err)
+		}
 	}
 }
 

@@ -329,9 +329,9 @@ type LoadOptions struct {
 
 // LoadFile reads and checks the configuration at path.
 func LoadFile(path string, opts LoadOptions) (*Loaded, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadConfigFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Load(b, opts)
 }

@@ -106,3 +106,24 @@ receivers:
 {{- define "eventide.metricPrefix" -}}
 {{- get (.Values.config | default dict) "metricsNamePrefix" | default "eventide" | trimSuffix "_" }}
 {{- end }}
+
+{{/*
+The names of eventide's own objects, as eventide derives them from the
+rendered route file (pkg/exporter/config.go): the Lease is
+leaderElectionID (default eventide), the checkpoint ConfigMap
+checkpoint.name (default <leaderElectionID>-checkpoint), the group state
+<checkpoint name>-groups. The Role grants access to these names only.
+*/}}
+{{- define "eventide.leaseName" -}}
+{{- $le := get (include "eventide.config" . | fromYaml) "leaderElection" | default dict }}
+{{- get $le "leaderElectionID" | default "eventide" }}
+{{- end }}
+
+{{- define "eventide.checkpointName" -}}
+{{- $cp := get (include "eventide.config" . | fromYaml) "checkpoint" | default dict }}
+{{- get $cp "name" | default (printf "%s-checkpoint" (include "eventide.leaseName" .)) }}
+{{- end }}
+
+{{- define "eventide.groupStateName" -}}
+{{- printf "%s-groups" (include "eventide.checkpointName" .) }}
+{{- end }}

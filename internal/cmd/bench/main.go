@@ -294,8 +294,14 @@ func run(o options, exporter string) (result, error) {
 		return testenv.StartEventide(ctx, binary, config, cp.ExporterKubeconfig, io.Discard, logFile, extra...)
 	}
 	var extra []string
+	pprofURL := ""
 	if o.cpuProfile != "" && exporter == "eventide" {
-		extra = append(extra, "-pprof")
+		port, err := testenv.FreePort()
+		if err != nil {
+			return result{}, err
+		}
+		pprofURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+		extra = append(extra, "-pprof", "-pprof-address", strings.TrimPrefix(pprofURL, "http://"))
 	}
 	proc, err := start(extra...)
 	if err != nil {
@@ -428,7 +434,7 @@ func run(o options, exporter string) (result, error) {
 	profDone := make(chan error, 1)
 	if o.cpuProfile != "" && exporter == "eventide" {
 		go func() {
-			profDone <- fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", proc.MetricsURL, int(o.duration.Seconds())), o.cpuProfile)
+			profDone <- fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pprofURL, int(o.duration.Seconds())), o.cpuProfile)
 		}()
 	} else {
 		profDone <- nil
@@ -484,7 +490,7 @@ func run(o options, exporter string) (result, error) {
 	rss, _ := proc.PeakRSSBytes()
 	anon, file, _ := proc.RSSSplit()
 	if o.cpuProfile != "" && exporter == "eventide" {
-		if err := fetch(proc.MetricsURL+"/debug/pprof/heap", o.cpuProfile+".heap"); err != nil {
+		if err := fetch(pprofURL+"/debug/pprof/heap", o.cpuProfile+".heap"); err != nil {
 			fmt.Fprintln(os.Stderr, "heap profile:", err)
 		}
 	}
