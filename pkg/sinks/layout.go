@@ -47,6 +47,9 @@ func (l *Layout) Render(ev *event.EnhancedEvent) ([]byte, error) {
 	if err := l.root.write(&buf, ev); err != nil {
 		return nil, err
 	}
+	if buf.Len() > MaxRenderBytes {
+		return nil, &TemplateError{Err: fmt.Errorf("layout output is %d bytes, over MaxRenderBytes (%d)", buf.Len(), MaxRenderBytes)}
+	}
 	return buf.Bytes(), nil
 }
 

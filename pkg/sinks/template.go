@@ -9,29 +9,7 @@ import (
 	"text/template"
 
 	"github.com/eventide/eventide/pkg/kube/event"
-
-	"github.com/Masterminds/sprig/v3"
 )
-
-// funcMap is sprig's hermetic function map (no env, expandenv or DNS), plus
-// sprig's clock and random helpers, which read no secrets. Built once.
-var funcMap = func() template.FuncMap {
-	fm := sprig.HermeticTxtFuncMap()
-	all := sprig.TxtFuncMap()
-	for _, name := range []string{
-		"now", "date", "dateInZone", "date_in_zone", "dateModify", "date_modify",
-		"htmlDate", "htmlDateInZone", "uuidv4",
-		"randAlphaNum", "randAlpha", "randAscii", "randNumeric",
-	} {
-		if f, ok := all[name]; ok {
-			fm[name] = f
-		}
-	}
-	for _, banned := range []string{"env", "expandenv", "getHostByName"} {
-		delete(fm, banned)
-	}
-	return fm
-}()
 
 // FuncNames lists the functions templates may call, for documentation.
 func FuncNames() []string {
@@ -98,13 +76,37 @@ func (t *Template) renderTo(buf *bytes.Buffer, ev *event.EnhancedEvent) error {
 		buf.WriteString(t.constant)
 		return nil
 	}
+	start := buf.Len()
 	if t.fast != nil && executeFast(buf, t.fast, ev) {
+		if buf.Len()-start > MaxRenderBytes {
+			buf.Truncate(start)
+			return &TemplateError{Err: errRenderTooLarge}
+		}
 		return nil
 	}
-	if err := t.tmpl.Execute(buf, ev); err != nil {
+	if err := t.tmpl.Execute(boundedWriter{buf: buf, max: start + MaxRenderBytes}, ev); err != nil {
+		if errors.Is(err, errRenderTooLarge) {
+			return &TemplateError{Err: errRenderTooLarge}
+		}
 		return &TemplateError{Err: cleanTemplateError(err)}
 	}
 	return nil
+}
+
+var errRenderTooLarge = fmt.Errorf("output over %d bytes (MaxRenderBytes)", MaxRenderBytes)
+
+// boundedWriter writes into buf until it would hold more than max bytes;
+// text/template stops at the first failed write.
+type boundedWriter struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (w boundedWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > w.max {
+		return 0, errRenderTooLarge
+	}
+	return w.buf.Write(p)
 }
 
 // TemplateError is a template that failed while rendering an event.
