@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/eventide/eventide/internal/testenv"
 )
 
@@ -89,4 +92,41 @@ receivers:
 	notes := len(posts) + len(updates)
 	t.Logf("crash loop with a SIGKILL: %d occurrences, %d posts + %d edits = %.0f notifications per 1000 events (one per event without grouping)",
 		occurrences, len(posts), len(updates), 1000*float64(notes)/float64(occurrences))
+}
+
+// A corrupt group-state ConfigMap does not keep eventide from starting:
+// the state is kept aside in a copy, and delivery goes on.
+func TestCorruptGroupStateKeptAside(t *testing.T) {
+	ns := "e2e-groupstate"
+	w := setupNamespace(t, ns)
+	rec := testenv.NewRecorder()
+	defer rec.Close()
+	config := durableConfig(t, ns, rec.URL, "")
+	groups := checkpointName(t) + "-groups"
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: groups, Namespace: testenv.ExporterNamespace},
+		Data: map[string]string{"format": "1", "groups.json": "{not json"}}
+	if _, err := cluster.CS.CoreV1().ConfigMaps(testenv.ExporterNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, logs := startProcess(t, config, "corrupt-state")
+	if !strings.Contains(logs.String(), "group state unreadable: kept aside") {
+		t.Errorf("no log saying the state was kept aside:\n%s", logs)
+	}
+	list, err := cluster.CS.CoreV1().ConfigMaps(testenv.ExporterNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := false
+	for _, c := range list.Items {
+		kept = kept || (strings.HasPrefix(c.Name, groups+"-corrupt-") && c.Data["groups.json"] == "{not json")
+	}
+	if !kept {
+		t.Errorf("no ConfigMap %s-corrupt-* holding the unreadable state", groups)
+	}
+	ev := testenv.PodEvent(w.Pods[0], "after-corrupt-state", "Warning", "BackOff", "Back-off restarting failed container")
+	createEvent(t, ev)
+	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 1 }); err != nil {
+		t.Fatalf("nothing delivered after starting on a corrupt group state: %v", err)
+	}
 }

@@ -3,8 +3,10 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube"
@@ -39,6 +41,14 @@ func (e *Engine) newGroupStates(ctx context.Context, cfg *Config) (*groupStates,
 		return nil, fmt.Errorf("cannot build the group state store: %w", err)
 	}
 	data, err := store.Load(ctx)
+	if corrupt := (*kube.CorruptStateError)(nil); errors.As(err, &corrupt) {
+		// Unreadable state must not keep eventide from starting (it may
+		// not even group any more): keep a copy, start afresh.
+		aside, asideErr := store.KeepAside(ctx, corrupt.Data, time.Now())
+		e.log.Error().Err(err).Str("keptAs", aside).AnErr("keepAsideError", asideErr).
+			Msg("group state unreadable: kept aside, groups start afresh (earlier messages are not edited again)")
+		data, err = map[string]json.RawMessage{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the group state: %w", err)
 	}

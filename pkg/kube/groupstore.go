@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -33,7 +34,19 @@ func NewGroupStore(cfg *rest.Config, namespace, name string) (*GroupStore, error
 	return &GroupStore{cm: cm}, nil
 }
 
-// Load reads every receiver's state; none stored is not an error.
+// CorruptStateError is a stored group state that cannot be read: of
+// another format, or not JSON. Data is what the ConfigMap held, to keep
+// aside.
+type CorruptStateError struct {
+	Err  error
+	Data map[string]string
+}
+
+func (e *CorruptStateError) Error() string { return e.Err.Error() }
+func (e *CorruptStateError) Unwrap() error { return e.Err }
+
+// Load reads every receiver's state; none stored is not an error. A state
+// that cannot be read is a *CorruptStateError.
 func (s *GroupStore) Load(ctx context.Context) (map[string]json.RawMessage, error) {
 	data, err := s.cm.read(ctx)
 	if err != nil {
@@ -42,15 +55,26 @@ func (s *GroupStore) Load(ctx context.Context) (map[string]json.RawMessage, erro
 	switch v := data[formatKey]; v {
 	case "", groupsFormat:
 	default:
-		return nil, fmt.Errorf("group state %s: format %q was written by another eventide version (this one reads %q); delete the ConfigMap to start afresh", s.cm, v, groupsFormat)
+		return nil, &CorruptStateError{Data: data, Err: fmt.Errorf("group state %s: format %q was written by another eventide version (this one reads %q)", s.cm, v, groupsFormat)}
 	}
 	out := map[string]json.RawMessage{}
 	if raw := data[groupsKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &out); err != nil {
-			return nil, fmt.Errorf("group state %s: %w", s.cm, err)
+			return nil, &CorruptStateError{Data: data, Err: fmt.Errorf("group state %s: %w", s.cm, err)}
 		}
 	}
 	return out, nil
+}
+
+// KeepAside copies data to a new ConfigMap, <name>-corrupt-<UTC time>,
+// before the state is written afresh, and returns its name.
+func (s *GroupStore) KeepAside(ctx context.Context, data map[string]string, now time.Time) (string, error) {
+	aside := &configMapStore{cs: s.cm.cs, namespace: s.cm.namespace, component: s.cm.component + "-corrupt",
+		name: s.cm.name + "-corrupt-" + now.UTC().Format("20060102-150405")}
+	if err := aside.write(ctx, data); err != nil {
+		return "", err
+	}
+	return aside.String(), nil
 }
 
 // Save writes every receiver's state, refusing more than

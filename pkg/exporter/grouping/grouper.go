@@ -102,7 +102,7 @@ func New(inner sinks.Sink, cfg Config, opts Options) *Grouper {
 	g := &Grouper{inner: inner, cfg: cfg, key: cfg.KeyFunc(), opts: opts,
 		groups: map[string]*group{}, wake: make(chan struct{}, 1), done: make(chan struct{}), logs: map[string]time.Time{}}
 	g.upd, _ = inner.(sinks.Updater)
-	g.restore(opts.Restored)
+	g.restore(opts.Restored, time.Now())
 	return g
 }
 

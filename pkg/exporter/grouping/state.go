@@ -55,8 +55,10 @@ func (grp *group) state() State {
 }
 
 // restore rebuilds the groups of a stored state; what does not parse is
-// logged and dropped (the groups start afresh).
-func (g *Grouper) restore(raw []byte) {
+// logged and dropped (the groups start afresh). Stored state is not
+// trusted: at most maxGroups groups, the most recently active, are kept,
+// and times in the future are taken as now, so every group expires.
+func (g *Grouper) restore(raw []byte, now time.Time) {
 	if len(raw) == 0 {
 		return
 	}
@@ -64,6 +66,21 @@ func (g *Grouper) restore(raw []byte) {
 	if err := json.Unmarshal(raw, &states); err != nil {
 		g.opts.Log.Warn().Err(err).Msg("stored group state unreadable; groups start afresh")
 		return
+	}
+	clamped := 0
+	for i := range states {
+		for _, t := range []*time.Time{&states[i].LastPost, &states[i].LastSent, &states[i].LastArrival, &states[i].FirstSeen, &states[i].LastSeen} {
+			if t.After(now) {
+				*t = now
+				clamped++
+			}
+		}
+	}
+	sort.SliceStable(states, func(i, j int) bool { return states[i].LastArrival.After(states[j].LastArrival) })
+	if n := len(states) - g.cfg.MaxGroups; n > 0 || clamped > 0 {
+		g.opts.Log.Warn().Int("dropped", max(n, 0)).Int("stored", len(states)).Int("maxGroups", g.cfg.MaxGroups).
+			Int("futureTimes", clamped).Msg("stored group state beyond bounds: groups past maxGroups dropped, future times taken as now")
+		states = states[:min(len(states), g.cfg.MaxGroups)]
 	}
 	for _, st := range states {
 		grp := &group{key: st.Key, objects: map[string]struct{}{}, counts: maps.Clone(st.Counts),
