@@ -423,12 +423,16 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	}
 	templates := map[*yaml.Node]bool{}
 	templateNodes(root, configType, false, templates)
-	substituteEnv(root, "", lookup, templates, &errs)
+	envVars := map[int]string{} // line → the ${VAR}s substituted there
+	substituteEnv(root, "", lookup, templates, envVars, &errs)
 	warnings = append(warnings, migrate(root, lookup)...)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
 	paths := map[int]string{}
 	nodePaths(root, "", paths)
+	for line, vars := range envVars {
+		paths[line] += " from " + vars // a type error there names them
+	}
 	if err := root.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {

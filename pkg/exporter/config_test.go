@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/eventide/eventide/internal/testenv"
+	kevent "github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/webhook"
@@ -279,5 +281,46 @@ func TestMigrationWarnings(t *testing.T) {
 	}
 	if l.Config.MaxEventAge() != time.Minute || l.Config.LogLevel != "fatal" {
 		t.Errorf("config %+v", l.Config)
+	}
+}
+
+// ${VAR} works in integer, boolean and duration keys, as "in any value"
+// says: the substituted text is parsed as the key's type. A value that is
+// not of that type is an error naming the key and the variable, never the
+// value.
+func TestEnvInTypedKeys(t *testing.T) {
+	const conf = `checkpoint:
+  enabled: ${CP}
+route:
+  match:
+    - receiver: d
+      minCount: ${MIN}
+receivers:
+  - name: d
+    stdout: {}
+    delivery:
+      queueSize: ${QS}
+      timeout: ${TIMEOUT}
+`
+	l, err := Load([]byte(conf), testLoadOptions(map[string]string{"CP": "false", "MIN": "3", "QS": "42", "TIMEOUT": "7s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Config.Checkpoint.On() || l.Config.Receivers[0].Delivery.QueueSize != 42 || l.Config.Receivers[0].Delivery.Timeout != 7*time.Second ||
+		l.Config.Route.Match[0].MinCount != 3 {
+		t.Errorf("substituted values not applied: checkpoint %+v, delivery %+v, match %+v", l.Config.Checkpoint, l.Config.Receivers[0].Delivery, l.Config.Route.Match[0])
+	}
+	_, err = Load([]byte(conf), testLoadOptions(map[string]string{"CP": "false", "MIN": "3", "QS": "s3cr3t-value", "TIMEOUT": "7s"}))
+	if err == nil || !strings.Contains(err.Error(), "queueSize from ${QS} (line 11): a string where an integer is expected") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a non-integer ${QS}: %v; want the key and variable named, not the value", err)
+	}
+	// A template leaf stays text.
+	l, err = Load([]byte("route: {match: [{receiver: d}]}\nreceivers:\n  - name: d\n    stdout:\n      layout:\n        n: ${N}\n"), testLoadOptions(map[string]string{"N": "5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Receivers[0].Sink.(sinks.Previewer).Preview(&kevent.EnhancedEvent{})
+	if b, _ := json.Marshal(p); err != nil || !strings.Contains(string(b), `"n":"5"`) {
+		t.Errorf("a layout leaf from ${N} = %s, %v; want the string \"5\"", b, err)
 	}
 }

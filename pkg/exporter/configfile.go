@@ -30,7 +30,7 @@ func ReadConfigFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	if len(b) > MaxConfigBytes {
-		return nil, &ConfigError{Errs: []error{fmt.Errorf("config is over %d bytes (MaxConfigBytes): a route file is normally a few KB", MaxConfigBytes)}}
+		return nil, &ConfigError{Errs: []error{fmt.Errorf("config has more than %d bytes; the limit is %d (MaxConfigBytes): a route file is normally a few KB", MaxConfigBytes, MaxConfigBytes)}}
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@ package exporter
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,15 +146,20 @@ func join(path, key string) string {
 // error: an empty API key is better caught at load. In a template (a node
 // of templates), a value is literal text: {{ or }} in a secret neither
 // breaks the template nor shows in its errors.
-func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), templates map[*yaml.Node]bool, errs *[]error) {
+//
+// Outside templates, an unquoted value is typed by what it became, as
+// when the old tool expanded the file before parsing it: `port: ${PORT}`
+// is an integer when PORT is 8080. vars records, per line, the variables
+// substituted there, so a type error names them (never their value).
+func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), templates map[*yaml.Node]bool, vars map[int]string, errs *[]error) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			substituteEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, templates, errs)
+			substituteEnv(n.Content[i+1], join(path, n.Content[i].Value), lookup, templates, vars, errs)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			substituteEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, templates, errs)
+			substituteEnv(c, fmt.Sprintf("%s[%d]", path, i), lookup, templates, vars, errs)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
@@ -168,9 +174,16 @@ func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool)
 			*errs = append(*errs, fmt.Errorf("%s (line %d): %w", path, n.Line, err))
 			return
 		}
+		if !templates[n] && n.Style == 0 && n.Tag == "!!str" {
+			n.Tag = "" // resolved again from the substituted text
+			vars[n.Line] = strings.Join(envRefRE.FindAllString(n.Value, -1), ", ")
+		}
 		n.Value = v
 	}
 }
+
+// envRefRE finds the ${NAME} references of a value.
+var envRefRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // templateLiteral writes v so that a template prints it as it is.
 func templateLiteral(v string) string {

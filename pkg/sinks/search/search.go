@@ -94,11 +94,15 @@ func (c *Config) Build(path string, perform Perform) (*Sink, error) {
 }
 
 // Transport is the HTTP transport of c's TLS settings. It warns about
-// what is set but does not do what it says: TLS verification off, and the
-// old mapping type.
+// what is set but does not do what it says: TLS verification off, the
+// old mapping type, and an index that indexFormat overrides.
 func (c *Config) Transport(path string, deps sinks.Deps) (*http.Transport, error) {
 	if c.Type != "" {
 		deps.Log.Warn().Str("receiver_path", path).Msg("type is ignored: mapping types were removed in Elasticsearch 7 and OpenSearch")
+	}
+	if c.Index != "" && c.IndexFormat != "" {
+		deps.Log.Warn().Str("receiver_path", path).Str("indexFormat", c.IndexFormat).
+			Msg("index and indexFormat are both set: indexFormat wins, as in kubernetes-event-exporter; remove index")
 	}
 	tc, err := c.TLS.Build(path + ".tls")
 	if err != nil {
@@ -259,14 +263,13 @@ type indexName struct {
 	parts []string // even: literal; odd: a time layout
 }
 
-// parseIndex reads index or indexFormat ("kube-events-{2006-01-02}").
+// parseIndex reads index or indexFormat ("kube-events-{2006-01-02}");
+// with both, indexFormat (the old tool's README set both).
 func parseIndex(index, format string) (indexName, error) {
 	switch {
-	case index != "" && format != "":
-		return indexName{}, errors.New("index and indexFormat: set one")
 	case index == "" && format == "":
 		return indexName{}, errors.New("index: required (or indexFormat, such as kube-events-{2006-01-02})")
-	case index != "":
+	case format == "": // both set: indexFormat wins, as in kubernetes-event-exporter
 		if strings.ContainsAny(index, "{}") {
 			return indexName{}, fmt.Errorf("index: %q has braces: use indexFormat for a name from the event's time", index)
 		}

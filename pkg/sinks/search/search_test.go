@@ -1,9 +1,14 @@
 package search
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/sinks"
 )
 
 func TestIndexNames(t *testing.T) {
@@ -14,7 +19,7 @@ func TestIndexNames(t *testing.T) {
 		{"", "{2006}.{01}-events", "2026.11-events", ""},
 		{"", "kube-{2006", "", "{ without }"},
 		{"", "kube-}x", "", "} without {"},
-		{"a", "b-{2006}", "", "set one"},
+		{"a", "b-{2006}", "b-2026", ""}, // indexFormat wins, as in the old tool
 		{"", "", "", "index: required"},
 		{"kube-{2006}", "", "", "use indexFormat"},
 	} {
@@ -29,5 +34,18 @@ func TestIndexNames(t *testing.T) {
 		case n.at(at) != c.want:
 			t.Errorf("%q %q: %s, want %s", c.index, c.format, n.at(at), c.want)
 		}
+	}
+}
+
+// Both index and indexFormat (the old tool's README example) load, with a
+// warning that says indexFormat wins.
+func TestIndexAndIndexFormatWarns(t *testing.T) {
+	var logs bytes.Buffer
+	c := Config{Index: "kube-events", IndexFormat: "kube-events-{2006-01-02}"}
+	if _, err := c.Transport("receivers[0].elasticsearch", sinks.Deps{Log: zerolog.New(&logs)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "indexFormat wins") {
+		t.Errorf("no warning saying which wins: %s", logs.String())
 	}
 }
