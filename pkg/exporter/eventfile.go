@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/eventide/eventide/pkg/kube/event"
@@ -44,6 +48,9 @@ func ReadEvents(r io.Reader, fn func(*event.EnhancedEvent) error) error {
 // eachEvent calls fn for the event, list items or dead-letter record raw holds.
 func eachEvent(raw json.RawMessage, fn func(*event.EnhancedEvent) error) error {
 	raw = bytes.TrimSpace(raw)
+	if err := checkNesting(raw); err != nil {
+		return err
+	}
 	switch {
 	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
 		return nil // an empty YAML document
@@ -92,12 +99,21 @@ func eachItem(items []json.RawMessage, fn func(*event.EnhancedEvent) error) erro
 }
 
 // decodeEvent reads one event: a core/v1 Event whose involvedObject may
-// carry eventide's enrichment.
+// carry eventide's enrichment, or an events.k8s.io/v1 Event (note,
+// regarding, series), read as the API server shows it through core/v1.
 func decodeEvent(raw json.RawMessage) (*event.EnhancedEvent, error) {
 	var ev event.EnhancedEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(ev.APIVersion, eventsv1.GroupName+"/") {
+		var v1 eventsv1.Event
+		if err := json.Unmarshal(raw, &v1); err != nil {
+			return nil, err
+		}
+		return event.NewEnhancedEvent(coreFromEventsV1(&v1), ""), nil
+	}
+	ev.Count = event.EventCount(&ev.Event)
 	if ev.Kind != "" && ev.Kind != "Event" {
 		return nil, fmt.Errorf("a %s, not an Event", ev.Kind)
 	}
@@ -108,4 +124,57 @@ func decodeEvent(raw json.RawMessage) (*event.EnhancedEvent, error) {
 	ev.Event.InvolvedObject = ev.InvolvedObject.ObjectReference
 	ev.ManagedFields = nil
 	return &ev, nil
+}
+
+// coreFromEventsV1 is e as the API server serves it through core/v1.
+func coreFromEventsV1(e *eventsv1.Event) *corev1.Event {
+	out := &corev1.Event{
+		TypeMeta:            metav1.TypeMeta{Kind: "Event", APIVersion: "v1"},
+		ObjectMeta:          e.ObjectMeta,
+		InvolvedObject:      e.Regarding,
+		Related:             e.Related,
+		Reason:              e.Reason,
+		Message:             e.Note,
+		Type:                e.Type,
+		Action:              e.Action,
+		EventTime:           e.EventTime,
+		ReportingController: e.ReportingController,
+		ReportingInstance:   e.ReportingInstance,
+		Source:              e.DeprecatedSource,
+		FirstTimestamp:      e.DeprecatedFirstTimestamp,
+		LastTimestamp:       e.DeprecatedLastTimestamp,
+		Count:               e.DeprecatedCount,
+	}
+	if e.Series != nil {
+		out.Series = &corev1.EventSeries{Count: e.Series.Count, LastObservedTime: e.Series.LastObservedTime}
+	}
+	return out
+}
+
+// maxEventNesting bounds how deep a recorded event's JSON nests: a real
+// event is a few levels deep; a forged one 5 000 deep took seconds.
+const maxEventNesting = 64
+
+// checkNesting refuses JSON nested deeper than maxEventNesting, in one
+// pass over the bytes.
+func checkNesting(raw []byte) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"' || escaped
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxEventNesting {
+				return fmt.Errorf("nested more than %d levels deep: not an event", maxEventNesting)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }

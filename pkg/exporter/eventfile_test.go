@@ -57,3 +57,48 @@ func TestReadEventsRefusesWhatIsNotAnEvent(t *testing.T) {
 		}
 	}
 }
+
+// An events.k8s.io/v1 Event (what the scheduler writes) reads as the API
+// server shows it through core/v1, and .Count is the effective count, from
+// series.count, in either shape.
+func TestReadEventsV1AndEffectiveCount(t *testing.T) {
+	const in = `{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"web-1.1","namespace":"shop","uid":"u1"},
+"regarding":{"kind":"Pod","namespace":"shop","name":"web-1"},"note":"0/3 nodes are available: 3 Insufficient memory.",
+"reason":"FailedScheduling","type":"Warning","reportingController":"default-scheduler","reportingInstance":"s-1",
+"eventTime":"2026-11-30T10:00:00.000000Z","series":{"count":5,"lastObservedTime":"2026-11-30T10:04:00.000000Z"},"action":"Scheduling"}
+{"apiVersion":"v1","kind":"Event","metadata":{"name":"web-1.2","namespace":"shop"},"involvedObject":{"kind":"Pod","name":"web-1"},"reason":"FailedScheduling","series":{"count":7}}
+{"apiVersion":"v1","kind":"Event","metadata":{"name":"web-1.3","namespace":"shop"},"involvedObject":{"kind":"Pod","name":"web-1"},"reason":"Pulled"}
+`
+	var got []*event.EnhancedEvent
+	if err := ReadEvents(strings.NewReader(in), func(ev *event.EnhancedEvent) error { got = append(got, ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d events", len(got))
+	}
+	v1 := got[0]
+	if v1.Count != 5 || v1.Message != "0/3 nodes are available: 3 Insufficient memory." || v1.InvolvedObject.Name != "web-1" ||
+		v1.Event.InvolvedObject.Name != "web-1" || v1.ReportingController != "default-scheduler" || v1.Series == nil || v1.UID != "u1" {
+		t.Errorf("events.k8s.io/v1 event read as %+v", v1.Event)
+	}
+	if got[1].Count != 7 || got[2].Count != 1 {
+		t.Errorf(".Count %d and %d, want 7 (series.count) and 1 (none given)", got[1].Count, got[2].Count)
+	}
+	b, _ := v1.ToJSON()
+	if !strings.Contains(string(b), `"count":5`) {
+		t.Errorf("whole-event JSON without the effective count: %s", b)
+	}
+}
+
+// A forged record nested thousands of levels deep is refused at once.
+func TestReadEventsBoundsNesting(t *testing.T) {
+	deep := strings.Repeat(`{"receiver":"r","event":`, 5000) + `{}` + strings.Repeat(`}`, 5000)
+	err := ReadEvents(strings.NewReader(deep), func(*event.EnhancedEvent) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "nested more than 64") {
+		t.Fatalf("a record nested 5000 deep: %v", err)
+	}
+	ok := `{"metadata":{"name":"a"},"reason":"R","message":"{[\"}\\\"]]]]","involvedObject":{"kind":"Pod"}}`
+	if err := ReadEvents(strings.NewReader(ok), func(*event.EnhancedEvent) error { return nil }); err != nil {
+		t.Errorf("brackets inside strings counted as nesting: %v", err)
+	}
+}

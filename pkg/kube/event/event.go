@@ -83,10 +83,14 @@ type WorkloadReference struct {
 	UID        string `json:"uid,omitempty"`
 }
 
-// NewEnhancedEvent wraps ev with no enrichment.
+// NewEnhancedEvent wraps ev with no enrichment. Its Count is the
+// effective occurrence count (EventCount): events.k8s.io/v1 producers
+// leave count at 0 and count in series.count, and templates, layouts and
+// the whole-event JSON read .Count.
 func NewEnhancedEvent(ev *corev1.Event, clusterName string) *EnhancedEvent {
 	e := &EnhancedEvent{Event: *ev, ClusterName: clusterName}
 	e.Event.ManagedFields = nil
+	e.Count = EventCount(ev)
 	e.InvolvedObject.ObjectReference = ev.InvolvedObject
 	return e
 }
