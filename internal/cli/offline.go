@@ -54,8 +54,10 @@ func loadOffline(ctx context.Context, conf string, stdout, stderr io.Writer, uns
 }
 
 // readEventsFile reads path ("-" or "": standard input) with
-// exporter.ReadEvents.
-func readEventsFile(path string, stdin io.Reader, fn func(*event.EnhancedEvent) error) error {
+// exporter.ReadRecords. Of a file it reads what it held when opened: a
+// replay of the live dead-letter file must not read the dead letters it
+// appends itself.
+func readEventsFile(path string, stdin io.Reader, fn func(ev *event.EnhancedEvent, receiver string) error) error {
 	r := stdin
 	if path != "" && path != "-" {
 		f, err := os.Open(path)
@@ -64,8 +66,11 @@ func readEventsFile(path string, stdin io.Reader, fn func(*event.EnhancedEvent) 
 		}
 		defer f.Close()
 		r = f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			r = io.LimitReader(f, fi.Size())
+		}
 	}
-	if err := exporter.ReadEvents(r, fn); err != nil {
+	if err := exporter.ReadRecords(r, fn); err != nil {
 		return fmt.Errorf("%s: %w", displayName(path), err)
 	}
 	return nil

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,49 +30,74 @@ type ReplayPreview struct {
 	Payload  any    `json:"payload"`
 }
 
+// replayFlags are replay's own settings.
+type replayFlags struct {
+	events, deadLetter string
+	dryRun, all        bool
+	timeout            time.Duration
+}
+
 // Replay sends recorded events through the real receivers: routing,
-// templates, queues, retries and the dead-letter file, but no cluster, no
-// age rule and no checkpoints. With -dry-run it prints what would be sent.
+// templates, queues, retries and a dead-letter file of its own, but no
+// cluster, no age rule and no checkpoints. A dead-letter record goes back
+// to the receiver it names only, unless -all-receivers. With -dry-run it
+// prints what would be sent.
 //
-//	eventide replay -conf config.yaml -events FILE [-dry-run] [-timeout 10m]
+//	eventide replay -conf config.yaml -events FILE [-dry-run] [-all-receivers] [-dead-letter FILE] [-timeout 10m]
 func Replay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var (
-		conf, events string
-		dryRun       bool
-		timeout      time.Duration
+		conf string
+		f    replayFlags
 	)
 	fs := flag.NewFlagSet("eventide replay", flag.ContinueOnError)
 	configFlags(fs, &conf)
-	fs.StringVar(&events, "events", "", "recorded events: JSON lines (the file receiver's output), kubectl get events -o json, a dead-letter file or YAML (- : standard input)")
-	fs.BoolVar(&dryRun, "dry-run", false, "print what each receiver would send (one JSON line per event and receiver) instead of sending")
-	fs.DurationVar(&timeout, "timeout", 10*time.Minute, "how long receivers may take to deliver everything (retries included)")
+	fs.StringVar(&f.events, "events", "", "recorded events: JSON lines (the file receiver's output), kubectl get events -o json, a dead-letter file or YAML (- : standard input); a file is read as it was when the replay started")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print what each receiver would send (one JSON line per event and receiver) instead of sending")
+	fs.BoolVar(&f.all, "all-receivers", false, "route dead-letter records again, to every receiver that matches, instead of only the receiver each names")
+	fs.StringVar(&f.deadLetter, "dead-letter", "", "where this replay's own dead letters go (default: a new file beside deadLetter.path, named in the summary)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long receivers may take to deliver everything (retries included)")
 	if err := parse(fs, args, &conf, stdout, stderr); err != nil {
 		return exitFor(err)
 	}
-	if events == "" {
+	if f.events == "" {
 		fmt.Fprintln(stderr, "eventide replay: -events FILE is required (- for standard input)")
 		return ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o, err := loadOffline(ctx, conf, stdout, stderr, dryRun)
+	o, err := loadOffline(ctx, conf, stdout, stderr, f.dryRun)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitFailed
 	}
 	defer o.loaded.Close()
-	if dryRun {
-		return o.dryRun(events, stdin, stdout, stderr)
+	if f.dryRun {
+		return o.dryRun(f, stdin, stdout, stderr)
 	}
-	return o.replay(ctx, events, stdin, stderr, timeout)
+	return o.replay(ctx, f, stdin, stderr)
 }
 
-func (o *offline) dryRun(events string, stdin io.Reader, stdout, stderr io.Writer) int {
+// replayTo is where a replayed event goes: the receivers its routes pick,
+// or, for a dead-letter record (receiver set) and without -all-receivers,
+// the receiver the record names, if the config still has it.
+func (o *offline) replayTo(ev *event.EnhancedEvent, receiver string, all bool) []string {
+	if receiver == "" || all {
+		receivers, _ := o.route(ev)
+		return receivers
+	}
+	for _, r := range o.loaded.Receivers {
+		if r.Name == receiver {
+			return []string{receiver}
+		}
+	}
+	return nil
+}
+
+func (o *offline) dryRun(f replayFlags, stdin io.Reader, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	err := readEventsFile(events, stdin, func(ev *event.EnhancedEvent) error {
-		receivers, _ := o.route(ev)
-		for _, r := range receivers {
+	err := readEventsFile(f.events, stdin, func(ev *event.EnhancedEvent, receiver string) error {
+		for _, r := range o.replayTo(ev, receiver, f.all) {
 			if err := enc.Encode(ReplayPreview{Event: ev.Namespace + "/" + ev.Name, Receiver: r, Payload: o.preview(r, ev)}); err != nil {
 				return err
 			}
@@ -87,7 +114,7 @@ func (o *offline) dryRun(events string, stdin io.Reader, stdout, stderr io.Write
 // replay runs the receivers as eventide does, with a spool in a temporary
 // folder so that more events than a memory queue holds wait on disk
 // instead of being dropped, and waits until they delivered or gave up.
-func (o *offline) replay(ctx context.Context, events string, stdin io.Reader, stderr io.Writer, timeout time.Duration) int {
+func (o *offline) replay(ctx context.Context, f replayFlags, stdin io.Reader, stderr io.Writer) int {
 	cfg := &o.loaded.Config
 	log := zerolog.New(stderr).With().Timestamp().Str("command", "replay").Logger()
 	spool, err := os.MkdirTemp("", "eventide-replay-")
@@ -97,8 +124,12 @@ func (o *offline) replay(ctx context.Context, events string, stdin io.Reader, st
 	}
 	defer os.RemoveAll(spool)
 	opts := exporter.RuntimeOptions{SpoolDir: spool, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20}
-	if cfg.DeadLetter.Path != "-" {
-		if opts.DeadLetter, err = exporter.NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
+	deadLetter := f.deadLetter
+	if deadLetter == "" && cfg.DeadLetter.Path != "-" {
+		deadLetter = replayDeadLetterPath(cfg.DeadLetter.Path, time.Now())
+	}
+	if deadLetter != "" {
+		if opts.DeadLetter, err = exporter.NewDeadLetter(deadLetter, cfg.DeadLetter.MaxSizeMB); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitFailed
 		}
@@ -112,22 +143,42 @@ func (o *offline) replay(ctx context.Context, events string, stdin io.Reader, st
 	}
 	rt.Start()
 	n := 0
-	readErr := readEventsFile(events, stdin, func(ev *event.EnhancedEvent) error {
+	unknown := 0
+	readErr := readEventsFile(f.events, stdin, func(ev *event.EnhancedEvent, receiver string) error {
 		n++
 		ev.Received = time.Now()
-		receivers, _ := o.route(ev)
-		for _, r := range receivers {
+		to := o.replayTo(ev, receiver, f.all)
+		if receiver != "" && !f.all && len(to) == 0 {
+			unknown++
+		}
+		for _, r := range to {
 			rt.Enqueue(r, ev)
 		}
 		return ctx.Err()
 	})
-	drain, cancel := context.WithTimeout(ctx, timeout)
+	drain, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	rt.Shutdown(drain)
 	if readErr != nil {
 		fmt.Fprintln(stderr, readErr)
 	}
-	return o.summary(stderr, m, n, readErr == nil)
+	status := o.summary(stderr, m, n, readErr == nil)
+	if unknown > 0 {
+		fmt.Fprintf(stderr, "  %d dead-letter records name a receiver this config does not have: not sent (-all-receivers routes them)\n", unknown)
+		status = ExitFailed
+	}
+	if deadLetter != "" {
+		fmt.Fprintf(stderr, "dead letters of this replay: %s\n", deadLetter)
+	}
+	return status
+}
+
+// replayDeadLetterPath is a new file beside the configured dead-letter
+// file, so a replay never appends to the file it may be reading:
+// dead-letter.jsonl → dead-letter.replay-20261202T101500Z.jsonl.
+func replayDeadLetterPath(configured string, now time.Time) string {
+	ext := filepath.Ext(configured)
+	return strings.TrimSuffix(configured, ext) + ".replay-" + now.UTC().Format("20060102T150405Z") + ext
 }
 
 // summary prints each receiver's outcome; the status is 0 only when every

@@ -54,7 +54,7 @@ func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	n, mismatches := 0, 0
-	err = readEventsFile(events, stdin, func(ev *event.EnhancedEvent) error {
+	err = readEventsFile(events, stdin, func(ev *event.EnhancedEvent, _ string) error {
 		n++
 		receivers, routes := o.route(ev)
 		o.loaded.Tree.Observe(ev)

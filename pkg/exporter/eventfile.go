@@ -30,6 +30,13 @@ import (
 // An event with no enrichment routes as if its object had no labels. The
 // error names the document (1-based) that failed.
 func ReadEvents(r io.Reader, fn func(*event.EnhancedEvent) error) error {
+	return ReadRecords(r, func(ev *event.EnhancedEvent, _ string) error { return fn(ev) })
+}
+
+// ReadRecords is ReadEvents that also hands fn the receiver a dead-letter
+// record names ("" for the other shapes): replay sends a dead letter back
+// to that receiver only.
+func ReadRecords(r io.Reader, fn func(ev *event.EnhancedEvent, receiver string) error) error {
 	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
 	for doc := 1; ; doc++ {
 		var raw json.RawMessage
@@ -39,14 +46,15 @@ func ReadEvents(r io.Reader, fn func(*event.EnhancedEvent) error) error {
 			}
 			return fmt.Errorf("document %d: %w", doc, err)
 		}
-		if err := eachEvent(raw, fn); err != nil {
+		if err := eachEvent(raw, "", fn); err != nil {
 			return fmt.Errorf("document %d: %w", doc, err)
 		}
 	}
 }
 
-// eachEvent calls fn for the event, list items or dead-letter record raw holds.
-func eachEvent(raw json.RawMessage, fn func(*event.EnhancedEvent) error) error {
+// eachEvent calls fn for the event, list items or dead-letter record raw
+// holds; receiver is the dead-letter record's.
+func eachEvent(raw json.RawMessage, receiver string, fn func(*event.EnhancedEvent, string) error) error {
 	raw = bytes.TrimSpace(raw)
 	if err := checkNesting(raw); err != nil {
 		return err
@@ -76,22 +84,22 @@ func eachEvent(raw json.RawMessage, fn func(*event.EnhancedEvent) error) error {
 	case shape.Kind == "List" || shape.Kind == "EventList":
 		return eachItem(shape.Items, fn)
 	case shape.Receiver != nil && len(shape.Event) > 0:
-		return eachEvent(shape.Event, fn) // a dead-letter record
+		return eachEvent(shape.Event, *shape.Receiver, fn) // a dead-letter record
 	}
 	ev, err := decodeEvent(raw)
 	if err != nil {
 		return err
 	}
-	return fn(ev)
+	return fn(ev, receiver)
 }
 
-func eachItem(items []json.RawMessage, fn func(*event.EnhancedEvent) error) error {
+func eachItem(items []json.RawMessage, fn func(*event.EnhancedEvent, string) error) error {
 	for i, item := range items {
 		ev, err := decodeEvent(item)
 		if err != nil {
 			return fmt.Errorf("item %d: %w", i, err)
 		}
-		if err := fn(ev); err != nil {
+		if err := fn(ev, ""); err != nil {
 			return err
 		}
 	}

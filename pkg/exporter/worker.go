@@ -180,7 +180,11 @@ func (w *worker) dropRemaining() {
 		w.spool = nil
 	}
 	if w.n > 0 {
-		w.log.Warn().Int("events", w.n).Msg("shutdown deadline passed: queued events not delivered (they will be after a restart)")
+		msg := "shutdown deadline passed: queued events not delivered (they will be after a restart)"
+		if w.tracker == nil { // no checkpoint holds them back (replay)
+			msg = "deadline passed: queued events not delivered; nothing keeps them: run again with those events"
+		}
+		w.log.Warn().Int("events", w.n).Msg(msg)
 		w.dropStop.Add(float64(w.n))
 	}
 	for i := 0; i < len(w.queue); i++ {
