@@ -106,44 +106,77 @@ func (s *lokiSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
-// SendBatch pushes evs in one request. Loki takes or refuses a push as a
-// whole, so the result is the same for every event that rendered: a 429
-// or 5xx is retried, a 400 (an entry too old, out of order) is not.
+// SendBatch pushes evs, one request per distinct set of rendered headers
+// (a templated X-Scope-OrgID sends each tenant's events to its own
+// tenant). Loki takes or refuses a push as a whole, so the result is the
+// same for every event of a request: a 429 or 5xx is retried, a 400 (an
+// entry too old, out of order) is not.
 func (s *lokiSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	errs := make([]error, len(evs))
-	byLabels := map[string]*stream{}
-	var streams []*stream
-	var sent []int
+	byHeaders := map[string]*push{}
+	var pushes []*push
 	for i, ev := range evs {
+		headers, err := s.requestHeaders(ev)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
 		labels, e, err := s.entry(ev)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		st := byLabels[labels]
-		if st == nil {
-			st = &stream{labels: labels}
-			byLabels[labels] = st
-			streams = append(streams, st)
+		key := headersKey(headers)
+		p := byHeaders[key]
+		if p == nil {
+			p = &push{headers: headers, byLabels: map[string]*stream{}}
+			byHeaders[key] = p
+			pushes = append(pushes, p)
 		}
-		st.entries = append(st.entries, e)
-		sent = append(sent, i)
+		p.add(labels, e, i)
 	}
-	if len(sent) == 0 {
-		return errs
-	}
-	for _, st := range streams { // Loki wants each stream's entries in time order
-		sort.SliceStable(st.entries, func(a, b int) bool { return st.entries[a].at.Before(st.entries[b].at) })
-	}
-	headers, err := s.requestHeaders(evs[sent[0]])
-	if err == nil {
-		body := snappy.Encode(nil, appendPushRequest(nil, streams))
-		_, err = sinks.Send(ctx, s.client, http.MethodPost, s.url, "application/x-protobuf", headers, body)
-	}
-	for _, i := range sent {
-		errs[i] = err
+	for _, p := range pushes {
+		for _, st := range p.streams { // Loki wants each stream's entries in time order
+			sort.SliceStable(st.entries, func(a, b int) bool { return st.entries[a].at.Before(st.entries[b].at) })
+		}
+		body := snappy.Encode(nil, appendPushRequest(nil, p.streams))
+		_, err := sinks.Send(ctx, s.client, http.MethodPost, s.url, "application/x-protobuf", p.headers, body)
+		for _, i := range p.events {
+			errs[i] = err
+		}
 	}
 	return errs
+}
+
+// push is one request: the events whose headers rendered alike.
+type push struct {
+	headers  [][2]string
+	byLabels map[string]*stream
+	streams  []*stream
+	events   []int // indexes in the batch
+}
+
+func (p *push) add(labels string, e entry, i int) {
+	st := p.byLabels[labels]
+	if st == nil {
+		st = &stream{labels: labels}
+		p.byLabels[labels] = st
+		p.streams = append(p.streams, st)
+	}
+	st.entries = append(st.entries, e)
+	p.events = append(p.events, i)
+}
+
+// headersKey is a map key for a rendered header list.
+func headersKey(h [][2]string) string {
+	var b strings.Builder
+	for _, kv := range h {
+		b.WriteString(kv[0])
+		b.WriteByte(0)
+		b.WriteString(kv[1])
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // entry is ev's stream labels ({a="x", b="y"}, sorted) and log entry.
@@ -178,8 +211,8 @@ func (s *lokiSink) entry(ev *event.EnhancedEvent) (string, entry, error) {
 	return b.String(), entry{at: at, line: line}, nil
 }
 
-// requestHeaders are the templated headers (rendered for the batch's first
-// event), the tenant and the credentials.
+// requestHeaders are ev's templated headers, the tenant and the
+// credentials.
 func (s *lokiSink) requestHeaders(ev *event.EnhancedEvent) ([][2]string, error) {
 	h, err := s.headers.Render(ev)
 	if err != nil {

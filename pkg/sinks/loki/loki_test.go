@@ -117,3 +117,35 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }
+
+// Templated headers are rendered per event, and a batch is split by them:
+// with X-Scope-OrgID from the namespace, web's event goes to web's tenant,
+// not to the tenant of the batch's first event.
+func TestHeadersSplitTheBatch(t *testing.T) {
+	srv := testenv.NewLokiServer()
+	defer srv.Close()
+	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`loki:
+  url: %s
+  headers: {X-Scope-OrgID: "{{ .Namespace }}"}
+  streamLabels: {namespace: "{{ .Namespace }}"}
+  layout: {name: "{{ .Name }}"}
+`, srv.URL))
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for i, err := range sinktest.SendBatch(s, testEvent("shop", "a", t0), testEvent("web", "b", t0), testEvent("shop", "c", t0)) {
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	entries, headers := srv.Entries()
+	if len(headers) != 2 || headers[0].Get("X-Scope-OrgID") != "shop" || headers[1].Get("X-Scope-OrgID") != "web" {
+		t.Fatalf("%d pushes with tenants %v, want shop then web", len(headers), headers)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Labels+" "+e.Line)
+	}
+	want := []string{`{namespace="shop"} {"name":"a"}`, `{namespace="shop"} {"name":"c"}`, `{namespace="web"} {"name":"b"}`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("pushed, in order:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
