@@ -95,6 +95,7 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		if err != nil {
 			s.once.Unlock()
 			if errors.Is(err, errNoReader) {
+				s.lineSink.forgetPartial() // went with the reader that had it
 				return sinks.Retryable("no_reader", err, 0)
 			}
 			return sinks.Retryable("io", fmt.Errorf("open: %w", err), 0)
@@ -113,6 +114,7 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = sinks.Retryable("timeout", fmt.Errorf("the reader does not keep up: %w", err), 0)
 	case errors.Is(err, syscall.EPIPE):
+		s.lineSink.forgetPartial()
 		err = sinks.Retryable("no_reader", fmt.Errorf("the reader went away: %w", err), 0)
 	}
 	if err != nil && !sinks.IsTemplateError(err) {

@@ -2,6 +2,8 @@ package file
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/rs/zerolog"
 )
@@ -135,5 +138,62 @@ func TestPipeNeverBlocks(t *testing.T) {
 	}
 	if class, retryable, _ := sinks.Classify(last); class != "timeout" || !retryable {
 		t.Errorf("stalled reader: %v (%s)", last, class)
+	}
+}
+
+// A line cut by the send's deadline (the reader stalled with the pipe
+// full) is finished before anything else: the retried send completes it
+// and counts it as sent, and the reader gets whole lines only, each once.
+func TestPipeCutLineIsFinished(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// A writer of the test's own keeps the pipe open while the sink
+	// reopens it after the cut write, so the reader sees no end of file.
+	keep, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustBuild(t, "pipe: {path: "+path+"}")
+	big := testenv.SampleEvent()
+	big.Message = strings.Repeat("x", 200<<10) // more than the pipe's 64 KiB buffer
+	send := func(ev *event.EnhancedEvent, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return s.Send(ctx, ev)
+	}
+	if class, _, _ := sinks.Classify(send(big, 200*time.Millisecond)); class != "timeout" {
+		t.Fatalf("a stalled reader: %s, want a timeout", class)
+	}
+	read := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		read <- b
+	}()
+	if err := send(big, 10*time.Second); err != nil {
+		t.Fatalf("retried send: %v", err)
+	}
+	small := testenv.SampleEvent()
+	small.Message = "after"
+	if err := send(small, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	keep.Close()
+	lines := strings.Split(strings.TrimSuffix(string(<-read), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("the reader got %d lines, want 2 (the cut line finished once, then the next)", len(lines))
+	}
+	for i, want := range []string{big.Message, "after"} {
+		var got event.EnhancedEvent
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil || got.Message != want {
+			t.Errorf("line %d is not whole (%d bytes): %v", i+1, len(lines[i]), err)
+		}
 	}
 }
