@@ -23,6 +23,9 @@ type BigQueryServer struct {
 	// Fail, when set, answers an insertAll request with this HTTP status
 	// and error reason instead of taking it, while it returns a status.
 	Fail func() (status int, reason string)
+	// Answer, when set, is the body of a 200 answer to insertAll, given
+	// instead of taking the rows (a server answering what does not add up).
+	Answer string
 
 	srv      *httptest.Server
 	mu       sync.Mutex
@@ -155,6 +158,11 @@ func (s *BigQueryServer) createTable(w http.ResponseWriter, r *http.Request, dat
 
 func (s *BigQueryServer) insertAll(w http.ResponseWriter, r *http.Request, table string) {
 	s.requests++
+	if s.Answer != "" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(s.Answer))
+		return
+	}
 	if s.Fail != nil {
 		if status, reason := s.Fail(); status != 0 {
 			bqError(w, status, reason, "refused by the test")

@@ -19,6 +19,10 @@ type SearchServer struct {
 	URL string
 	// Reject, when set, gives an item's status from its source: 0 accepts.
 	Reject func(source []byte) int
+	// BulkStatus and BulkAnswer, when set, replace every _bulk answer (a
+	// server answering what does not add up).
+	BulkStatus int
+	BulkAnswer string
 
 	srv   *httptest.Server
 	mu    sync.Mutex
@@ -45,6 +49,9 @@ func (s *SearchServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/":
 		fmt.Fprint(w, `{"name":"fake","cluster_name":"eventide-test","version":{"number":"8.19.0","build_flavor":"default","distribution":"opensearch-or-elasticsearch"},"tagline":"You Know, for Search"}`)
+	case r.Method == http.MethodPost && r.URL.Path == "/_bulk" && s.BulkStatus != 0:
+		w.WriteHeader(s.BulkStatus)
+		fmt.Fprint(w, s.BulkAnswer)
 	case r.Method == http.MethodPost && r.URL.Path == "/_bulk":
 		s.bulk(w, r)
 	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/_doc/"):

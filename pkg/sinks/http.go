@@ -155,8 +155,11 @@ func TransportError(err error) error {
 	return Retryable("network", RedactURLError(err), 0)
 }
 
+// MaxAnswerRead is how much of a 2xx answer Send reads and returns.
+const MaxAnswerRead = 1 << 16
+
 // SendJSON sends body as JSON with headers and classifies the answer: a
-// 2xx is delivered (its first 64 KiB are returned), a 3xx is a redirect
+// 2xx is delivered (its first MaxAnswerRead bytes are returned), a 3xx is a redirect
 // failure, other statuses as HTTPStatusError says. No answer is a
 // TransportError.
 func SendJSON(ctx context.Context, client *http.Client, method, endpoint string, headers [][2]string, body []byte) ([]byte, error) {
@@ -181,7 +184,10 @@ func Send(ctx context.Context, client *http.Client, method, endpoint, contentTyp
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		// Accepted, whatever follows: a body that fails, never ends or
+		// passes the limit is not read further (sending again would
+		// duplicate the post).
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerRead))
 		return answer, nil
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		where := ""

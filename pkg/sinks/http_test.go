@@ -43,3 +43,13 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// A 3xx that reaches HTTPStatusError (clients that follow no redirects:
+// Elasticsearch, BigQuery) is a redirect, not an http_4xx.
+func TestHTTPStatusErrorRedirect(t *testing.T) {
+	for _, code := range []int{301, 307, 308} {
+		if class, retryable, _ := Classify(HTTPStatusError(code, "", nil)); class != "redirect" || retryable {
+			t.Errorf("%d: %s, retryable=%v", code, class, retryable)
+		}
+	}
+}

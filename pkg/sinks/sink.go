@@ -137,6 +137,8 @@ func Classify(err error) (class string, retryable bool, retryAfter time.Duration
 func HTTPStatusError(code int, retryAfterHeader string, body []byte) error {
 	err := fmt.Errorf("HTTP %d: %s", code, Truncate(string(body), 200))
 	switch {
+	case code >= 300 && code < 400: // a client that follows none (ES, BigQuery) gets here
+		return Permanent("redirect", fmt.Errorf("HTTP %d redirect: eventide does not follow redirects; set the final URL", code))
 	case code == 429:
 		return Retryable("rate_limited", err, ParseRetryAfter(retryAfterHeader, time.Now()))
 	case code == 408 || code >= 500:

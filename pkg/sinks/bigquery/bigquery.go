@@ -190,9 +190,23 @@ func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 		}
 		return errs
 	}
+	unmatched := 0
 	for _, ie := range res.InsertErrors {
-		if ie != nil && ie.Index >= 0 && int(ie.Index) < len(index) {
-			errs[index[ie.Index]] = rowError(ie)
+		if ie == nil || ie.Index < 0 || int(ie.Index) >= len(index) {
+			unmatched++
+			continue
+		}
+		errs[index[ie.Index]] = rowError(ie)
+	}
+	if unmatched > 0 {
+		// An error about a row that was not sent: which row it meant is
+		// unknown, so no row without an error of its own counts as
+		// stored. Sent again, the insertId drops what was.
+		err := sinks.Retryable("other", fmt.Errorf("insertAll answered %d row errors for rows that were not sent (%d sent)", unmatched, len(index)), 0)
+		for _, i := range index {
+			if errs[i] == nil {
+				errs[i] = err
+			}
 		}
 	}
 	return errs
@@ -359,6 +373,8 @@ func classify(err error) error {
 		return sinks.Retryable("http_5xx", err, 0)
 	case ge.Code == http.StatusNotFound:
 		return sinks.Permanent("rejected", err)
+	case ge.Code >= 300 && ge.Code < 400:
+		return sinks.Permanent("redirect", fmt.Errorf("eventide does not follow redirects; set the final endpoint: %w", err))
 	}
 	return sinks.Permanent("http_4xx", err)
 }

@@ -204,3 +204,21 @@ func BenchmarkSendBatch(b *testing.B) {
 		return evs
 	})
 }
+
+// A row error for a row that was not sent cannot be matched: no row
+// counts as stored, each is retried. A redirect is its own class.
+func TestInsertErrorsThatDoNotAddUp(t *testing.T) {
+	srv, conf := startBigQuery(t)
+	s := sinktest.MustBuild(t, &Config{}, "bigquery:\n  "+conf)
+	srv.Answer = `{"kind":"bigquery#tableDataInsertAllResponse","insertErrors":[{"index":5,"errors":[{"reason":"invalid","message":"no such field"}]}]}`
+	for i, err := range sinktest.SendBatch(s, podEvent("a", 1), podEvent("b", 1)) {
+		if class, retry, _ := sinks.Classify(err); class != "other" || !retry {
+			t.Errorf("row %d: %v (%s, retryable=%v), want a retryable failure", i, err, class, retry)
+		}
+	}
+	srv.Answer = ""
+	srv.Fail = func() (int, string) { return http.StatusTemporaryRedirect, "redirect" }
+	if class, retry, _ := sinks.Classify(sinktest.SendBatch(s, podEvent("a", 1))[0]); class != "redirect" || retry {
+		t.Errorf("307: %s, retryable=%v; want a permanent redirect", class, retry)
+	}
+}

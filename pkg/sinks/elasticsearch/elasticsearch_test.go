@@ -135,3 +135,29 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }
+
+// A _bulk answer that cannot be matched to the documents sent counts as
+// delivered for none of them: each is a retryable failure. A redirect is
+// its own class.
+func TestBulkAnswersThatDoNotAddUp(t *testing.T) {
+	for _, c := range []struct {
+		status       int
+		answer, want string
+		retryable    bool
+	}{
+		{200, `{"errors":false,"items":[{},{}]}`, "other", true},
+		{200, `{"errors":false,"items":[{"delete":{"status":200}},{"index":{"status":201}}]}`, "other", true},
+		{200, `{"errors":false,"items":[{"index":{}},{"index":{"status":201}}]}`, "other", true},
+		{200, `{"errors":false,"items":[{"index":{"status":201}}]}`, "other", true},
+		{307, `{}`, "redirect", false},
+	} {
+		srv := testenv.NewSearchServer()
+		srv.BulkStatus, srv.BulkAnswer = c.status, c.answer
+		s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`elasticsearch: {hosts: [%s], index: kube-events}`, srv.URL))
+		errs := sinktest.SendBatch(s, testEvent("a", 1), testEvent("b", 1))
+		srv.Close()
+		if class, retry, _ := sinks.Classify(errs[0]); class != c.want || retry != c.retryable {
+			t.Errorf("%d %s: first item %v (%s, retryable=%v), want %s", c.status, c.answer, errs[0], class, retry, c.want)
+		}
+	}
+}

@@ -210,9 +210,14 @@ func (s *Sink) bulk(ctx context.Context, body io.Reader, n int) ([]error, error)
 	}
 	out := make([]error, n)
 	for i, item := range r.Items {
-		for _, res := range item { // one key: the op type
-			out[i] = res.err(s.opType)
+		res, ok := item[s.opType]
+		if len(item) != 1 || !ok || res.Status == 0 {
+			// Not an answer about this document: it is not known to be
+			// stored, so it is sent again.
+			out[i] = sinks.Retryable("other", fmt.Errorf("_bulk item %d is not a %s result with a status: %s", i, s.opType, sinks.Truncate(string(answer), 200)), 0)
+			continue
 		}
+		out[i] = res.err(s.opType)
 	}
 	return out, nil
 }

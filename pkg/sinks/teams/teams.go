@@ -135,7 +135,8 @@ func (s *teamsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	}
 	// A legacy connector answers 200 with "1"; anything else in a 200 is
 	// its way of saying it refused the card (the old tool ignored it).
-	if s.format == FormatMessageCard && len(answer) > 0 && strings.TrimSpace(string(answer)) != "1" {
+	// An answer past what is read is not looked at: the post was accepted.
+	if s.format == FormatMessageCard && len(answer) > 0 && len(answer) < sinks.MaxAnswerRead && strings.TrimSpace(string(answer)) != "1" {
 		return sinks.Permanent("rejected", fmt.Errorf("teams: %s", sinks.Truncate(string(answer), 200)))
 	}
 	return nil

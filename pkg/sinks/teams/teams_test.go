@@ -92,6 +92,12 @@ func TestTeamsMessageCard(t *testing.T) {
 	if class, retryable, _ := sinks.Classify(send(t, s)); class != "rejected" || retryable {
 		t.Errorf("refusal classified %q retryable=%v", class, retryable)
 	}
+	// A 2xx answer over the read limit is not read further: the post was
+	// accepted, and sending it again would duplicate it.
+	srv.answer = func(w http.ResponseWriter) { _, _ = w.Write(make([]byte, 2<<20)) }
+	if err := send(t, s); err != nil {
+		t.Errorf("a 200 with a 2 MiB answer: %v, want delivered", err)
+	}
 }
 
 func TestTeamsFailures(t *testing.T) {

@@ -185,3 +185,37 @@ func TestWebhookNoAnswerIsTimeout(t *testing.T) {
 		t.Errorf("%v: class %q", err, class)
 	}
 }
+
+// A 2xx whose body is over the read limit (or never ends) is a delivery:
+// the post was accepted, and sending it again would duplicate it.
+func TestWebhookHugeAcceptedAnswerIsDelivered(t *testing.T) {
+	for name, write := range map[string]func(w http.ResponseWriter, r *http.Request){
+		"2 MiB": func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(make([]byte, 2<<20)) },
+		"endless": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			for r.Context().Err() == nil {
+				if _, err := w.Write(make([]byte, 32<<10)); err != nil {
+					return
+				}
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			posts := 0
+			var mu sync.Mutex
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				posts++
+				mu.Unlock()
+				write(w, r)
+			}))
+			defer srv.Close()
+			s := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.Send(ctx, testenv.SampleEvent()); err != nil {
+				t.Fatalf("an accepted post with a %s answer: %v, want delivered", name, err)
+			}
+		})
+	}
+}

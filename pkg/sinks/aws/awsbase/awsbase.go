@@ -118,12 +118,28 @@ func Classify(err error) error {
 }
 
 // EntryErrors maps a batch answer's per-entry error codes (nil: accepted)
-// to one error per entry sent; n is how many were sent.
-func EntryErrors[T any](n int, answers []T, codeOf func(T) (code, msg *string)) []error {
+// to one error per entry sent; n is how many were sent, failed the count
+// of failures the answer states. An answer that does not add up (not one
+// result per entry, or another number of failures than it lists) proves
+// no entry was stored: every entry it does not fail outright is a
+// retryable failure, never a delivery.
+func EntryErrors[T any](n, failed int, answers []T, codeOf func(T) (code, msg *string)) []error {
 	errs := make([]error, n)
+	listed := 0
 	for j, a := range answers {
 		if code, msg := codeOf(a); j < n && code != nil {
 			errs[j] = recordError(aws.ToString(code), aws.ToString(msg))
+			listed++
+		}
+	}
+	if len(answers) == n && listed == failed {
+		return errs
+	}
+	unmatched := sinks.Retryable("other", fmt.Errorf("the answer does not add up: %d results and %d failures listed for %d entries sent, %d failures stated",
+		len(answers), listed, n, failed), 0)
+	for j := range errs {
+		if errs[j] == nil {
+			errs[j] = unmatched
 		}
 	}
 	return errs

@@ -109,7 +109,7 @@ func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEv
 			if err != nil {
 				return nil, awsbase.Classify(err)
 			}
-			return awsbase.EntryErrors(len(entries), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
+			return awsbase.EntryErrors(len(entries), int(out.FailedEntryCount), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
 				return e.ErrorCode, e.ErrorMessage
 			}), nil
 		})

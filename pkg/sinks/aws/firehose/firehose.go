@@ -87,7 +87,7 @@ func (s *firehoseSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent
 			if err != nil {
 				return nil, awsbase.Classify(err)
 			}
-			return awsbase.EntryErrors(len(records), out.RequestResponses, func(r types.PutRecordBatchResponseEntry) (*string, *string) {
+			return awsbase.EntryErrors(len(records), int(aws.ToInt32(out.FailedPutCount)), out.RequestResponses, func(r types.PutRecordBatchResponseEntry) (*string, *string) {
 				return r.ErrorCode, r.ErrorMessage
 			}), nil
 		})

@@ -115,7 +115,7 @@ func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent)
 			if err != nil {
 				return nil, awsbase.Classify(err)
 			}
-			return awsbase.EntryErrors(len(entries), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
+			return awsbase.EntryErrors(len(entries), int(aws.ToInt32(out.FailedRecordCount)), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
 				return r.ErrorCode, r.ErrorMessage
 			}), nil
 		})

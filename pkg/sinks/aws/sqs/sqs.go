@@ -141,21 +141,46 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 			if err != nil {
 				return nil, awsbase.Classify(err)
 			}
-			errs := make([]error, len(entries))
-			for _, f := range out.Failed {
-				j, err := strconv.Atoi(aws.ToString(f.Id))
-				if err != nil || j < 0 || j >= len(errs) {
-					continue
-				}
-				e := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
-				if f.SenderFault {
-					errs[j] = sinks.Permanent("http_4xx", e)
-				} else {
-					errs[j] = sinks.Retryable("http_5xx", e, 0)
-				}
-			}
-			return errs, nil
+			return batchResults(len(entries), out), nil
 		})
+}
+
+// batchResults is one error per entry sent: delivered only when the
+// answer lists its Id as successful (and not as failed); an entry the
+// answer does not account for, or accounts for twice, is retried (failed
+// entries with Ids that were not sent cannot be matched to any).
+func batchResults(n int, out *sqs.SendMessageBatchOutput) []error {
+	errs := make([]error, n)
+	ok := make([]bool, n)
+	index := func(id *string) (int, bool) {
+		j, err := strconv.Atoi(aws.ToString(id))
+		return j, err == nil && j >= 0 && j < n && strconv.Itoa(j) == aws.ToString(id)
+	}
+	for _, e := range out.Successful {
+		if j, known := index(e.Id); known {
+			ok[j] = true
+		}
+	}
+	for _, f := range out.Failed {
+		j, known := index(f.Id)
+		if !known {
+			continue
+		}
+		ok[j] = false
+		e := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		if f.SenderFault {
+			errs[j] = sinks.Permanent("http_4xx", e)
+		} else {
+			errs[j] = sinks.Retryable("http_5xx", e, 0)
+		}
+	}
+	for j := range errs {
+		if errs[j] == nil && !ok[j] {
+			errs[j] = sinks.Retryable("other", fmt.Errorf("SendMessageBatch answered neither success nor failure for entry %d (%d successful, %d failed listed for %d sent)",
+				j, len(out.Successful), len(out.Failed), n), 0)
+		}
+	}
+	return errs
 }
 
 func (s *sqsSink) Close() error { return nil }

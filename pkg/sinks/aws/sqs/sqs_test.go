@@ -72,3 +72,25 @@ func TestSQSBatchToFIFOQueue(t *testing.T) {
 		t.Error("a group id on a standard queue accepted")
 	}
 }
+
+// An SQS batch answer delivers an entry only when it lists its Id as
+// successful: Failed entries with unknown Ids, or an entry listed nowhere,
+// leave it to be retried.
+func TestBatchResultsMatchIds(t *testing.T) {
+	out := &sqs.SendMessageBatchOutput{
+		Successful: []sqstypes.SendMessageBatchResultEntry{{Id: aws.String("0")}, {Id: aws.String("07")}},
+		Failed:     []sqstypes.BatchResultErrorEntry{{Id: aws.String("9"), Code: aws.String("InternalError")}, {Id: aws.String("2"), Code: aws.String("InvalidMessageContents"), SenderFault: true}},
+	}
+	errs := batchResults(4, out)
+	if errs[0] != nil {
+		t.Errorf("entry 0 listed as successful: %v", errs[0])
+	}
+	for _, j := range []int{1, 3} {
+		if class, retryable, _ := sinks.Classify(errs[j]); class != "other" || !retryable {
+			t.Errorf("entry %d, accounted for nowhere: %v (%s)", j, errs[j], class)
+		}
+	}
+	if class, retryable, _ := sinks.Classify(errs[2]); class != "http_4xx" || retryable {
+		t.Errorf("entry 2, a sender fault: %v (%s)", errs[2], class)
+	}
+}
