@@ -423,16 +423,13 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	}
 	templates := map[*yaml.Node]bool{}
 	templateNodes(root, configType, false, templates)
-	envVars := map[int]string{} // line → the ${VAR}s substituted there
+	envVars := map[*yaml.Node]string{} // value → the ${VAR}s substituted in it
 	substituteEnv(root, "", lookup, templates, envVars, &errs)
 	warnings = append(warnings, migrate(root, lookup)...)
 	checkKeys(root, configType, "", &errs)
 	var cfg Config
-	paths := map[int]string{}
+	paths := map[int][]keyAt{}
 	nodePaths(root, "", paths)
-	for line, vars := range envVars {
-		paths[line] += " from " + vars // a type error there names them
-	}
 	if err := root.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
@@ -441,12 +438,12 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 		// A value of the wrong type is left zero; the other checks go on,
 		// so every mistake is reported at once.
 		for _, m := range te.Errors {
-			errs = append(errs, typeError(m, paths))
+			errs = append(errs, typeError(m, paths, envVars))
 		}
 	}
 	for _, rc := range cfg.Receivers {
 		for _, m := range rc.typeErrors {
-			errs = append(errs, typeError(m, paths))
+			errs = append(errs, typeError(m, paths, envVars))
 		}
 	}
 	l := &Loaded{Warnings: warnings}

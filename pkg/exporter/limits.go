@@ -72,15 +72,21 @@ func checkSize(data []byte, doc *yaml.Node) error {
 	return nil
 }
 
-// nodePaths maps each line of the file to the config path of the last key
-// on it (in flow style, `delivery: {queueSize: x}`, the innermost), so that
-// a YAML type error, which gives only a line, can name its path.
-func nodePaths(n *yaml.Node, path string, out map[int]string) {
+// keyAt is a config key's path and its value node.
+type keyAt struct {
+	path  string
+	value *yaml.Node
+}
+
+// nodePaths maps each line of the file to the keys on it, outermost first
+// (in flow style, `delivery: {timeout: x, queueSize: y}`, several), so
+// that a YAML type error, which gives only a line, can name its path.
+func nodePaths(n *yaml.Node, path string, out map[int][]keyAt) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			p := join(path, n.Content[i].Value)
-			out[n.Content[i].Line] = p
+			out[n.Content[i].Line] = append(out[n.Content[i].Line], keyAt{p, n.Content[i+1]})
 			nodePaths(n.Content[i+1], p, out)
 		}
 	case yaml.SequenceNode:
@@ -90,7 +96,24 @@ func nodePaths(n *yaml.Node, path string, out map[int]string) {
 	}
 }
 
-var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `.*`)? into (.+)$")
+// keyFor picks, of the keys on a line, the one a type error is about: the
+// innermost whose value has the error's YAML kind and starts with the
+// value it quotes (yaml.v3 cuts long ones to 7 characters and "...").
+func keyFor(keys []keyAt, kind, quoted string) (keyAt, bool) {
+	prefix := strings.TrimSuffix(quoted, "...")
+	for i := len(keys) - 1; i >= 0; i-- {
+		v := keys[i].value
+		if v.ShortTag() == "!!"+kind && strings.HasPrefix(v.Value, prefix) {
+			return keys[i], true
+		}
+	}
+	if len(keys) > 0 {
+		return keys[len(keys)-1], true
+	}
+	return keyAt{}, false
+}
+
+var typeErrorRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 
 // typeNames says in the config's words what a Go type expects.
 var typeNames = map[string]string{
@@ -108,23 +131,26 @@ var yamlKinds = map[string]string{"str": "a string", "int": "an integer", "float
 
 // typeError rewrites a yaml.v3 type error with its path and in the
 // config's words; it never quotes the value (it may be a substituted
-// secret).
-func typeError(msg string, paths map[int]string) error {
+// secret). envVars are the ${VAR}s substituted into a value, to name.
+func typeError(msg string, paths map[int][]keyAt, envVars map[*yaml.Node]string) error {
 	m := typeErrorRE.FindStringSubmatch(msg)
 	if m == nil {
 		return fmt.Errorf("%s", strings.TrimPrefix(msg, "yaml: "))
 	}
 	line, _ := strconv.Atoi(m[1])
-	got, want := yamlKinds[m[2]], typeNames[m[3]]
+	got, want := yamlKinds[m[2]], typeNames[m[4]]
 	if got == "" {
 		got = m[2]
 	}
 	if want == "" {
-		want = m[3][strings.LastIndexByte(m[3], '.')+1:]
+		want = m[4][strings.LastIndexByte(m[4], '.')+1:]
 	}
 	where := fmt.Sprintf("line %d", line)
-	if p := paths[line]; p != "" {
-		where = fmt.Sprintf("%s (line %d)", p, line)
+	if k, ok := keyFor(paths[line], m[2], m[3]); ok {
+		where = fmt.Sprintf("%s (line %d)", k.path, line)
+		if vars := envVars[k.value]; vars != "" {
+			where = fmt.Sprintf("%s from %s (line %d)", k.path, vars, line)
+		}
 	}
 	return fmt.Errorf("%s: %s where %s is expected", where, got, want)
 }

@@ -149,9 +149,9 @@ func join(path, key string) string {
 //
 // Outside templates, an unquoted value is typed by what it became, as
 // when the old tool expanded the file before parsing it: `port: ${PORT}`
-// is an integer when PORT is 8080. vars records, per line, the variables
-// substituted there, so a type error names them (never their value).
-func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), templates map[*yaml.Node]bool, vars map[int]string, errs *[]error) {
+// is an integer when PORT is 8080. vars records, per value, the variables
+// substituted in it, so a type error names them (never their value).
+func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool), templates map[*yaml.Node]bool, vars map[*yaml.Node]string, errs *[]error) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -176,7 +176,7 @@ func substituteEnv(n *yaml.Node, path string, lookup func(string) (string, bool)
 		}
 		if !templates[n] && n.Style == 0 && n.Tag == "!!str" {
 			n.Tag = "" // resolved again from the substituted text
-			vars[n.Line] = strings.Join(envRefRE.FindAllString(n.Value, -1), ", ")
+			vars[n] = strings.Join(envRefRE.FindAllString(n.Value, -1), ", ")
 		}
 		n.Value = v
 	}
