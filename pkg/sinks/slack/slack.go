@@ -22,6 +22,11 @@ const (
 	slackMaxText       = 40000
 	slackMaxFieldTitle = 150
 	slackMaxFieldValue = 2000
+	// An attachment's footer and author (Slack: "limited to 300
+	// characters"), and its title, which Slack sets no documented limit
+	// for: eventide cuts it like a field value.
+	slackMaxFooter = 300
+	slackMaxTitle  = 2000
 )
 
 // Config posts a message per event. channel is a template, so the
@@ -110,9 +115,9 @@ func (s *slackSink) compose(ev *event.EnhancedEvent) (message, error) {
 	text := sinks.TruncateRunes(r.Render("message", s.message), slackMaxText)
 	att := slack.Attachment{
 		Color:      r.Render("color", s.color),
-		Title:      r.Render("title", s.title),
-		Footer:     r.Render("footer", s.footer),
-		AuthorName: r.Render("author_name", s.author),
+		Title:      sinks.TruncateRunes(r.Render("title", s.title), slackMaxTitle),
+		Footer:     sinks.TruncateRunes(r.Render("footer", s.footer), slackMaxFooter),
+		AuthorName: sinks.TruncateRunes(r.Render("author_name", s.author), slackMaxFooter),
 	}
 	fields, err := s.fields.Render(ev)
 	if err != nil && r.Err == nil {
@@ -200,7 +205,11 @@ func classifySlack(err error) error {
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return sinks.Retryable("rate_limited", err, rl.RetryAfter)
+		// slack-go's message quotes Slack's Retry-After as it came (it
+		// said "retry after 2157299h"); the wait is the worker's, capped
+		// by delivery.maxRetryAfter, so the message names none.
+		after := min(rl.RetryAfter, sinks.RetryAfterCeiling)
+		return sinks.Retryable("rate_limited", errors.New("Slack rate limited this token; retrying after its Retry-After, at most delivery.maxRetryAfter"), after)
 	case errors.As(err, &sc):
 		if sc.Code >= 500 || sc.Code == 408 {
 			return sinks.Retryable("http_5xx", err, 0)

@@ -101,11 +101,19 @@ func TestSlackFailures(t *testing.T) {
 			w.WriteHeader(http.StatusTooManyRequests)
 		}, true, 7 * time.Second},
 		{"server error", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, true, 0},
+		{"absurd Retry-After", func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "7766276400")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, true, sinks.RetryAfterCeiling},
 	} {
 		srv.Answer(func(w http.ResponseWriter, _ url.Values) bool { tc.answer(w); return true })
-		_, retry, after := sinks.Classify(s.Send(context.Background(), testenv.SampleEvent()))
+		err := s.Send(context.Background(), testenv.SampleEvent())
+		_, retry, after := sinks.Classify(err)
 		if retry != tc.retryable || after != tc.after {
 			t.Errorf("%s: retryable %v after %v", tc.name, retry, after)
+		}
+		if strings.Contains(err.Error(), "h0m") || strings.Contains(err.Error(), "2157299h") {
+			t.Errorf("%s: the error quotes a wait the worker does not make: %v", tc.name, err)
 		}
 	}
 	// No channel at all is a counted, permanent failure.
@@ -178,6 +186,29 @@ func TestSlackFieldsCutToLimits(t *testing.T) {
 	}
 	if v := att[0].Fields[0].Value; utf8.RuneCountInString(v) != slackMaxFieldValue || !strings.HasSuffix(v, "…") {
 		t.Errorf("field value of %d runes", utf8.RuneCountInString(v))
+	}
+}
+
+// Title, footer and author are cut too: a 2 MB title went out before.
+func TestSlackAttachmentTextCutToLimits(t *testing.T) {
+	srv := newSlackServer(t)
+	s := mustBuild(t, "slack: {token: x, channel: '#c', apiURL: "+srv.GetAPIURL()+
+		", title: '{{ repeat 500000 \"t\" }}', footer: '{{ repeat 5000 \"f\" }}', author_name: '{{ repeat 5000 \"a\" }}'}")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	var att []struct {
+		Title, Footer string
+		AuthorName    string `json:"author_name"`
+	}
+	if err := json.Unmarshal([]byte(srv.Posts()[0].Get("attachments")), &att); err != nil {
+		t.Fatal(err)
+	}
+	if n := utf8.RuneCountInString(att[0].Title); n != slackMaxTitle {
+		t.Errorf("title of %d runes, want %d", n, slackMaxTitle)
+	}
+	if n, m := utf8.RuneCountInString(att[0].Footer), utf8.RuneCountInString(att[0].AuthorName); n != slackMaxFooter || m != slackMaxFooter {
+		t.Errorf("footer of %d and author of %d runes, want %d", n, m, slackMaxFooter)
 	}
 }
 
