@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -166,6 +167,9 @@ func TestChartLintsAndRenders(t *testing.T) {
 			}
 			if g := pod["terminationGracePeriodSeconds"].(int64); g < 15 {
 				t.Errorf("terminationGracePeriodSeconds %d: less than the drain timeout plus the final checkpoint", g)
+			}
+			if name == "all-on" && !strings.Contains(toJSON(t, pod), `"mountPath":"/etc/eventide-secrets/slack","name":"secret-slack","readOnly":true`) {
+				t.Errorf("secretMounts: no read-only mount of the Secret in the pod:\n%s", toJSON(t, pod))
 			}
 		})
 	}
@@ -385,6 +389,15 @@ func dataPathsIn(t *testing.T, config string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // metricNamePattern pulls metric names out of PromQL and dashboard JSON.
 var metricNamePattern = regexp.MustCompile(`\beventide_[a-z_]+`)
