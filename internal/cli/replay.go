@@ -144,9 +144,11 @@ func (o *offline) replay(ctx context.Context, f replayFlags, stdin io.Reader, st
 	rt.Start()
 	n := 0
 	unknown := 0
+	run := time.Now().UTC().Format(time.RFC3339Nano) // a replay is a new delivery: new idempotency keys
 	readErr := readEventsFile(f.events, stdin, func(ev *event.EnhancedEvent, receiver string) error {
 		n++
 		ev.Received = time.Now()
+		ev.Replay = run
 		to := o.replayTo(ev, receiver, f.all)
 		if receiver != "" && !f.all && len(to) == 0 {
 			unknown++

@@ -595,6 +595,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 		seen[rc.Name] = i
 		d, derrs := rc.Delivery.withDefaults(path + ".delivery")
 		errs = append(errs, derrs...)
+		deps.Receiver = rc.Name
 		s, err := rc.build(path, deps)
 		if err != nil {
 			if err != errReported {

@@ -122,6 +122,7 @@ func decodeEvent(raw json.RawMessage) (*event.EnhancedEvent, error) {
 		return event.NewEnhancedEvent(coreFromEventsV1(&v1), ""), nil
 	}
 	ev.Count = event.EventCount(&ev.Event)
+	ev.EventID = event.OccurrenceID(&ev.Event)
 	if ev.Kind != "" && ev.Kind != "Event" {
 		return nil, fmt.Errorf("a %s, not an Event", ev.Kind)
 	}

@@ -54,6 +54,9 @@ func NewHTTPPreview(method, endpoint string, headers [][2]string, body []byte) H
 // credentialHeader tells a header whose value is a credential by its name.
 func credentialHeader(name string) bool {
 	n := strings.ToLower(name)
+	if n == "idempotency-key" {
+		return false // derived from the event, no secret (IdempotencyKey)
+	}
 	for _, w := range []string{"auth", "token", "key", "secret", "cookie", "signature", "password"} {
 		if strings.Contains(n, w) {
 			return true

@@ -181,6 +181,9 @@ type Deps struct {
 	Ctx    context.Context
 	Log    zerolog.Logger
 	Stdout io.Writer
+	// Receiver is the receiver's name, for what it derives keys from
+	// (IdempotencyKey).
+	Receiver string
 }
 
 // Builder is one receiver type's settings, decoded from the route file.

@@ -5,6 +5,7 @@ package event
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,13 @@ type EnhancedEvent struct {
 	InitialList bool `json:"-"`
 	// Received is when the watch handed the event on.
 	Received time.Time `json:"-"`
+	// EventID names this occurrence: the Event's UID and its count, the
+	// same on every re-send ("" without a UID: a hand-written event).
+	// Search _id, BigQuery insertId and the whole-event JSON use it.
+	EventID string `json:"eventID,omitempty"`
+	// Replay is set by `eventide replay` (one value per run): a replayed
+	// event is a new delivery, so receivers' idempotency keys change.
+	Replay string `json:"-"`
 	// Group is set on the notification of a grouping receiver: the group
 	// this event is the latest of. Nil otherwise.
 	Group *Group `json:"group,omitempty"`
@@ -91,6 +99,7 @@ func NewEnhancedEvent(ev *corev1.Event, clusterName string) *EnhancedEvent {
 	e := &EnhancedEvent{Event: *ev, ClusterName: clusterName}
 	e.Event.ManagedFields = nil
 	e.Count = EventCount(ev)
+	e.EventID = OccurrenceID(ev)
 	e.InvolvedObject.ObjectReference = ev.InvolvedObject
 	return e
 }
@@ -127,6 +136,14 @@ func (e *EnhancedEvent) GetTimestampMs() int64 {
 // the old tool).
 func (e *EnhancedEvent) GetTimestampISO8601() string {
 	return e.GetFirstTime().UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// OccurrenceID is "<uid>-<count>" of ev, "" when it has no UID.
+func OccurrenceID(ev *corev1.Event) string {
+	if ev.UID == "" {
+		return ""
+	}
+	return string(ev.UID) + "-" + strconv.Itoa(int(EventCount(ev)))
 }
 
 // EventCount is the occurrence count of ev in either API shape; at least 1.

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -313,10 +312,7 @@ func (s *sink) row(ev *event.EnhancedEvent) (map[string]bq.JsonValue, error) {
 // insertID is the UID and the occurrence, so the same occurrence sent
 // twice is one row (BigQuery drops repeats of an ID for about a minute).
 func insertID(ev *event.EnhancedEvent) string {
-	if ev.UID == "" {
-		return "" // hand-written events: the client makes one up
-	}
-	return string(ev.UID) + "-" + strconv.Itoa(int(ev.GetCount()))
+	return event.OccurrenceID(&ev.Event) // "" for hand-written events: the client makes one up
 }
 
 // rowError classifies one row's failure: "invalid" (a value the schema

@@ -101,7 +101,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &kafkaSink{topic: c.Topic, key: key, payload: p, avro: enc}
+	s := &kafkaSink{topic: c.Topic, key: key, payload: p, avro: enc, receiver: deps.Receiver}
 	// NewClient starts no connection: the first produce dials.
 	client, err := kgo.NewClient(append(opts, kgo.WithHooks(&s.lastConnect))...)
 	if err != nil {
@@ -186,6 +186,7 @@ func (s SASL) mechanism(path string) (sasl.Mechanism, error) {
 }
 
 type kafkaSink struct {
+	receiver    string // its name, for the idempotency-key header
 	topic       string
 	key         *sinks.Template
 	payload     sinks.Payload
@@ -276,7 +277,8 @@ func (s *kafkaSink) record(ev *event.EnhancedEvent) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
-	return &kgo.Record{Topic: s.topic, Key: []byte(key), Value: value}, nil
+	return &kgo.Record{Topic: s.topic, Key: []byte(key), Value: value,
+		Headers: []kgo.RecordHeader{{Key: "idempotency-key", Value: []byte(sinks.IdempotencyKey(s.receiver, ev))}}}, nil
 }
 
 func (s *kafkaSink) Preview(ev *event.EnhancedEvent) (any, error) {

@@ -88,6 +88,9 @@ func TestRecordsKeyedAndOrderedPerObject(t *testing.T) {
 					t.Errorf("key %s in partitions %d and %d", k, p, r.Partition)
 				}
 				partition[k] = r.Partition
+				if len(r.Headers) != 1 || r.Headers[0].Key != "idempotency-key" || len(r.Headers[0].Value) != 32 {
+					t.Errorf("record headers %v: want the idempotency key", r.Headers)
+				}
 				var v struct {
 					Name  string
 					Count int32

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -145,7 +144,7 @@ func (s *Sink) id(ev *event.EnhancedEvent) string {
 	if s.eventID {
 		return string(ev.UID)
 	}
-	return string(ev.UID) + "-" + strconv.Itoa(int(ev.GetCount()))
+	return event.OccurrenceID(&ev.Event)
 }
 
 // SendBatch indexes evs with one _bulk request: one error per event, from

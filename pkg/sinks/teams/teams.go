@@ -45,7 +45,7 @@ func legacyHost(host string) bool {
 	return strings.HasSuffix(host, ".webhook.office.com") || host == "outlook.office.com"
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
 	u, err := url.Parse(c.Endpoint.Value())
 	switch {
@@ -64,7 +64,7 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	if format != FormatAdaptive && format != FormatMessageCard {
 		errs = append(errs, fmt.Errorf("%s.format: %q: use adaptive or messagecard", path, c.Format))
 	}
-	s := &teamsSink{endpoint: c.Endpoint.Value(), format: format}
+	s := &teamsSink{endpoint: c.Endpoint.Value(), format: format, receiver: deps.Receiver}
 	errs = append(errs, sinks.ParseFields(path,
 		sinks.Field("title", c.Title, sinks.DefaultAlertMessage, &s.title),
 		sinks.Field("message", c.Message, "{{ .Message }}", &s.message),
@@ -93,6 +93,7 @@ type teamsSink struct {
 	format                string
 	title, message, color *sinks.Template
 	headers, facts        *sinks.TemplateMap
+	receiver              string // its name, for the Idempotency-Key
 	layout                *sinks.Payload
 	client                *http.Client
 }
@@ -121,7 +122,7 @@ func (s *teamsSink) request(ev *event.EnhancedEvent) ([][2]string, []byte, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("headers.%w", err)
 	}
-	return headers, body, nil
+	return sinks.WithIdempotencyKey(headers, s.receiver, ev), body, nil
 }
 
 func (s *teamsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {

@@ -54,6 +54,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		deps.Log.Warn().Str("endpoint", sinks.RedactURL(c.Endpoint)).Msg("webhook TLS certificate verification is off (tls.insecureSkipVerify)")
 	}
 	return &webhookSink{
+		receiver: deps.Receiver,
 		endpoint: c.Endpoint,
 		method:   method,
 		headers:  headers,
@@ -63,6 +64,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 }
 
 type webhookSink struct {
+	receiver string // its name, for the Idempotency-Key
 	endpoint string
 	method   string
 	headers  *sinks.TemplateMap
@@ -97,7 +99,7 @@ func (s *webhookSink) request(ev *event.EnhancedEvent) ([][2]string, []byte, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("headers.%w", err)
 	}
-	return headers, body, nil
+	return sinks.WithIdempotencyKey(headers, s.receiver, ev), body, nil
 }
 
 func (s *webhookSink) Close() error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -217,5 +218,32 @@ func TestWebhookHugeAcceptedAnswerIsDelivered(t *testing.T) {
 				t.Fatalf("an accepted post with a %s answer: %v, want delivered", name, err)
 			}
 		})
+	}
+}
+
+// Every POST carries an Idempotency-Key, the same when the event is sent
+// again, different for the next occurrence.
+func TestWebhookIdempotencyKey(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	s := mustBuild(t, "webhook: {endpoint: "+srv.URL+"}")
+	ev := testenv.SampleEvent()
+	next := *ev
+	next.Count++
+	for _, e := range []*event.EnhancedEvent{ev, ev, &next} {
+		if err := s.Send(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys[0] == "" || !strings.HasPrefix(keys[0], `"`) || keys[1] != keys[0] || keys[2] == keys[0] {
+		t.Errorf("Idempotency-Key headers %q: want a quoted key, repeated for the re-send, new for the next occurrence", keys)
 	}
 }
