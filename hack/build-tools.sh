@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the chart, image and syslog tests use: helm, built from
 # its Go module into the same version-keyed cache as the control plane, and
-# buildah and rsyslog (Debian packages) when the machine lets us install
+# buildah, rsyslog and rsyslog-relp (Debian packages) when the machine lets us install
 # packages. The second run finds them and returns at once.
 #
 # Prints the folder holding helm on its last line.
@@ -24,10 +24,20 @@ build_helm() {
   rm -rf "$gobin"
 }
 
-# install_package COMMAND PACKAGE WHAT: installs PACKAGE when COMMAND is
-# missing; WHAT is the test that needs it (skipped, saying so, without it).
+# have THING: a command on the PATH or in /usr/sbin, or an rsyslog module
+# (imrelp).
+have() {
+  case "$1" in
+    imrelp) compgen -G "/usr/lib/*/rsyslog/imrelp.so" >/dev/null || compgen -G "/usr/lib/rsyslog/imrelp.so" >/dev/null ;;
+    *) command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] ;;
+  esac
+}
+
+# install_package THING PACKAGE WHAT: installs PACKAGE when THING (see
+# have) is missing; WHAT is the test that needs it (skipped, saying so,
+# without it).
 install_package() {
-  command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] && return 0
+  have "$1" && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     log "$2 is missing and cannot be installed here: $3 will be skipped"
     return 0
@@ -41,5 +51,6 @@ install_package() {
 build_helm
 install_package buildah buildah "the image test"
 install_package rsyslogd rsyslog "the syslog tests"
+install_package imrelp rsyslog-relp "the syslog RELP test"
 ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"

@@ -11,13 +11,24 @@ import (
 	"time"
 )
 
-// Rsyslog is Debian's rsyslogd listening on loopback UDP and TCP, writing
-// each message it parses as one line of Out: PRI|TIMESTAMP|HOSTNAME|
-// APP-NAME|MSGID|MSG.
+// Rsyslog is Debian's rsyslogd listening on loopback UDP, TCP and, when
+// rsyslog-relp is installed, RELP, writing each message it parses as one
+// line of Out: PRI|TIMESTAMP|HOSTNAME|APP-NAME|MSGID|MSG.
 type Rsyslog struct {
 	UDP, TCP string // host:port
+	RELP     string // host:port; "" without the imrelp module
 	Out      string
 	cmd      *exec.Cmd
+}
+
+// haveIMRELP reports whether rsyslog's RELP input module is installed.
+func haveIMRELP() bool {
+	for _, pattern := range []string{"/usr/lib/*/rsyslog/imrelp.so", "/usr/lib/rsyslog/imrelp.so"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // StartRsyslog runs rsyslogd in dir; the error says when it is not
@@ -39,14 +50,23 @@ func StartRsyslog(ctx context.Context, dir string) (*Rsyslog, error) {
 		return nil, err
 	}
 	r := &Rsyslog{UDP: fmt.Sprintf("127.0.0.1:%d", udp), TCP: fmt.Sprintf("127.0.0.1:%d", tcp), Out: filepath.Join(dir, "out.log")}
+	relp := ""
+	if haveIMRELP() {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		r.RELP = fmt.Sprintf("127.0.0.1:%d", port)
+		relp = fmt.Sprintf("module(load=\"imrelp\")\ninput(type=\"imrelp\" address=\"127.0.0.1\" port=\"%d\")\n", port)
+	}
 	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k")
 module(load="imudp")
 module(load="imtcp")
 input(type="imudp" address="127.0.0.1" port="%d")
 input(type="imtcp" address="127.0.0.1" port="%d")
-template(name="fields" type="string" string="%%pri%%|%%timereported:::date-rfc3339%%|%%hostname%%|%%app-name%%|%%msgid%%|%%msg%%\n")
+%stemplate(name="fields" type="string" string="%%pri%%|%%timereported:::date-rfc3339%%|%%hostname%%|%%app-name%%|%%msgid%%|%%msg%%\n")
 *.* action(type="omfile" file=%q template="fields")
-`, dir, udp, tcp, r.Out)
+`, dir, udp, tcp, relp, r.Out)
 	path := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err

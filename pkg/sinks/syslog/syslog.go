@@ -1,6 +1,7 @@
 // Package syslog sends a message per event to a syslog server: RFC 5424
 // (or RFC 3164 for old servers) over UDP, TCP or TLS, with RFC 6587
-// octet-counting framing on streams (or newline framing for old servers).
+// octet-counting framing on streams (or newline framing for old servers),
+// or over RELP (relp.go), where the server acknowledges every message.
 //
 // The severity comes from the event type (Warning is warning, anything
 // else notice), not the emergency the old tool sent for everything; the
@@ -30,7 +31,8 @@ const maxBatch = 100
 
 // Config keeps the old keys (network, address, tag) and adds the rest.
 type Config struct {
-	// Network: udp (default), tcp or tls.
+	// Network: udp (default), tcp, tls, or relp (rsyslog's imrelp: every
+	// message acknowledged).
 	Network string `yaml:"network"`
 	Address string `yaml:"address"` // host:port
 	// Tag is the APP-NAME (RFC 5424) or TAG (RFC 3164); default eventide.
@@ -79,7 +81,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		errs = append(errs, fmt.Errorf("%s.address: %w", path, err))
 	}
 	switch s.network = orDefault(strings.ToLower(c.Network), "udp"); s.network {
-	case "udp", "tcp":
+	case "udp", "tcp", "relp":
 	case "tls", "tcp+tls":
 		s.network = "tls"
 		tc, err := c.TLS.Build(path + ".tls")
@@ -89,7 +91,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		}
 		s.tls = tc
 	default:
-		errs = append(errs, fmt.Errorf("%s.network: %q is not udp, tcp or tls", path, c.Network))
+		errs = append(errs, fmt.Errorf("%s.network: %q is not udp, tcp, tls or relp", path, c.Network))
 	}
 	switch s.format = orDefault(strings.ToLower(c.Format), "rfc5424"); s.format {
 	case "rfc5424", "rfc3164":
@@ -141,6 +143,7 @@ type syslogSink struct {
 
 	mu   sync.Mutex
 	conn net.Conn
+	relp *relpConn // the session on conn, with network relp
 	buf  []byte
 }
 
@@ -174,6 +177,12 @@ func (s *syslogSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) 
 	if len(msgs) == 0 {
 		return errs
 	}
+	if s.network == "relp" {
+		for j, err := range s.writeRELP(ctx, msgs) {
+			errs[idx[j]] = err
+		}
+		return errs
+	}
 	if err := s.write(ctx, msgs); err != nil {
 		for _, i := range idx {
 			errs[i] = err
@@ -182,25 +191,79 @@ func (s *syslogSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) 
 	return errs
 }
 
+// writeRELP sends the messages over a RELP session, opened when there is
+// none: one error per message, nil for each the server acknowledged. A
+// broken session is dropped and opened again on the next send.
+func (s *syslogSink) writeRELP(ctx context.Context, msgs [][2]int) []error {
+	if err := s.dial(ctx); err != nil {
+		return repeatErr(err, len(msgs))
+	}
+	if s.relp == nil {
+		deadline(ctx, s.conn)
+		r, err := openRELP(s.conn)
+		if err != nil {
+			s.dropConn()
+			return repeatErr(classifyNetErr(err), len(msgs))
+		}
+		s.relp = r
+	}
+	deadline(ctx, s.conn)
+	errs, broken := s.relp.send(s.buf, msgs)
+	if broken != nil {
+		s.dropConn()
+	}
+	return errs
+}
+
+func repeatErr(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// deadline sets conn's read and write deadline to ctx's (none without).
+func deadline(ctx context.Context, conn net.Conn) {
+	d, _ := ctx.Deadline()
+	_ = conn.SetDeadline(d)
+}
+
+func (s *syslogSink) dropConn() {
+	_ = s.conn.Close()
+	s.conn, s.relp = nil, nil
+}
+
+// dial connects when there is no connection.
+func (s *syslogSink) dial(ctx context.Context) error {
+	if s.conn != nil {
+		return nil
+	}
+	d := net.Dialer{}
+	var err error
+	switch s.network {
+	case "tls":
+		td := tls.Dialer{NetDialer: &d, Config: s.tls}
+		s.conn, err = td.DialContext(ctx, "tcp", s.address)
+	case "relp":
+		s.conn, err = d.DialContext(ctx, "tcp", s.address)
+	default:
+		s.conn, err = d.DialContext(ctx, s.network, s.address)
+	}
+	if err != nil {
+		s.conn = nil
+		if errors.Is(err, context.DeadlineExceeded) {
+			return sinks.Retryable("timeout", err, 0)
+		}
+		return sinks.Retryable("network", err, 0)
+	}
+	return nil
+}
+
 // write sends the framed messages, dialling when there is no connection.
 func (s *syslogSink) write(ctx context.Context, msgs [][2]int) error {
-	if s.conn == nil {
-		d := net.Dialer{}
-		var err error
-		switch s.network {
-		case "tls":
-			td := tls.Dialer{NetDialer: &d, Config: s.tls}
-			s.conn, err = td.DialContext(ctx, "tcp", s.address)
-		default:
-			s.conn, err = d.DialContext(ctx, s.network, s.address)
-		}
-		if err != nil {
-			s.conn = nil
-			if errors.Is(err, context.DeadlineExceeded) {
-				return sinks.Retryable("timeout", err, 0)
-			}
-			return sinks.Retryable("network", err, 0)
-		}
+	if err := s.dial(ctx); err != nil {
+		return err
 	}
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.conn.SetWriteDeadline(d)
@@ -218,13 +281,8 @@ func (s *syslogSink) write(ctx context.Context, msgs [][2]int) error {
 		_, err = s.conn.Write(s.buf[msgs[0][0]:msgs[len(msgs)-1][1]])
 	}
 	if err != nil {
-		_ = s.conn.Close()
-		s.conn = nil
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return sinks.Retryable("timeout", err, 0)
-		}
-		return sinks.Retryable("network", err, 0)
+		s.dropConn()
+		return classifyNetErr(err)
 	}
 	return nil
 }
@@ -271,7 +329,7 @@ func (s *syslogSink) message(ev *event.EnhancedEvent) ([]byte, error) {
 // length (octet counting) or a newline on streams.
 func (s *syslogSink) frame(dst, msg []byte) []byte {
 	switch {
-	case s.network == "udp":
+	case s.network == "udp" || s.network == "relp": // a RELP frame carries the length
 		return append(dst, msg...)
 	case s.framing == "newline":
 		return append(append(dst, msg...), '\n')
@@ -313,6 +371,11 @@ func (s *syslogSink) Preview(ev *event.EnhancedEvent) (any, error) {
 func (s *syslogSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.relp != nil {
+		err := s.relp.close()
+		s.conn, s.relp = nil, nil
+		return err
+	}
 	if s.conn != nil {
 		err := s.conn.Close()
 		s.conn = nil

@@ -232,3 +232,38 @@ func BenchmarkSendBatch(b *testing.B) {
 	}
 	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }
+
+// Over RELP (rsyslog's imrelp) every message is acknowledged: messages
+// reach rsyslog as over TCP, and once rsyslog is gone a send fails
+// (retryable) instead of counting bytes the kernel took as delivered.
+func TestRELP(t *testing.T) {
+	r := startRsyslog(t)
+	if r.RELP == "" {
+		t.Skip("rsyslog's imrelp module is not installed: run `make tools` (hack/build-tools.sh), which `make test` does")
+	}
+	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`syslog: {network: relp, address: "%s", tag: kube-events, facility: local3,
+  layout: {name: "{{ .Name }}"}}`, r.RELP))
+	var evs []*event.EnhancedEvent
+	for i := range 50 {
+		evs = append(evs, testEvent(fmt.Sprintf("r%d", i), "Warning"))
+	}
+	sinktest.MustSendBatch(t, s, evs...)
+	sinktest.MustSendBatch(t, s, testEvent("again", "Normal")) // the same session
+	lines, err := r.Lines(context.Background(), 51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `156|2026-11-29T10:05:00.000000Z|prod-eu|kube-events|BackOff|{"name":"r0"}`; lines[0] != want {
+		t.Errorf("first line %s, want %s", lines[0], want)
+	}
+	if !strings.HasSuffix(lines[50], `{"name":"again"}`) {
+		t.Errorf("last line %s", lines[50])
+	}
+	r.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = s.Send(ctx, testEvent("lost", "Warning"))
+	if _, retryable, _ := sinks.Classify(err); err == nil || !retryable {
+		t.Errorf("a send with rsyslog gone: %v, want a retryable failure (no acknowledgement)", err)
+	}
+}
