@@ -158,15 +158,28 @@ func boolInt(b bool) int {
 }
 
 // postReload calls POST /-/reload and returns the status and body.
+// postReload posts /-/reload, again while it answers 429 (one reload a
+// second), as a client honouring Retry-After would.
 func postReload(t *testing.T, r *runningExporter) (int, string) {
 	t.Helper()
-	resp, err := http.Post(r.metricsURL+"/-/reload", "text/plain", nil)
+	var (
+		code int
+		body string
+	)
+	err := testenv.PollUntil(waitCtx(t), 100*time.Millisecond, func() bool {
+		resp, err := http.Post(r.metricsURL+"/-/reload", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		code, body = resp.StatusCode, string(b)
+		return code != http.StatusTooManyRequests
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("/-/reload still answers 429: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 // SIGHUP and POST /-/reload apply an edit the file watch cannot see (the

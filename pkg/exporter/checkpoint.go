@@ -260,11 +260,13 @@ func (h *rvHeap) remove(rv uint64) {
 // With checkpoints off it does nothing and tracks nothing.
 type checkpointer struct {
 	store    *kube.CheckpointStore // nil: checkpoints off
+	file     *checkpointFile       // nil: no spool folder to keep it in
 	t        *Tracker
 	m        *Metrics
 	log      zerolog.Logger
 	interval time.Duration
 	last     string
+	lastSave time.Time // of the ConfigMap
 }
 
 // newCheckpointer loads the stored checkpoints and tracks the named
@@ -286,6 +288,14 @@ func (e *Engine) newCheckpointer(ctx context.Context, cfg *Config, receivers []s
 	if err != nil {
 		return nil, fmt.Errorf("cannot read checkpoints (grant get/create/update on configmaps in eventide's namespace, or set checkpoint.enabled: false): %w", err)
 	}
+	c.file = newCheckpointFile(cfg.Spool.Dir, ns+"/"+cfg.Checkpoint.Name)
+	if c.file != nil {
+		local, err := c.file.load()
+		if err != nil {
+			e.log.Warn().Err(err).Msg("cannot read the local checkpoint file; resuming from the ConfigMap")
+		}
+		saved = laterOf(saved, local)
+	}
 	restored := 0
 	for _, r := range receivers {
 		if len(saved[r]) > 0 {
@@ -304,21 +314,42 @@ func (c *checkpointer) run(ctx context.Context) {
 	if c.store == nil {
 		return
 	}
-	t := time.NewTicker(c.interval)
+	tick := c.interval
+	if c.file != nil {
+		tick = min(tick, checkpointFileInterval)
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			c.save(ctx)
+		case now := <-t.C:
+			if c.file != nil {
+				c.saveFile()
+			}
+			if now.Sub(c.lastSave) >= c.interval-tick/2 {
+				c.lastSave = now
+				c.save(ctx)
+			}
 		}
+	}
+}
+
+// saveFile writes the local mirror; a failure is logged at debug level
+// (the ConfigMap still holds what matters) and retried next tick.
+func (c *checkpointer) saveFile() {
+	if err := c.file.save(c.t.Checkpoints()); err != nil {
+		c.log.Debug().Err(err).Msg("cannot write the local checkpoint file")
 	}
 }
 
 func (c *checkpointer) save(ctx context.Context) {
 	if c.store == nil {
 		return
+	}
+	if c.file != nil {
+		c.saveFile()
 	}
 	cps := c.t.Checkpoints()
 	for r := range cps {

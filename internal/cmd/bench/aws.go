@@ -66,25 +66,25 @@ func acceptBatch(op string, body []byte, rec *sink) (string, error) {
 	switch op[strings.LastIndex(op, ".")+1:] {
 	case "PutRecords":
 		for i, r := range req.Records {
-			rec.record(r.Data, now)
+			rec.record(r.Data, now, "")
 			out = append(out, fmt.Sprintf(`{"SequenceNumber":"%d","ShardId":"shardId-000000000000"}`, i))
 		}
 		return `{"FailedRecordCount":0,"Records":[` + strings.Join(out, ",") + `]}`, nil
 	case "PutRecordBatch":
 		for i, r := range req.Records {
-			rec.record(r.Data, now)
+			rec.record(r.Data, now, "")
 			out = append(out, fmt.Sprintf(`{"RecordId":"%d"}`, i))
 		}
 		return `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[` + strings.Join(out, ",") + `]}`, nil
 	case "PutEvents":
 		for i, e := range req.Entries {
-			rec.record([]byte(e.Detail), now)
+			rec.record([]byte(e.Detail), now, "")
 			out = append(out, fmt.Sprintf(`{"EventId":"%d"}`, i))
 		}
 		return `{"FailedEntryCount":0,"Entries":[` + strings.Join(out, ",") + `]}`, nil
 	case "SendMessageBatch":
 		for i, e := range req.Entries {
-			rec.record([]byte(e.MessageBody), now)
+			rec.record([]byte(e.MessageBody), now, "")
 			sum := md5.Sum([]byte(e.MessageBody))
 			out = append(out, fmt.Sprintf(`{"Id":%q,"MessageId":"m-%d","MD5OfMessageBody":%q}`, e.ID, i, hex.EncodeToString(sum[:])))
 		}

@@ -5,11 +5,11 @@
 // latency, eventide's CPU and peak RSS, and the API requests it made after
 // start-up (from the API server's audit log).
 //
-// -scenario breaks something a third of the way through the stream and
-// reports how eventide came through it:
+// -scenario breaks something a third of the way through the stream (or at
+// -disrupt-at) and reports how eventide came through it:
 //
 //	none        nothing (the default)
-//	kill        eventide is SIGKILLed and started again at once
+//	kill        eventide is SIGKILLed and started again after -down
 //	outage      the webhook answers 503 for -outage (default 4 s)
 //	apirestart  kube-apiserver is restarted
 //	failover    two replicas with leader election; the leader is SIGKILLed
@@ -27,7 +27,7 @@
 // right after eventide, and reports eventide's CPU per event as a ratio;
 // -rounds N runs N such pairs and reports the spread.
 //
-//	go run ./internal/cmd/bench -eventide bin/eventide -rate 300 -duration 10s -scenario kill
+//	go run ./internal/cmd/bench -eventide bin/eventide -rate 300 -duration 10s -scenario kill -disrupt-at 0.5 -down 10s
 //	go run ./internal/cmd/bench -eventide bin/eventide -ghost 0.2 -ghost-names 1000
 //	go run ./internal/cmd/bench -eventide bin/eventide -receiver kinesis -floor
 package main
@@ -63,7 +63,8 @@ import (
 type options struct {
 	binary, scenario, cpuProfile, gomaxprocs, receiver string
 	rate, pods, workers, ghostNames                    int
-	duration, outage                                   time.Duration
+	duration, outage, down                             time.Duration
+	disruptAt                                          float64
 	enrich, keep, floor                                bool
 	ghost, deleted, repeat                             float64
 }
@@ -79,6 +80,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder")
 	flag.StringVar(&o.scenario, "scenario", "none", "none, kill, outage, apirestart or failover")
 	flag.DurationVar(&o.outage, "outage", 4*time.Second, "with -scenario outage: how long the webhook answers 503")
+	flag.DurationVar(&o.down, "down", 0, "with -scenario kill: how long eventide stays down before it starts again")
+	flag.Float64Var(&o.disruptAt, "disrupt-at", 1.0/3, "when the disruption comes, as a fraction of -duration")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write eventide's CPU profile during the load to this file")
 	flag.StringVar(&o.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS for the eventide process only (what a CPU limit sets in a pod)")
 	flag.Float64Var(&o.ghost, "ghost", 0, "fraction of events about pods that never existed")
@@ -131,6 +134,8 @@ type result struct{ cpuPerEvent float64 }
 type receipt struct {
 	at       time.Time
 	count    int
+	key      string // the first delivery's Idempotency-Key
+	sameKey  int    // repeats that carried it too
 	owner    string
 	workload string
 	deleted  bool
@@ -152,11 +157,12 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "outage", http.StatusServiceUnavailable)
 		return
 	}
-	s.record(b, now)
+	s.record(b, now, r.Header.Get("Idempotency-Key"))
 }
 
-// record counts one delivered payload, received at now.
-func (s *sink) record(b []byte, now time.Time) {
+// record counts one delivered payload, received at now with an
+// Idempotency-Key ("" for the AWS fakes).
+func (s *sink) record(b []byte, now time.Time, key string) {
 	var p struct {
 		Name     string `json:"name"`
 		Count    int    `json:"count"`
@@ -168,12 +174,15 @@ func (s *sink) record(b []byte, now time.Time) {
 		return
 	}
 	s.seen.Add(1)
-	key := occurrence(p.Name, p.Count)
+	occ := occurrence(p.Name, p.Count)
 	s.mu.Lock()
-	if rc, ok := s.got[key]; ok {
+	if rc, ok := s.got[occ]; ok {
 		rc.count++
+		if key != "" && key == rc.key {
+			rc.sameKey++
+		}
 	} else {
-		s.got[key] = &receipt{at: now, count: 1, owner: p.Owner, workload: p.Workload, deleted: p.Deleted}
+		s.got[occ] = &receipt{at: now, count: 1, key: key, owner: p.Owner, workload: p.Workload, deleted: p.Deleted}
 	}
 	s.mu.Unlock()
 }
@@ -444,11 +453,12 @@ func run(o options, exporter string) (result, error) {
 	var disruptionEnd time.Time
 	disrupted := make(chan error, 1)
 	go func() {
-		time.Sleep(o.duration / 3) // schedule, not a wait for a result
+		time.Sleep(time.Duration(float64(o.duration) * o.disruptAt)) // schedule, not a wait for a result
 		var err error
 		switch o.scenario {
 		case "kill":
 			_ = procs[0].Cmd.Process.Signal(syscall.SIGKILL)
+			time.Sleep(o.down) // the outage asked for
 			var p *testenv.Process
 			if p, err = start(); err == nil {
 				procs = append(procs, p)
@@ -506,7 +516,7 @@ func run(o options, exporter string) (result, error) {
 	lat := map[int][]time.Duration{}
 	var all []time.Duration
 	var caughtUp time.Time
-	delivered, dups, unenriched := 0, 0, 0
+	delivered, dups, sameKey, unenriched := 0, 0, 0, 0
 	for key, exp := range expected {
 		rc, ok := rec.got[key]
 		if !ok {
@@ -514,6 +524,7 @@ func run(o options, exporter string) (result, error) {
 		}
 		delivered++
 		dups += rc.count - 1
+		sameKey += rc.sameKey
 		d := rc.at.Sub(exp.at)
 		lat[exp.kind] = append(lat[exp.kind], d)
 		all = append(all, d)
@@ -546,7 +557,8 @@ func run(o options, exporter string) (result, error) {
 		exporter, receiver, o.scenario, o.enrich, o.gomaxprocs, o.ghost, o.ghostNames, o.deleted, o.repeat)
 	fmt.Printf("  load:         %d operations about %d pods, asked %d/s for %s, achieved %.0f/s (%d errors)\n",
 		total, o.pods, o.rate, o.duration, float64(total)/genTook.Seconds(), createErr.Load())
-	fmt.Printf("  delivered:    %d of %d occurrences\n  lost:         %d\n  duplicates:   %d\n", delivered, want, want-delivered, dups)
+	fmt.Printf("  delivered:    %d of %d occurrences\n  lost:         %d\n  duplicates:   %d (%.2f%%; %d with the first delivery's Idempotency-Key)\n",
+		delivered, want, want-delivered, dups, 100*float64(dups)/float64(max(want, 1)), sameKey)
 	fmt.Printf("  latency:      %s (operation request start → webhook received)\n", percentiles(all))
 	for kind, label := range map[int]string{opLive: "live pods", opGhost: "ghost pods", opDeleted: "deleted pods", opRepeat: "repeats"} {
 		if len(lat[kind]) > 0 && len(lat[kind]) < len(all) {
