@@ -35,6 +35,30 @@ func TestKillAndRestartMidStream(t *testing.T) {
 	if dups > 150 {
 		t.Errorf("%d duplicates: more than the ~1s checkpoint interval at 100 events/s explains", dups)
 	}
+	sameKeyOnRepeats(t, rec.Requests())
+}
+
+// sameKeyOnRepeats checks that every delivery repeating an earlier one
+// carries the first's Idempotency-Key, and that deliveries of different
+// events carry different keys.
+func sameKeyOnRepeats(t *testing.T, reqs []testenv.Request) {
+	t.Helper()
+	first, owner := map[string]string{}, map[string]string{}
+	for _, r := range reqs {
+		names := deliveredName(r)
+		key := r.Header.Get("Idempotency-Key")
+		if len(names) != 1 || key == "" {
+			t.Errorf("a delivery without a name or an Idempotency-Key: %s %q", r.Body, key)
+			continue
+		}
+		if k, seen := first[names[0]]; seen && k != key {
+			t.Errorf("%s sent again with Idempotency-Key %s, first with %s", names[0], key, k)
+		}
+		if o, seen := owner[key]; seen && o != names[0] {
+			t.Errorf("Idempotency-Key %s on both %s and %s", key, o, names[0])
+		}
+		first[names[0]], owner[key] = key, names[0]
+	}
 }
 
 // Two replicas with leader election; the leader is killed mid-stream and
