@@ -128,6 +128,9 @@ type ReceiverConfig struct {
 	Group *grouping.Config `yaml:"group"`
 	// Silenceable: silences and inhibition rules apply to this receiver.
 	Silenceable bool `yaml:"silenceable"`
+	// MaxPayloadBytes bounds one rendered payload (layout or whole
+	// event); default sinks.MaxRenderBytes (1 MiB).
+	MaxPayloadBytes int `yaml:"maxPayloadBytes"`
 	// Types are the receiver type keys found; exactly one is valid.
 	Types []string `yaml:"-"`
 	// Settings are the settings of Types[0].
@@ -173,6 +176,8 @@ func (r *ReceiverConfig) UnmarshalYAML(n *yaml.Node) error {
 			decode(v, &r.Group)
 		case "silenceable":
 			decode(v, &r.Silenceable)
+		case "maxPayloadBytes":
+			decode(v, &r.MaxPayloadBytes)
 		default:
 			settings := newReceiverSettings(k)
 			if settings == nil {
@@ -596,6 +601,13 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]Receiver, []error
 		d, derrs := rc.Delivery.withDefaults(path + ".delivery")
 		errs = append(errs, derrs...)
 		deps.Receiver = rc.Name
+		switch deps.MaxPayloadBytes = rc.MaxPayloadBytes; {
+		case rc.MaxPayloadBytes == 0:
+			deps.MaxPayloadBytes = sinks.MaxRenderBytes
+		case rc.MaxPayloadBytes < 1024 || rc.MaxPayloadBytes > MaxPayloadBytesLimit:
+			errs = append(errs, fmt.Errorf("%s.maxPayloadBytes: %d is not between 1024 and %d", path, rc.MaxPayloadBytes, MaxPayloadBytesLimit))
+			deps.MaxPayloadBytes = sinks.MaxRenderBytes
+		}
 		s, err := rc.build(path, deps)
 		if err != nil {
 			if err != errReported {

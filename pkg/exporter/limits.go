@@ -23,6 +23,9 @@ const (
 	// template costs about 25 KB (text/template copies sprig's function
 	// table), so this keeps a load under about 60 MB.
 	MaxConfigTemplates = 2000
+	// MaxPayloadBytesLimit bounds a receiver's maxPayloadBytes: what one
+	// payload may hold in memory while it is sent.
+	MaxPayloadBytesLimit = 16 << 20
 )
 
 // checkSize refuses a file over MaxConfigBytes, or one whose aliases

@@ -41,14 +41,19 @@ func ParseLayout(path string, node *yaml.Node) (*Layout, error) {
 	return &Layout{root: root}, nil
 }
 
-// Render renders the layout for ev as JSON.
+// Render renders the layout for ev as JSON, at most MaxRenderBytes.
 func (l *Layout) Render(ev *event.EnhancedEvent) ([]byte, error) {
+	return l.render(ev, MaxRenderBytes)
+}
+
+// render renders the layout for ev as JSON, at most limit bytes.
+func (l *Layout) render(ev *event.EnhancedEvent, limit int) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := l.root.write(&buf, ev); err != nil {
 		return nil, err
 	}
-	if buf.Len() > MaxRenderBytes {
-		return nil, &TemplateError{Err: fmt.Errorf("layout output is %d bytes, over MaxRenderBytes (%d)", buf.Len(), MaxRenderBytes)}
+	if buf.Len() > limit {
+		return nil, &TemplateError{Err: fmt.Errorf("layout output is %d bytes, over %d", buf.Len(), limit)}
 	}
 	return buf.Bytes(), nil
 }

@@ -1,6 +1,8 @@
 package sinks
 
 import (
+	"fmt"
+
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"gopkg.in/yaml.v3"
@@ -11,12 +13,14 @@ import (
 type Payload struct {
 	layout *Layout
 	deDot  bool
+	max    int // bytes a rendered payload may hold
 }
 
 // NewPayload parses a receiver's layout (none: the whole event); errors
-// name path.layout.
-func NewPayload(path string, layout yaml.Node, deDot bool) (Payload, error) {
-	p := Payload{deDot: deDot}
+// name path.layout. A payload over max bytes (0: MaxRenderBytes) fails to
+// render, as a template error for that event.
+func NewPayload(path string, layout yaml.Node, deDot bool, max int) (Payload, error) {
+	p := Payload{deDot: deDot, max: max}
 	if layout.Kind == 0 {
 		return p, nil
 	}
@@ -31,13 +35,28 @@ func NewPayload(path string, layout yaml.Node, deDot bool) (Payload, error) {
 	return p, nil
 }
 
+// limit is max, MaxRenderBytes when unset (a Payload{} literal).
+func (p Payload) limit() int {
+	if p.max <= 0 {
+		return MaxRenderBytes
+	}
+	return p.max
+}
+
 // Render is ev's payload.
 func (p Payload) Render(ev *event.EnhancedEvent) ([]byte, error) {
 	if p.deDot {
 		ev = ev.DeDot()
 	}
+	var b []byte
+	var err error
 	if p.layout != nil {
-		return p.layout.Render(ev)
+		b, err = p.layout.render(ev, max(p.limit(), MaxRenderBytes))
+	} else {
+		b, err = ev.ToJSON()
 	}
-	return ev.ToJSON()
+	if limit := p.limit(); err == nil && len(b) > limit {
+		return nil, &TemplateError{Err: fmt.Errorf("payload is %d bytes, over maxPayloadBytes (%d)", len(b), limit)}
+	}
+	return b, err
 }

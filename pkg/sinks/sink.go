@@ -184,6 +184,9 @@ type Deps struct {
 	// Receiver is the receiver's name, for what it derives keys from
 	// (IdempotencyKey).
 	Receiver string
+	// MaxPayloadBytes bounds one rendered payload (NewPayload); 0 is
+	// MaxRenderBytes.
+	MaxPayloadBytes int
 }
 
 // Builder is one receiver type's settings, decoded from the route file.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/eventide/eventide/internal/testenv"
 )
 
@@ -91,6 +93,30 @@ func TestExpensiveFuncsRefusedAtLoad(t *testing.T) {
 	} {
 		if _, err := ParseTemplate(text); err == nil || !strings.Contains(err.Error(), "not defined") {
 			t.Errorf("%s: %v, want refused at load", text, err)
+		}
+	}
+}
+
+// A receiver's maxPayloadBytes bounds its payload, layout or whole event:
+// past it the event fails as a template error, alone.
+func TestMaxPayloadBytes(t *testing.T) {
+	ev := testenv.SampleEvent()
+	ev.Message = strings.Repeat("m", 4000)
+	var layout yaml.Node
+	if err := yaml.Unmarshal([]byte(`msg: "{{ .Message }}"`), &layout); err != nil {
+		t.Fatal(err)
+	}
+	for name, l := range map[string]yaml.Node{"whole event": {}, "layout": layout} {
+		small, err := NewPayload("receivers[0].webhook", l, false, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := small.Render(ev); !IsTemplateError(err) || !strings.Contains(err.Error(), "maxPayloadBytes") && !strings.Contains(err.Error(), "over 2048") {
+			t.Errorf("%s over maxPayloadBytes: %v, want a template error", name, err)
+		}
+		def, _ := NewPayload("receivers[0].webhook", l, false, 0)
+		if _, err := def.Render(ev); err != nil {
+			t.Errorf("%s within the default bound: %v", name, err)
 		}
 	}
 }

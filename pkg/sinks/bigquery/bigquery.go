@@ -116,7 +116,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.TimeoutSeconds != 0 {
 		deps.Log.Warn().Str("receiver_path", path).Msg("timeout_seconds has no effect: set the receiver's delivery.timeout")
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
 	if err := errors.Join(errs...); err != nil {

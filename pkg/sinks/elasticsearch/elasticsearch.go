@@ -47,7 +47,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 			perform = client.Perform
 		}
 	}
-	s, err := c.Config.Build(path, perform)
+	s, err := c.Config.Build(path, perform, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -31,14 +31,14 @@ type Config struct {
 	DeDot      bool      `yaml:"deDot"`
 }
 
-func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("%s.path: required", path)
 	}
 	if c.MaxSize < 0 || c.MaxAge < 0 || c.MaxBackups < 0 {
 		return nil, fmt.Errorf("%s: maxsize, maxage and maxbackups must not be negative", path)
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +53,11 @@ type PipeConfig struct {
 	DeDot  bool      `yaml:"deDot"`
 }
 
-func (c *PipeConfig) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
+func (c *PipeConfig) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.Path == "" {
 		return nil, fmt.Errorf("%s.path: required", path)
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	if err != nil {
 		return nil, err
 	}

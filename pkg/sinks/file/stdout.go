@@ -20,7 +20,7 @@ type StdoutConfig struct {
 }
 
 func (c *StdoutConfig) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	if err != nil {
 		return nil, err
 	}

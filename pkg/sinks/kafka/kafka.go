@@ -89,7 +89,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s.key: %w", path, err))
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	var enc *avroEncoder
 	if c.Avro != nil {

@@ -72,7 +72,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	errs = append(errs, err)
 	headers, err := sinks.ParseTemplateMap(path+".headers", c.Headers)
 	errs = append(errs, err)
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	tc, err := c.TLS.Build(path + ".tls")
 	errs = append(errs, err)

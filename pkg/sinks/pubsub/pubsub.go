@@ -63,7 +63,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	attrs, err := sinks.ParseTemplateMap(path+".attributes", c.Attributes)
 	errs = append(errs, err)
 	s.attrs = attrs
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
 	if err := errors.Join(errs...); err != nil {

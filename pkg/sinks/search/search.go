@@ -67,7 +67,7 @@ const maxAnswer = 32 << 20
 
 // Build checks c (errors under path; the receiver checks its hosts) and
 // returns a sink around perform.
-func (c *Config) Build(path string, perform Perform) (*Sink, error) {
+func (c *Config) Build(path string, perform Perform, maxPayload int) (*Sink, error) {
 	var errs []error
 	idx, err := parseIndex(c.Index, c.IndexFormat)
 	if err != nil {
@@ -83,7 +83,7 @@ func (c *Config) Build(path string, perform Perform) (*Sink, error) {
 	default:
 		errs = append(errs, fmt.Errorf("%s.opType: %q is not index or create", path, c.OpType))
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, maxPayload)
 	errs = append(errs, err)
 	s.payload = p
 	if err := errors.Join(errs...); err != nil {

@@ -115,7 +115,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		}
 		s.hostname = t
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
 	if err := errors.Join(errs...); err != nil {

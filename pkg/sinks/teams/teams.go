@@ -75,7 +75,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	s.facts, err2 = sinks.ParseTemplateMap(path+".facts", c.Facts)
 	errs = append(errs, err2)
 	if c.Layout.Kind != 0 {
-		p, err := sinks.NewPayload(path, c.Layout, false)
+		p, err := sinks.NewPayload(path, c.Layout, false, deps.MaxPayloadBytes)
 		errs = append(errs, err)
 		s.layout = &p
 	}

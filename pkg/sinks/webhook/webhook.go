@@ -43,7 +43,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	headers, err := sinks.ParseTemplateMap(path+".headers", c.Headers)
 	errs = append(errs, err)
-	p, err := sinks.NewPayload(path, c.Layout, false)
+	p, err := sinks.NewPayload(path, c.Layout, false, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	tc, err := c.TLS.Build(path + ".tls")
 	errs = append(errs, err)

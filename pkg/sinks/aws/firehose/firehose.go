@@ -40,7 +40,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.DeliveryStreamName == "" {
 		errs = append(errs, fmt.Errorf("%s.deliveryStreamName: required", path))
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	batching, err := c.Batching.CheckMax(path, firehoseMaxRecords)
 	errs = append(errs, err)

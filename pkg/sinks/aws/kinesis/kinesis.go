@@ -49,7 +49,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s.partitionKey: %w", path, err))
 	}
-	p, err := sinks.NewPayload(path, c.Layout, c.DeDot)
+	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	batching, err := c.Batching.CheckMax(path, kinesisMaxRecords)
 	errs = append(errs, err)

@@ -44,7 +44,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	attrs, err := sinks.ParseTemplateMap(path+".messageAttributes", c.MessageAttributes)
 	errs = append(errs, err)
 	s.attrs = attrs
-	p, err := sinks.NewPayload(path, c.Layout, false)
+	p, err := sinks.NewPayload(path, c.Layout, false, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
 	cfg, err := c.Load(deps.Ctx, path)

@@ -48,7 +48,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	s := &sqsSink{queueName: c.QueueName, queueURL: c.QueueURL}
 	s.fifo = strings.HasSuffix(c.QueueName, ".fifo") || strings.HasSuffix(c.QueueURL, ".fifo")
 	errs = append(errs, awsbase.FIFOFields(path, "queues (name ending in .fifo)", s.fifo, c.MessageGroupID, c.MessageDeduplicationID, &s.group, &s.dedup))
-	p, err := sinks.NewPayload(path, c.Layout, false)
+	p, err := sinks.NewPayload(path, c.Layout, false, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
 	batching, err := c.Batching.CheckMax(path, sqsMaxEntries)
