@@ -41,6 +41,15 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		// Defaults under $TMPDIR (the spool, its checkpoint mirror) are
+		// this run's: a file left by an earlier run, against another
+		// etcd, must not reach these tests.
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		os.Setenv("TMPDIR", tmp)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		controlPlane, err = testenv.StartControlPlane(ctx, dir)
 		cancel()

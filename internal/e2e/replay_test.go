@@ -26,7 +26,7 @@ func TestReplayDryRunMatchesLivePipeline(t *testing.T) {
 	record := fmt.Sprintf("    delivery: {maxRetries: 1}\n  - name: record\n    file:\n      path: %s\n", recorded)
 	config := strings.Replace(hookConfig(ns, rec.URL, record), "        - receiver: hook\n", "        - receiver: hook\n        - receiver: record\n", 1)
 	conf := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(withTestState(t, config)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startEventideFile(t, conf)

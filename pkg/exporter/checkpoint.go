@@ -290,7 +290,7 @@ func (e *Engine) newCheckpointer(ctx context.Context, cfg *Config, receivers []s
 	}
 	c.file = newCheckpointFile(cfg.Spool.Dir, ns+"/"+cfg.Checkpoint.Name)
 	if c.file != nil {
-		local, err := c.file.load()
+		local, err := c.file.load(store.UID())
 		if err != nil {
 			e.log.Warn().Err(err).Msg("cannot read the local checkpoint file; resuming from the ConfigMap")
 		}
@@ -339,7 +339,7 @@ func (c *checkpointer) run(ctx context.Context) {
 // saveFile writes the local mirror; a failure is logged at debug level
 // (the ConfigMap still holds what matters) and retried next tick.
 func (c *checkpointer) saveFile() {
-	if err := c.file.save(c.t.Checkpoints()); err != nil {
+	if err := c.file.save(c.t.Checkpoints(), c.store.UID()); err != nil {
 		c.log.Debug().Err(err).Msg("cannot write the local checkpoint file")
 	}
 }

@@ -20,7 +20,14 @@ import (
 // file and resumes from the ConfigMap as before.
 //
 // Taking the later of the two is safe: both only ever say "delivered up
-// to here" (by this process, or by whoever wrote the ConfigMap since).
+// to here" (by this process, or by whoever wrote the ConfigMap since)
+// about the same cluster. The file carries the ConfigMap's uid and is
+// used only while that ConfigMap is the one in the cluster: a spool kept
+// on a volume across a cluster rebuilt, or pointed at another cluster,
+// holds resourceVersions of another etcd, and resuming "later" than them
+// would skip events. So nothing is mirrored before the ConfigMap exists
+// (the first checkpoint.interval of a new install resumes from nothing,
+// as it did before the mirror).
 type checkpointFile struct {
 	path      string
 	configMap string // the ConfigMap the file mirrors; a file of another is ignored
@@ -34,6 +41,7 @@ const checkpointFileInterval = 25 * time.Millisecond
 
 type checkpointFileData struct {
 	ConfigMap   string           `json:"configMap"`
+	UID         string           `json:"uid"` // the ConfigMap's
 	Checkpoints kube.Checkpoints `json:"checkpoints"`
 }
 
@@ -47,8 +55,9 @@ func newCheckpointFile(dir, configMap string) *checkpointFile {
 }
 
 // load reads the file; nothing (and no error) when there is none or it
-// mirrors another ConfigMap.
-func (f *checkpointFile) load() (kube.Checkpoints, error) {
+// mirrors another ConfigMap, or another object of that name than the
+// one with uid.
+func (f *checkpointFile) load(uid string) (kube.Checkpoints, error) {
 	b, err := os.ReadFile(f.path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -60,17 +69,21 @@ func (f *checkpointFile) load() (kube.Checkpoints, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
 	}
-	if d.ConfigMap != f.configMap {
+	if d.ConfigMap != f.configMap || d.UID == "" || d.UID != uid {
 		return nil, nil
 	}
 	return d.Checkpoints, nil
 }
 
-// save writes cps when they changed, atomically (a temporary file
-// renamed over the old one). No fsync: the file is for a process that
-// dies, not a machine; the ConfigMap covers the rest.
-func (f *checkpointFile) save(cps kube.Checkpoints) error {
-	b, err := json.Marshal(checkpointFileData{ConfigMap: f.configMap, Checkpoints: cps})
+// save writes cps, as of the ConfigMap with uid, when they changed,
+// atomically (a temporary file renamed over the old one); nothing while
+// uid is unknown. No fsync: the file is for a process that dies, not a
+// machine; the ConfigMap covers the rest.
+func (f *checkpointFile) save(cps kube.Checkpoints, uid string) error {
+	if uid == "" {
+		return nil
+	}
+	b, err := json.Marshal(checkpointFileData{ConfigMap: f.configMap, UID: uid, Checkpoints: cps})
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,10 @@ func (s *CheckpointStore) Save(ctx context.Context, cps Checkpoints) error {
 	return nil
 }
 
+// UID identifies the ConfigMap read or written last ("" before either):
+// a local copy of the checkpoints is only worth as much as its match.
+func (s *CheckpointStore) UID() string { return s.cm.UID() }
+
 // OwnNamespace is the namespace eventide runs in: $POD_NAMESPACE, the
 // in-cluster service account's, the kubeconfig context's, else "default".
 func OwnNamespace(kubeconfig string) string {

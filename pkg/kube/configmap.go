@@ -17,7 +17,8 @@ import (
 type configMapStore struct {
 	cs                         kubernetes.Interface
 	namespace, name, component string
-	exists                     bool // the ConfigMap is there: write updates it
+	exists                     bool   // the ConfigMap is there: write updates it
+	uid                        string // of the ConfigMap last read or written; "" when unknown
 }
 
 func newConfigMapStore(cfg *rest.Config, namespace, name, component string) (*configMapStore, error) {
@@ -39,7 +40,7 @@ func (s *configMapStore) read(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s, err)
 	}
-	s.exists = true
+	s.exists, s.uid = true, string(cm.UID)
 	return cm.Data, nil
 }
 
@@ -52,17 +53,26 @@ func (s *configMapStore) write(ctx context.Context, data map[string]string) erro
 			Labels: map[string]string{"app.kubernetes.io/name": "eventide", "app.kubernetes.io/component": s.component}},
 		Data: data,
 	}
-	var err error
+	var (
+		got *corev1.ConfigMap
+		err error
+	)
 	if s.exists {
-		_, err = s.cs.CoreV1().ConfigMaps(s.namespace).Update(ctx, cm, metav1.UpdateOptions{})
+		got, err = s.cs.CoreV1().ConfigMaps(s.namespace).Update(ctx, cm, metav1.UpdateOptions{})
 		s.exists = !apierrors.IsNotFound(err)
 	}
 	if !s.exists {
-		_, err = s.cs.CoreV1().ConfigMaps(s.namespace).Create(ctx, cm, metav1.CreateOptions{})
+		got, err = s.cs.CoreV1().ConfigMaps(s.namespace).Create(ctx, cm, metav1.CreateOptions{})
 		s.exists = err == nil || apierrors.IsAlreadyExists(err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", s, err)
 	}
+	s.uid = string(got.UID)
 	return nil
 }
+
+// UID is the ConfigMap's uid as last read or written: another uid means
+// another object (deleted and made again, or another cluster's); "" when
+// eventide has not seen it yet.
+func (s *configMapStore) UID() string { return s.uid }
