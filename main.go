@@ -4,9 +4,12 @@
 //
 //	eventide -conf config.yaml [-kubeconfig FILE] [-metrics-address :2112]
 //	eventide validate -conf config.yaml
+//	eventide route-test -conf config.yaml -events events.jsonl
+//	eventide replay -conf config.yaml -events dead-letter.jsonl [-dry-run]
 //	eventide version
 //
-// The subcommands live in internal/cli, the pipeline in pkg/exporter.
+// The subcommands live in internal/cli (eventide -h lists them all), the
+// engine in pkg/exporter, the receivers in pkg/sinks.
 package main
 
 import (

@@ -1,5 +1,8 @@
-// Package cli is eventide's command line: one file per subcommand (serve,
-// validate), each returning the process's exit status.
+// Package cli is eventide's command line: one file per subcommand
+// (serve.go, validate.go, routetest.go, replay.go, with offline.go: a
+// configuration loaded without a cluster), each returning the process's
+// exit status; reloadtriggers.go is when serve reloads (the file changed,
+// SIGHUP, POST /-/reload), redact.go what logs may show of a URL.
 package cli
 
 import (

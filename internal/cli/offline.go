@@ -11,13 +11,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
 // offline is a configuration loaded for route-test and replay: no cluster.
 type offline struct {
-	loaded *exporter.Loaded
+	loaded *config.Loaded
 	// secrets are the values ${VAR} put into the file, longest first: a
 	// preview shows none of them.
 	secrets []string
@@ -37,7 +39,7 @@ func loadOffline(ctx context.Context, conf string, stdout, stderr io.Writer, uns
 	}
 	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
 		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
-	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
+	loaded, err := config.LoadFile(conf, config.LoadOptions{
 		Deps:              sinks.Deps{Ctx: ctx, Log: warn, Stdout: stdout},
 		LookupEnv:         lookup,
 		UnsetEnvIsWarning: unsetIsWarning,
@@ -94,7 +96,7 @@ func (o *offline) route(ev *event.EnhancedEvent) (receivers, routes []string) {
 }
 
 // receiver is the named receiver, as loaded; nil when there is none.
-func (o *offline) receiver(name string) *exporter.Receiver {
+func (o *offline) receiver(name string) *runtime.Receiver {
 	for i := range o.loaded.Receivers {
 		if o.loaded.Receivers[i].Name == name {
 			return &o.loaded.Receivers[i]

@@ -18,7 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
-	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
@@ -123,20 +123,20 @@ func (o *offline) replay(ctx context.Context, f replayFlags, stdin io.Reader, st
 		return ExitFailed
 	}
 	defer os.RemoveAll(spool)
-	opts := exporter.RuntimeOptions{SpoolDir: spool, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20}
+	opts := runtime.Options{SpoolDir: spool, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20}
 	deadLetter := f.deadLetter
 	if deadLetter == "" && cfg.DeadLetter.Path != "-" {
 		deadLetter = replayDeadLetterPath(cfg.DeadLetter.Path, time.Now())
 	}
 	if deadLetter != "" {
-		if opts.DeadLetter, err = exporter.NewDeadLetter(deadLetter, cfg.DeadLetter.MaxSizeMB); err != nil {
+		if opts.DeadLetter, err = runtime.NewDeadLetter(deadLetter, cfg.DeadLetter.MaxSizeMB); err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitFailed
 		}
 		defer opts.DeadLetter.Close()
 	}
-	m := exporter.NewMetrics(prometheus.NewRegistry(), "")
-	rt, err := exporter.NewRuntime(o.loaded.Receivers, m, log, opts)
+	m := runtime.NewMetrics(prometheus.NewRegistry(), "eventide")
+	rt, err := runtime.NewRuntime(o.loaded.Receivers, m, log, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitFailed
@@ -185,7 +185,7 @@ func replayDeadLetterPath(configured string, now time.Time) string {
 
 // summary prints each receiver's outcome; the status is 0 only when every
 // event read was delivered wherever it was routed.
-func (o *offline) summary(w io.Writer, m *exporter.Metrics, n int, readOK bool) int {
+func (o *offline) summary(w io.Writer, m *runtime.Metrics, n int, readOK bool) int {
 	names := make([]string, 0, len(o.loaded.Receivers))
 	for _, r := range o.loaded.Receivers {
 		names = append(names, r.Name)
@@ -199,7 +199,7 @@ func (o *offline) summary(w io.Writer, m *exporter.Metrics, n int, readOK bool) 
 	for _, name := range names {
 		sent := counterValue(m.Sent.WithLabelValues(name))
 		failed := sumVec(m.Failed, name, sinks.FailureClasses)
-		dropped := sumVec(m.Dropped, name, exporter.DropReasons)
+		dropped := sumVec(m.Dropped, name, runtime.DropReasons)
 		if sent == 0 && failed == 0 && dropped == 0 {
 			continue
 		}

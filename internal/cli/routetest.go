@@ -57,15 +57,18 @@ func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	err = readEventsFile(events, stdin, func(ev *event.EnhancedEvent, _ string) error {
 		n++
 		receivers, routes := o.route(ev)
-		o.loaded.Tree.Observe(ev)
+		o.loaded.Mute.Observe(ev)
 		res := RouteTestResult{Event: ev.Namespace + "/" + ev.Name, Reason: ev.Reason, Type: ev.Type,
 			Receivers: nonNil(receivers), Routes: nonNil(routes)}
 		for _, r := range receivers {
-			if why := o.loaded.Tree.Mute(r, ev, ev.GetLastTime()); why != "" {
-				if res.Muted == nil {
-					res.Muted = map[string]string{}
+			// Namespace annotations are not known offline.
+			if o.loaded.Mute.Applies(r) {
+				if why := o.loaded.Mute.Why(ev, ev.GetLastTime(), nil); why != "" {
+					if res.Muted == nil {
+						res.Muted = map[string]string{}
+					}
+					res.Muted[r] = why
 				}
-				res.Muted[r] = why
 			}
 			if rc := o.receiver(r); rc != nil && rc.Group != nil {
 				if res.Groups == nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/eventide/eventide/internal/memtrim"
 	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 )
@@ -73,10 +74,10 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 // is called once the event caches synced (end-to-end tests use it).
 func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
-	content, err := exporter.ReadConfigFile(f.Conf)
-	var loaded *exporter.Loaded
+	content, err := config.ReadConfigFile(f.Conf)
+	var loaded *config.Loaded
 	if err == nil {
-		loaded, err = exporter.Load(content, exporter.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout}})
+		loaded, err = config.Load(content, config.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout}})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
@@ -165,7 +166,7 @@ func releaseStartupPages(log zerolog.Logger) {
 
 // newLogger logs at every level; the global level, set from logLevel here
 // and on each reload, filters.
-func newLogger(cfg *exporter.Config, w io.Writer) zerolog.Logger {
+func newLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
 	setLogLevel(cfg.LogLevel)
 	format := cfg.LogFormat
 	if format == "" {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -26,7 +26,7 @@ func Validate(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// off, say) is shown too, as warning lines.
 	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
 		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
-	loaded, err := exporter.LoadFile(conf, exporter.LoadOptions{
+	loaded, err := config.LoadFile(conf, config.LoadOptions{
 		Deps:              sinks.Deps{Ctx: ctx, Log: warn, Stdout: io.Discard},
 		UnsetEnvIsWarning: true,
 	})

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
-	"github.com/eventide/eventide/pkg/exporter"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 )
 
 // Stopped, then started again from its checkpoint: events created or
@@ -93,7 +93,7 @@ func TestPoisonEventDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	var rec0 exporter.DeadLetterRecord
+	var rec0 runtime.DeadLetterRecord
 	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &rec0) != nil {
 		t.Fatalf("dead-letter file: %s", b)
 	}

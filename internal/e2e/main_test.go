@@ -1,8 +1,12 @@
 // Package e2e runs eventide end to end against a real kube-apiserver and
 // etcd (internal/testenv) and real or faithful sink servers. Files are by
-// topic: pipeline, durability, failover, receivers, cli. TestMain starts one
-// control plane; each test works in its own namespace and runs its own
-// eventide, in-process through internal/cli or as a built binary.
+// topic: pipeline, eventsv1 (events.k8s.io/v1 writers), durability,
+// failover, reload, grouping, replay, cli, process (the built binary),
+// chart, image, receivers (webhook, Slack, Opsgenie, AWS), and one per
+// receiver with a server of its own: kafka, syslog, search
+// (Elasticsearch, OpenSearch), loki, pubsub, bigquery. TestMain starts
+// one control plane; each test works in its own namespace and runs its
+// own eventide, in-process through internal/cli or as a built binary.
 package e2e
 
 import (

@@ -1,3 +1,13 @@
+// Package exporter is the engine: it runs eventide from a checked
+// configuration (pkg/exporter/config) to delivered events. engine.go is
+// its lifecycle (New, Run, the leader loop in leadership.go, shutdown.go);
+// pipeline.go takes the watched events through enrichment (lookup.go:
+// events waiting for a lookup), the route tree and muting
+// (pkg/exporter/route) to the receivers' runtime (pkg/exporter/runtime);
+// tracker.go, checkpointer.go and checkpointfile.go are the checkpoints,
+// groupstate.go the grouping receivers' state in the cluster, reload.go
+// what a new configuration changes while it runs, metrics.go the metrics.
+// Data flows one way: watch -> enrich -> route -> mute -> runtime -> sink.
 package exporter
 
 import (
@@ -7,6 +17,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 
 	"github.com/rs/zerolog"
 	"k8s.io/client-go/rest"
@@ -18,9 +31,9 @@ import (
 // tree, the receiver runtime, checkpoints, the leader loop, drain and
 // shutdown. Data flows one way: watch -> enrich -> route -> runtime -> sink.
 type Engine struct {
-	mu     sync.Mutex // guards loaded, live and sinksOwned; serialises reloads
-	loaded *Loaded    // the configuration in force
-	live   *delivery  // set while delivering
+	mu     sync.Mutex     // guards loaded, live and sinksOwned; serialises reloads
+	loaded *config.Loaded // the configuration in force
+	live   *running       // set while delivering
 	// sinksOwned: the runtime took over the sinks of loaded (it closes them).
 	sinksOwned bool
 
@@ -39,7 +52,7 @@ type Engine struct {
 type Options struct {
 	// Config is the loaded configuration; the engine closes its sinks when
 	// Run returns.
-	Config *Loaded
+	Config *config.Loaded
 	// REST is the API server's client configuration.
 	REST *rest.Config
 	Log  zerolog.Logger
@@ -154,9 +167,9 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	if err != nil {
 		return err
 	}
-	var deadLetter *DeadLetter
+	var deadLetter *runtime.DeadLetter
 	if cfg.DeadLetter.Path != "-" {
-		if deadLetter, err = NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
+		if deadLetter, err = runtime.NewDeadLetter(cfg.DeadLetter.Path, cfg.DeadLetter.MaxSizeMB); err != nil {
 			return fmt.Errorf("cannot open the dead-letter file: %w", err)
 		}
 		defer deadLetter.Close()
@@ -165,21 +178,28 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	if spoolDir == "-" {
 		spoolDir = ""
 	}
-	rt, err := NewRuntime(loaded.Receivers, e.m, e.log, RuntimeOptions{
-		Tracker: cp.tracker(), DeadLetter: deadLetter,
-		SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20, Groups: groups,
-	})
+	ropts := runtime.Options{DeadLetter: deadLetter, SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20}
+	if tr := cp.tracker(); tr != nil { // a nil *Tracker in the interface would not be nil
+		ropts.Tracker = tr
+	}
+	if groups != nil {
+		ropts.Groups = groups
+	}
+	for _, r := range loaded.Receivers {
+		e.m.CheckpointLag.WithLabelValues(r.Name)
+	}
+	rt, err := runtime.NewRuntime(loaded.Receivers, e.m.Metrics, e.log, ropts)
 	if err != nil {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)
 	}
 	handedOver = true
 	popts := PipelineOptions{
-		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), ClusterName: cfg.ClusterName, Log: e.log,
+		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), Log: e.log,
 	}
 	if mc, ok := e.enricher.(*kube.MetadataCache); ok {
 		popts.NamespaceAnnotations = mc.NamespaceAnnotations
 	}
-	pipeline := NewPipeline(loaded.Tree, rt, e.m, popts)
+	pipeline := NewPipeline(loaded, rt, e.m, popts)
 	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
 		Namespaces:    cfg.Namespace,
 		OnEvent:       pipeline.Handle,
@@ -197,7 +217,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	e.mu.Lock()
 	next := e.loaded // a reload that came in while delivery was being built
 	e.loaded, e.sinksOwned = loaded, true
-	e.live = &delivery{pipeline: pipeline, runtime: rt, tracker: cp.tracker()}
+	e.live = &running{pipeline: pipeline, runtime: rt, tracker: cp.tracker()}
 	e.mu.Unlock()
 	if next != loaded {
 		if _, err := e.Reload(next); err != nil {

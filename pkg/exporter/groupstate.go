@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/config"
+
 	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube"
 )
@@ -28,7 +30,7 @@ type groupStates struct {
 
 // newGroupStates loads the group state; nil when checkpoints are off
 // (groups then live in memory only).
-func (e *Engine) newGroupStates(ctx context.Context, cfg *Config) (*groupStates, error) {
+func (e *Engine) newGroupStates(ctx context.Context, cfg *config.Config) (*groupStates, error) {
 	if !cfg.Checkpoint.On() {
 		return nil, nil
 	}
@@ -55,8 +57,8 @@ func (e *Engine) newGroupStates(ctx context.Context, cfg *Config) (*groupStates,
 	return &groupStates{store: store, data: data, grouping: map[string]bool{}}, nil
 }
 
-// forReceiver is receiver's Store and what it held at start.
-func (g *groupStates) forReceiver(receiver string) (grouping.Store, []byte) {
+// ForReceiver is receiver's Store and what it held at start.
+func (g *groupStates) ForReceiver(receiver string) (grouping.Store, []byte) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.grouping[receiver] = true

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/route"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/kube/event"
 )
@@ -64,11 +66,11 @@ func (r *syncEnqueuer) names() string {
 // later one is delivered, so a crash then cannot skip it. Events about the
 // waiting object keep their order behind it, and share its one fetch.
 func TestLookupParksOnlyItsObject(t *testing.T) {
-	tree := mustTree(t, RouteConfig{Match: []RuleConfig{{Receiver: "a"}}})
+	tree := mustTree(t, route.Config{Match: []route.Rule{{Receiver: "a"}}})
 	tr := NewTracker([]string{"a"}, false, nil)
 	enq := &syncEnqueuer{tr: tr}
 	en := &slowEnricher{release: make(chan struct{})}
-	p := NewPipeline(tree, enq, NewMetrics(prometheus.NewRegistry(), ""), PipelineOptions{Tracker: tr, Enricher: en})
+	p := NewPipeline(&config.Loaded{Tree: tree}, enq, NewMetrics(prometheus.NewRegistry(), ""), PipelineOptions{Tracker: tr, Enricher: en})
 	ev := func(rv int, object string) *event.EnhancedEvent {
 		e := rvNamed(rv)
 		e.InvolvedObject.Kind, e.InvolvedObject.Name = "Pod", object

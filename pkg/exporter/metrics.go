@@ -1,13 +1,13 @@
 package exporter
 
 import (
-	"runtime"
+	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/eventide/eventide/pkg/exporter/grouping"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 	"github.com/eventide/eventide/pkg/kube"
 )
 
@@ -15,33 +15,23 @@ import (
 // registry. Label values are bounded: receiver names, route paths, reason
 // classes and results from the config and the code, never object names.
 type Metrics struct {
+	// The receivers' metrics (queues, sends, retries, spool, grouping).
+	*runtime.Metrics
+
 	BuildInfo        *prometheus.GaugeVec
-	ReceiverInfo     *prometheus.GaugeVec
 	EventsReceived   *prometheus.CounterVec // by event type: Normal, Warning, other
 	EventsDiscarded  *prometheus.CounterVec
 	EventsUnrouted   prometheus.Counter
 	RouteMatched     *prometheus.CounterVec
-	Sent             *prometheus.CounterVec
-	Failed           *prometheus.CounterVec
-	Retried          *prometheus.CounterVec
-	Dropped          *prometheus.CounterVec
-	QueueLength      *prometheus.GaugeVec
-	SendDuration     *prometheus.HistogramVec
-	DeliveryLatency  *prometheus.HistogramVec
-	LastSuccess      *prometheus.GaugeVec
-	TemplateErrors   *prometheus.CounterVec
 	APIRequests      *prometheus.CounterVec
 	EnrichLookups    *prometheus.CounterVec
 	WatchRelists     *prometheus.CounterVec
 	PipelineBacklog  prometheus.Gauge
 	ConfigReceivers  prometheus.Gauge
 	PipelineDuration prometheus.Histogram
-	DeadLetters      *prometheus.CounterVec
 	CheckpointWrites *prometheus.CounterVec
 	CheckpointLag    *prometheus.GaugeVec
 	Leader           prometheus.Gauge
-	SpoolEvents      *prometheus.GaugeVec
-	SpoolBytes       *prometheus.GaugeVec
 
 	WatchLastSuccess prometheus.Gauge
 
@@ -51,15 +41,7 @@ type Metrics struct {
 	LookupDuration     prometheus.Histogram
 	TombstoneEvictions *prometheus.CounterVec
 
-	EventsMuted          *prometheus.CounterVec
-	RateLimitWaits       *prometheus.CounterVec
-	RateLimitWaitSeconds *prometheus.CounterVec
-
-	// Grouping (receivers with group:).
-	GroupEvents        *prometheus.CounterVec
-	GroupNotifications *prometheus.CounterVec
-	GroupsActive       *prometheus.GaugeVec
-	GroupEvictions     *prometheus.CounterVec
+	EventsMuted *prometheus.CounterVec
 
 	// Reloads, named as Prometheus and Alertmanager name theirs.
 	ConfigReloadSuccessful    prometheus.Gauge
@@ -78,32 +60,17 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
+		Metrics:         runtime.NewMetrics(reg, namespace),
 		EventsReceived:  f("events_received_total", "Events handed on by the watch: new events and new occurrences of existing ones, by event type (Normal, Warning, other).", "type"),
 		EventsDiscarded: f("events_discarded_total", "Watched events not processed, by reason (before_start, no_change).", "reason"),
 		EventsUnrouted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "events_unrouted_total",
 			Help: "Events that no route sent to any receiver."}),
-		RouteMatched:   f("route_matched_total", "Events a route sent to at least one receiver, by route path.", "route"),
-		Sent:           f("receiver_sent_total", "Events a receiver delivered.", "receiver"),
-		Failed:         f("receiver_failed_total", "Events a receiver gave up on, by reason class.", "receiver", "reason"),
-		Retried:        f("receiver_retries_total", "Send attempts repeated after a retryable failure.", "receiver", "reason"),
-		Dropped:        f("receiver_dropped_total", "Events dropped before a send: queue_full or spool_full (oldest dropped), or shutdown (sent after a restart).", "receiver", "reason"),
-		TemplateErrors: f("template_errors_total", "Templates that failed while rendering an event for a receiver.", "receiver"),
-		APIRequests:    f("kube_api_requests_total", "Requests made to the Kubernetes API server, by verb and status code.", "verb", "code"),
-		EnrichLookups:  f("enrichment_lookups_total", "Involved-object lookups, by result: hit (in a cache), tombstone (deleted, its metadata kept), deleted (gone, nothing kept), fetched (by a GET), denied (RBAC), unknown_kind, error.", "result"),
-		WatchRelists:   f("watch_errors_total", "Event watch failures that make the informer list again, by reason.", "reason"),
-		QueueLength: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_queue_length",
-			Help: "Events waiting in a receiver's queue."}, []string{"receiver"}),
-		SendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "receiver_send_duration_seconds",
-			Help: "Duration of one send attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"receiver"}),
-		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "receiver_delivery_latency_seconds",
-			Help:    "Time from the watch handing an event on to the receiver acknowledging it (retries and queueing included).",
-			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10)}, []string{"receiver"}),
-		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_last_success_timestamp_seconds",
-			Help: "When a receiver last delivered an event."}, []string{"receiver"}),
+		RouteMatched:  f("route_matched_total", "Events a route sent to at least one receiver, by route path.", "route"),
+		APIRequests:   f("kube_api_requests_total", "Requests made to the Kubernetes API server, by verb and status code.", "verb", "code"),
+		EnrichLookups: f("enrichment_lookups_total", "Involved-object lookups, by result: hit (in a cache), tombstone (deleted, its metadata kept), deleted (gone, nothing kept), fetched (by a GET), denied (RBAC), unknown_kind, error.", "result"),
+		WatchRelists:  f("watch_errors_total", "Event watch failures that make the informer list again, by reason.", "reason"),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 			Help: "Always 1; the labels say which build runs."}, []string{"version", "revision", "goversion"}),
-		ReceiverInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_info",
-			Help: "Always 1 for each configured receiver; the type label is its receiver type."}, []string{"receiver", "type"}),
 		PipelineBacklog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "pipeline_backlog",
 			Help: "Events waiting for enrichment and routing."}),
 		ConfigReceivers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_receivers",
@@ -120,16 +87,11 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 		Help: "Duration of one lookup the caches could not answer, rate-limit wait included.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)})
 	m.TombstoneEvictions = f("enrichment_tombstone_evictions_total", "Deleted objects' metadata forgotten, by reason: capacity (cacheSize) or age (one hour).", "reason")
 	reg.MustRegister(m.LookupsParked, m.LookupsInFlight, m.LookupDuration, m.TombstoneEvictions)
-	m.DeadLetters = f("dead_letters_total", "Events rejected for good (or retries exhausted), written to the dead-letter file.", "receiver")
 	m.CheckpointWrites = f("checkpoint_writes_total", "Checkpoint writes to the cluster, by result.", "result")
 	m.CheckpointLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "checkpoint_lag_events",
 		Help: "Events handed to a receiver and not yet finished: what a crash now would send again."}, []string{"receiver"})
 	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "leader",
 		Help: "1 while this replica is the leader and delivers events."})
-	m.SpoolEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_events",
-		Help: "Events a receiver holds on disk because its memory queue is full."}, []string{"receiver"})
-	m.SpoolBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "receiver_spool_bytes",
-		Help: "Bytes of a receiver's disk spool."}, []string{"receiver"})
 	m.ConfigReloadSuccessful = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_successful",
 		Help: "Whether the last configuration reload succeeded (1, also before any) or was refused (0)."})
 	m.ConfigReloadSuccessTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
@@ -138,17 +100,8 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.ConfigRestartRequiredKeys = f("config_restart_required_total", "Reloads that changed a key that only applies at start, by key.", "key")
 	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
 		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
-	m.GroupEvents = f("group_events_total", "Events a grouping receiver absorbed into a group (re-sent occurrences not counted).", "receiver")
-	m.GroupNotifications = f("group_notifications_total", "Group notifications delivered, by status: new, update (edited in place where the service allows), repeat, quiet.", "receiver", "status")
-	m.GroupsActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "groups_active",
-		Help: "Groups a grouping receiver keeps."}, []string{"receiver"})
-	m.GroupEvictions = f("group_evictions_total", "Groups ended early because group.maxGroups was reached.", "receiver")
-	reg.MustRegister(m.GroupEvents, m.GroupNotifications, m.GroupsActive, m.GroupEvictions)
-	m.RateLimitWaits = f("receiver_rate_limit_waits_total", "Sends that waited for the receiver's delivery.rateLimit.", "receiver")
-	m.RateLimitWaitSeconds = f("receiver_rate_limit_wait_seconds_total", "Time sends waited for the receiver's delivery.rateLimit.", "receiver")
 	m.EventsMuted = f("events_muted_total", "Events not sent to a silenceable receiver, by reason: silenced (a silence in the route file or an eventide.io/silence-until annotation) or inhibited (an inhibit rule's source is active).", "receiver", "reason")
-	reg.MustRegister(m.RateLimitWaits, m.RateLimitWaitSeconds, m.EventsMuted)
-	reg.MustRegister(m.WatchLastSuccess, m.DeliveryLatency, m.LastSuccess, m.BuildInfo, m.ReceiverInfo)
+	reg.MustRegister(m.EventsMuted, m.WatchLastSuccess, m.BuildInfo)
 	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {
 		m.EventsReceived.WithLabelValues(t)
@@ -159,9 +112,8 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.CheckpointWrites.WithLabelValues("ok")
 	m.CheckpointWrites.WithLabelValues("error")
 	reg.MustRegister(m.ConfigReloadSuccessful, m.ConfigReloadSuccessTime, m.ConfigReloads, m.ConfigRestartRequiredKeys)
-	reg.MustRegister(m.DeadLetters, m.CheckpointWrites, m.CheckpointLag, m.Leader, m.SpoolEvents, m.SpoolBytes)
-	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.Sent, m.Failed,
-		m.Retried, m.Dropped, m.QueueLength, m.SendDuration, m.TemplateErrors, m.APIRequests, m.EnrichLookups,
+	reg.MustRegister(m.CheckpointWrites, m.CheckpointLag, m.Leader)
+	reg.MustRegister(m.EventsReceived, m.EventsDiscarded, m.EventsUnrouted, m.RouteMatched, m.APIRequests, m.EnrichLookups,
 		m.WatchRelists, m.PipelineBacklog, m.ConfigReceivers, m.PipelineDuration)
 	return m
 }
@@ -185,7 +137,7 @@ func counterByLabel(vec *prometheus.CounterVec, values ...string) func(string) {
 }
 
 func (m *Metrics) SetBuildInfo(version string) {
-	revision, goversion := "unknown", runtime.Version()
+	revision, goversion := "unknown", goruntime.Version()
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
@@ -199,37 +151,4 @@ func (m *Metrics) SetBuildInfo(version string) {
 // OnAPIRequest counts one API request; pass it as kube.ClientOptions.OnRequest.
 func (m *Metrics) OnAPIRequest(verb string, code int) {
 	m.APIRequests.WithLabelValues(verb, strconv.Itoa(code)).Inc()
-}
-
-// setReceiverInfo sets eventide_receiver_info for r, whose type may have
-// changed in a reload.
-func (m *Metrics) setReceiverInfo(r Receiver) {
-	m.ReceiverInfo.DeletePartialMatch(prometheus.Labels{"receiver": r.Name})
-	m.ReceiverInfo.WithLabelValues(r.Name, r.Type).Set(1)
-}
-
-// groupMetrics are receiver's grouping metrics, at zero from the start.
-func (m *Metrics) groupMetrics(receiver string) grouping.Metrics {
-	notes := m.GroupNotifications.MustCurryWith(prometheus.Labels{"receiver": receiver})
-	for _, s := range grouping.Statuses {
-		notes.WithLabelValues(s)
-	}
-	return grouping.Metrics{
-		Grouped:       m.GroupEvents.WithLabelValues(receiver),
-		Notifications: func(status string) prometheus.Counter { return notes.WithLabelValues(status) },
-		Active:        m.GroupsActive.WithLabelValues(receiver),
-		Evicted:       m.GroupEvictions.WithLabelValues(receiver),
-	}
-}
-
-// forgetReceiver removes the gauges of a receiver no longer configured, so
-// they do not report its last values forever. Counters stay.
-func (m *Metrics) forgetReceiver(name string) {
-	m.QueueLength.DeleteLabelValues(name)
-	m.SpoolEvents.DeleteLabelValues(name)
-	m.SpoolBytes.DeleteLabelValues(name)
-	m.CheckpointLag.DeleteLabelValues(name)
-	m.LastSuccess.DeleteLabelValues(name)
-	m.GroupsActive.DeleteLabelValues(name)
-	m.ReceiverInfo.DeletePartialMatch(prometheus.Labels{"receiver": name})
 }

@@ -5,6 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/route"
+
 	"github.com/eventide/eventide/pkg/kube/event"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,10 +40,11 @@ type Pipeline struct {
 	routing routing
 }
 
-// routing is what a reload swaps: the route tree, its per-route counters
-// and the cluster name stamped on events.
+// routing is what a reload swaps: the route tree, its per-route counters,
+// muting (the stage after the tree) and the cluster name stamped on events.
 type routing struct {
-	tree        *Tree
+	tree        *route.Tree
+	mute        *route.Muting
 	matched     []prometheus.Counter
 	clusterName string
 }
@@ -55,8 +59,6 @@ type PipelineOptions struct {
 	// MaxEventAge applies to events that existed when the watch started,
 	// for receivers with no checkpoint: older ones are not sent.
 	MaxEventAge time.Duration
-	// ClusterName is stamped on every event.
-	ClusterName string
 	// Log reports what is left waiting for a lookup at shutdown.
 	Log zerolog.Logger
 	// NamespaceAnnotations gives a namespace's annotations from the
@@ -68,8 +70,8 @@ type PipelineOptions struct {
 // the watch's handler waits (client-go buffers behind it), so nothing is lost.
 const PipelineBuffer = 4096
 
-// NewPipeline wires tree and rt.
-func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pipeline {
+// NewPipeline routes by loaded's tree and muting to rt.
+func NewPipeline(loaded *config.Loaded, rt enqueuer, m *Metrics, opts PipelineOptions) *Pipeline {
 	p := &Pipeline{
 		in:            make(chan *event.EnhancedEvent, PipelineBuffer),
 		enricher:      opts.Enricher,
@@ -83,23 +85,23 @@ func NewPipeline(tree *Tree, rt enqueuer, m *Metrics, opts PipelineOptions) *Pip
 		received: [3]prometheus.Counter{m.EventsReceived.WithLabelValues("Normal"),
 			m.EventsReceived.WithLabelValues("Warning"), m.EventsReceived.WithLabelValues("other")},
 	}
-	p.routing = p.newRouting(tree, opts.ClusterName)
+	p.routing = p.newRouting(loaded)
 	return p
 }
 
-func (p *Pipeline) newRouting(tree *Tree, clusterName string) routing {
-	r := routing{tree: tree, clusterName: clusterName}
-	for _, path := range tree.Routes() {
+func (p *Pipeline) newRouting(l *config.Loaded) routing {
+	r := routing{tree: l.Tree, mute: l.Mute, clusterName: l.Config.ClusterName}
+	for _, path := range l.Tree.Routes() {
 		r.matched = append(r.matched, p.m.RouteMatched.WithLabelValues(path))
 	}
 	return r
 }
 
-// Swap runs apply with no event being routed, then routes with tree and
-// clusterName: the runtime's receivers change inside apply, so every event
-// goes to the receivers of one configuration.
-func (p *Pipeline) Swap(tree *Tree, clusterName string, apply func()) {
-	r := p.newRouting(tree, clusterName)
+// Swap runs apply with no event being routed, then routes by next: the
+// runtime's receivers change inside apply, so every event goes to the
+// receivers of one configuration.
+func (p *Pipeline) Swap(next *config.Loaded, apply func()) {
+	r := p.newRouting(next)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	apply()
@@ -192,8 +194,8 @@ func (r *router) route(ev *event.EnhancedEvent) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	ev.ClusterName, r.matched = p.routing.clusterName, p.routing.matched
-	mute := p.routing.tree.mute
-	p.routing.tree.Observe(ev)
+	mute := p.routing.mute
+	mute.Observe(ev)
 	r.dst = p.routing.tree.Match(ev, r.dst[:0], r.onRoute)
 	if len(r.dst) == 0 {
 		p.m.EventsUnrouted.Inc()
@@ -205,9 +207,9 @@ func (r *router) route(ev *event.EnhancedEvent) {
 			skipped = reason
 			continue
 		}
-		if mute.applies(name) {
+		if mute.Applies(name) {
 			if !checked {
-				muted, checked = mute.why(ev, p.now(), p.nsAnnotations), true
+				muted, checked = mute.Why(ev, p.now(), p.nsAnnotations), true
 			}
 			if muted != "" {
 				p.m.EventsMuted.WithLabelValues(name, muted).Inc()

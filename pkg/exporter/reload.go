@@ -25,12 +25,15 @@ package exporter
 import (
 	"reflect"
 	"strings"
+
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
 )
 
-// delivery is the running part of the engine a reload changes.
-type delivery struct {
+// running is the part of the engine that delivers, which a reload changes.
+type running struct {
 	pipeline *Pipeline
-	runtime  *Runtime
+	runtime  *runtime.Runtime
 	tracker  *Tracker // nil when checkpoints are off
 }
 
@@ -39,7 +42,7 @@ var liveKeys = map[string]bool{"route": true, "receivers": true, "logLevel": tru
 
 // restartOnlyChanges lists the top-level keys that differ between running
 // and next and only apply at start; next gets running's values for them.
-func restartOnlyChanges(running, next *Config) []string {
+func restartOnlyChanges(running, next *config.Config) []string {
 	rv, nv := reflect.ValueOf(running).Elem(), reflect.ValueOf(next).Elem()
 	var keys []string
 	for i := 0; i < rv.NumField(); i++ {
@@ -56,7 +59,7 @@ func restartOnlyChanges(running, next *Config) []string {
 // Reload applies next, a loaded and checked configuration, by the rules
 // above. It returns the restart-only keys that changed. On error nothing
 // changed and next is closed.
-func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
+func (e *Engine) Reload(next *config.Loaded) (restartKeys []string, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	restartKeys = restartOnlyChanges(&e.loaded.Config, &next.Config)
@@ -71,15 +74,15 @@ func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
 		return restartKeys, nil
 	}
 	live := e.live
-	running := make(map[string]Receiver, len(e.loaded.Receivers))
+	running := make(map[string]runtime.Receiver, len(e.loaded.Receivers))
 	for _, r := range e.loaded.Receivers {
 		running[r.Name] = r
 	}
 	var (
-		added            []*worker
-		changed          []Receiver
-		effective        []Receiver
-		unchangedBuilt   []Receiver // built by the load, not needed
+		added            []*runtime.Prepared
+		changed          []runtime.Receiver
+		effective        []runtime.Receiver
+		unchangedBuilt   []runtime.Receiver // built by the load, not needed
 		addedNames, kept []string
 	)
 	for _, r := range next.Receivers {
@@ -93,10 +96,10 @@ func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
 			changed = append(changed, r)
 			effective = append(effective, r)
 		default:
-			w, err := live.runtime.newWorker(r)
+			w, err := live.runtime.Prepare(r)
 			if err != nil {
 				for _, w := range added {
-					w.closeSpool()
+					w.Discard()
 				}
 				next.Close()
 				return nil, err
@@ -117,11 +120,12 @@ func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
 	for _, r := range changed {
 		changedNames = append(changedNames, r.Name)
 	}
-	live.pipeline.Swap(next.Tree, next.Config.ClusterName, func() {
+	live.pipeline.Swap(next, func() {
 		for _, w := range added {
 			if live.tracker != nil {
-				live.tracker.AddReceiver(w.name)
+				live.tracker.AddReceiver(w.Name())
 			}
+			e.m.CheckpointLag.WithLabelValues(w.Name())
 			live.runtime.Add(w)
 		}
 		for _, r := range changed {
@@ -129,13 +133,14 @@ func (e *Engine) Reload(next *Loaded) (restartKeys []string, err error) {
 		}
 		for _, name := range removed {
 			live.runtime.Remove(name, e.drain, func() {
+				e.m.CheckpointLag.DeleteLabelValues(name)
 				if live.tracker != nil {
 					live.tracker.RemoveReceiver(name)
 				}
 			})
 		}
 	})
-	e.loaded = &Loaded{Config: next.Config, Tree: next.Tree, Receivers: effective, Warnings: next.Warnings}
+	e.loaded = &config.Loaded{Config: next.Config, Tree: next.Tree, Mute: next.Mute, Receivers: effective, Warnings: next.Warnings}
 	e.m.ConfigReceivers.Set(float64(len(effective)))
 	e.log.Info().Strs("added", addedNames).Strs("changed", changedNames).Strs("removed", removed).
 		Int("unchanged", len(kept)).Msg("configuration reloaded")

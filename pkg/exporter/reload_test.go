@@ -11,13 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/runtime"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
 func TestRestartOnlyChanges(t *testing.T) {
-	load := func(extra string) *Config {
-		l, err := Load([]byte(extra+"route: {match: [{receiver: r}]}\nreceivers: [{name: r, stdout: {}}]\n"), testLoadOptions(nil))
+	load := func(extra string) *config.Config {
+		l, err := config.Load([]byte(extra+"route: {match: [{receiver: r}]}\nreceivers: [{name: r, stdout: {}}]\n"), testLoadOptions(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,7 +32,7 @@ func TestRestartOnlyChanges(t *testing.T) {
 	if want := []string{"namespace", "kubeQPS", "omitLookup"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("restart-only keys %v, want %v", keys, want)
 	}
-	if next.Namespace[0] != "a" || next.KubeQPS != DefaultKubeQPS || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" {
+	if next.Namespace[0] != "a" || next.KubeQPS != config.DefaultKubeQPS || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" {
 		t.Errorf("next %+v: restart-only keys keep the running values, the live ones change", next)
 	}
 }
@@ -43,7 +46,7 @@ type reloadFixture struct {
 	done    chan struct{}
 }
 
-func (f *reloadFixture) config(t *testing.T, top string, receivers ...string) *Loaded {
+func (f *reloadFixture) config(t *testing.T, top string, receivers ...string) *config.Loaded {
 	t.Helper()
 	var rs, ms []string
 	for _, r := range receivers {
@@ -56,14 +59,14 @@ func (f *reloadFixture) config(t *testing.T, top string, receivers ...string) *L
 		ms = append(ms, "    - receiver: "+name)
 	}
 	src := top + "route:\n  match:\n" + strings.Join(ms, "\n") + "\nreceivers:\n" + strings.Join(rs, "\n") + "\n"
-	l, err := Load([]byte(src), testLoadOptions(nil))
+	l, err := config.Load([]byte(src), testLoadOptions(nil))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, src)
 	}
 	return l
 }
 
-func startReloadFixture(t *testing.T, first func(*reloadFixture) *Loaded) *reloadFixture {
+func startReloadFixture(t *testing.T, first func(*reloadFixture) *config.Loaded) *reloadFixture {
 	f := &reloadFixture{dir: t.TempDir(), done: make(chan struct{})}
 	l := first(f)
 	m := NewMetrics(prometheus.NewRegistry(), "")
@@ -72,12 +75,12 @@ func startReloadFixture(t *testing.T, first func(*reloadFixture) *Loaded) *reloa
 		names[i] = r.Name
 	}
 	f.tracker = NewTracker(names, false, nil)
-	rt, err := NewRuntime(l.Receivers, m, zerolog.Nop(), RuntimeOptions{Tracker: f.tracker})
+	rt, err := runtime.NewRuntime(l.Receivers, m.Metrics, zerolog.Nop(), runtime.Options{Tracker: f.tracker})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewPipeline(l.Tree, rt, m, PipelineOptions{Tracker: f.tracker, ClusterName: l.Config.ClusterName})
-	f.e = &Engine{loaded: l, live: &delivery{pipeline: p, runtime: rt, tracker: f.tracker}, sinksOwned: true,
+	p := NewPipeline(l, rt, m, PipelineOptions{Tracker: f.tracker})
+	f.e = &Engine{loaded: l, live: &running{pipeline: p, runtime: rt, tracker: f.tracker}, sinksOwned: true,
 		m: m, log: zerolog.Nop(), drain: 5 * time.Second}
 	rt.Start()
 	go func() { p.Run(context.Background()); close(f.done) }()
@@ -121,12 +124,12 @@ func seq(from, to int, cluster string) []string {
 // checkpoint, starts an added one from the current position, and swaps the
 // routes and clusterName for the events that follow.
 func TestEngineReloadReceivers(t *testing.T) {
-	f := startReloadFixture(t, func(f *reloadFixture) *Loaded {
+	f := startReloadFixture(t, func(f *reloadFixture) *config.Loaded {
 		return f.config(t, "clusterName: one\n", "keep=keep", "change=change-1", "gone=gone")
 	})
 	f.send(1, 5)
 	poll(t, "first events delivered", func() bool { return len(f.lines("keep")) == 5 && f.tracker.Pending("change") == 0 })
-	keepWorker := f.e.live.runtime.workers["keep"]
+	keepWorker, _ := f.e.live.runtime.Status("keep")
 
 	next := f.config(t, "clusterName: two\nnamespace: elsewhere\n", "keep=keep", "change=change-2", "added=added")
 	restart, err := f.e.Reload(next)
@@ -138,10 +141,10 @@ func TestEngineReloadReceivers(t *testing.T) {
 		return len(f.lines("keep")) == 10 && len(f.lines("change-2")) == 5 && len(f.lines("added")) == 5
 	})
 	rt := f.e.live.runtime
-	if rt.workers["keep"] != keepWorker {
+	if s, _ := rt.Status("keep"); s.Worker != keepWorker.Worker {
 		t.Error("the unchanged receiver's worker was replaced")
 	}
-	if _, ok := rt.workers["gone"]; ok {
+	if _, ok := rt.Status("gone"); ok {
 		t.Error("the removed receiver still runs")
 	}
 	for file, want := range map[string][]string{
@@ -167,17 +170,15 @@ func TestEngineReloadReceivers(t *testing.T) {
 // A changed receiver stuck retrying with its old settings takes the new
 // ones at once, and the events it held go to the new sink.
 func TestReloadCutsRetryShort(t *testing.T) {
-	f := startReloadFixture(t, func(f *reloadFixture) *Loaded {
+	f := startReloadFixture(t, func(f *reloadFixture) *config.Loaded {
 		l := f.config(t, "", "r=http://127.0.0.1:1/") // refused: retried forever
 		l.Receivers[0].Delivery.InitialBackoff, l.Receivers[0].Delivery.MaxBackoff = time.Hour, time.Hour
 		return l
 	})
 	f.send(1, 3)
 	poll(t, "the receiver is retrying", func() bool {
-		w := f.e.live.runtime.workers["r"]
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.interrupt != nil
+		s, _ := f.e.live.runtime.Status("r")
+		return s.Retrying
 	})
 	if _, err := f.e.Reload(f.config(t, "", "r=fixed")); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/runtime"
+
 	"github.com/eventide/eventide/pkg/kube"
 )
 
@@ -33,7 +35,7 @@ type shutdownParts struct {
 	watcher          *kube.EventWatcher
 	pipeline         *Pipeline
 	pipelineDone     *sync.WaitGroup
-	runtime          *Runtime
+	runtime          *runtime.Runtime
 	checkpointer     *checkpointer
 	checkpointerDone *sync.WaitGroup
 }

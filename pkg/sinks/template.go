@@ -11,15 +11,6 @@ import (
 	"github.com/eventide/eventide/pkg/kube/event"
 )
 
-// FuncNames lists the functions templates may call, for documentation.
-func FuncNames() []string {
-	names := make([]string, 0, len(funcMap))
-	for n := range funcMap {
-		names = append(names, n)
-	}
-	return names
-}
-
 // Template is a text/template parsed once at load. A template with no
 // actions renders its text without executing anything.
 type Template struct {
@@ -45,15 +36,6 @@ func ParseTemplate(text string) (*Template, error) {
 		return nil, err
 	}
 	return &Template{tmpl: t, fast: compileFast(t)}, nil
-}
-
-// MustParseTemplate is ParseTemplate for texts fixed in the source.
-func MustParseTemplate(text string) *Template {
-	t, err := ParseTemplate(text)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }
 
 // Render executes the template on ev.

@@ -109,7 +109,7 @@ receivers:
 
 {{/*
 The names of eventide's own objects, as eventide derives them from the
-rendered route file (pkg/exporter/config.go): the Lease is
+rendered route file (pkg/exporter/config/config.go): the Lease is
 leaderElectionID (default eventide), the checkpoint ConfigMap
 checkpoint.name (default <leaderElectionID>-checkpoint), the group state
 <checkpoint name>-groups. The Role grants access to these names only.

@@ -266,9 +266,6 @@ func (g *Grouper) Close() error {
 	return g.inner.Close()
 }
 
-// Inner is the wrapped sink.
-func (g *Grouper) Inner() sinks.Sink { return g.inner }
-
 var _ sinks.AckSink = (*Grouper)(nil)
 
 // errIsPermanent: a failure retrying cannot fix.

@@ -195,13 +195,6 @@ func OccurrenceOf(ev *corev1.Event) Occurrence {
 	return o
 }
 
-// IsNewOccurrence reports whether cur is a new occurrence of old: the count,
-// the last timestamp or the series moved. A resync or an update that only
-// touches metadata is not.
-func IsNewOccurrence(old, cur *corev1.Event) bool {
-	return old.ResourceVersion != cur.ResourceVersion && OccurrenceOf(old) != OccurrenceOf(cur)
-}
-
 // DeDot returns a copy of e whose label and annotation keys have "." replaced
 // by "_", for stores (Elasticsearch) that read dots as object paths.
 func (e *EnhancedEvent) DeDot() *EnhancedEvent {

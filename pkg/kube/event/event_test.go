@@ -8,7 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func TestIsNewOccurrence(t *testing.T) {
+// A new occurrence moves the count, the last timestamp or the series; a
+// resync or an update that only touches metadata does not.
+func TestOccurrenceOf(t *testing.T) {
 	t0 := metav1.NewTime(time.Unix(1000, 0))
 	t1 := metav1.NewTime(time.Unix(1010, 0))
 	base := corev1.Event{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1"}, Count: 1, LastTimestamp: t0}
@@ -28,7 +30,7 @@ func TestIsNewOccurrence(t *testing.T) {
 	} {
 		cur := *base.DeepCopy()
 		tc.mod(&cur)
-		if got := IsNewOccurrence(&base, &cur); got != tc.want {
+		if got := OccurrenceOf(&base) != OccurrenceOf(&cur); got != tc.want {
 			t.Errorf("%s: %v", tc.name, got)
 		}
 	}
@@ -36,7 +38,7 @@ func TestIsNewOccurrence(t *testing.T) {
 	a := corev1.Event{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1"}, Series: &corev1.EventSeries{Count: 2}}
 	b := *a.DeepCopy()
 	b.ResourceVersion, b.Series.Count = "2", 3
-	if !IsNewOccurrence(&a, &b) {
+	if OccurrenceOf(&a) == OccurrenceOf(&b) {
 		t.Error("series.count change missed")
 	}
 }

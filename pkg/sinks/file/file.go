@@ -83,17 +83,17 @@ func openPipe(path string) (io.WriteCloser, error) {
 // effects, and reopens it after a write error.
 type fileSink struct {
 	lineSink
-	open func() (io.WriteCloser, error)
-	wc   io.WriteCloser
-	once sync.Mutex
+	open   func() (io.WriteCloser, error)
+	wc     io.WriteCloser
+	openMu sync.Mutex // guards wc: opened on the first send, closed after a failure
 }
 
 func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	s.once.Lock()
+	s.openMu.Lock()
 	if s.wc == nil {
 		wc, err := s.open()
 		if err != nil {
-			s.once.Unlock()
+			s.openMu.Unlock()
 			if errors.Is(err, errNoReader) {
 				s.lineSink.forgetPartial() // went with the reader that had it
 				return sinks.Retryable("no_reader", err, 0)
@@ -108,7 +108,7 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 			_ = f.SetWriteDeadline(d) // regular files have none: they do not block
 		}
 	}
-	s.once.Unlock()
+	s.openMu.Unlock()
 	err := s.lineSink.Send(ctx, ev)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -118,17 +118,17 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 		err = sinks.Retryable("no_reader", fmt.Errorf("the reader went away: %w", err), 0)
 	}
 	if err != nil && !sinks.IsTemplateError(err) {
-		s.once.Lock()
+		s.openMu.Lock()
 		_ = s.wc.Close()
 		s.wc = nil
-		s.once.Unlock()
+		s.openMu.Unlock()
 	}
 	return err
 }
 
 func (s *fileSink) Close() error {
-	s.once.Lock()
-	defer s.once.Unlock()
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	if s.wc == nil {
 		return nil
 	}
