@@ -17,15 +17,11 @@ import (
 	"os"
 
 	"github.com/eventide/eventide/internal/cli"
-	"github.com/eventide/eventide/internal/memtrim"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	// Package initialisation touched pages all over the binary; hand back
-	// those it alone used (internal/memtrim), before the work starts.
-	_, _ = memtrim.Release()
 	os.Exit(cli.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, version))
 }

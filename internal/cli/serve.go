@@ -21,7 +21,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
-	"github.com/eventide/eventide/internal/memtrim"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/kube"
@@ -110,12 +109,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	engine, err := exporter.New(exporter.Options{
 		Config: loaded, REST: restCfg, Log: log, Metrics: m, DrainTimeout: f.DrainTimeout,
-		Namespace: namespace, OnReady: func() {
-			releaseStartupPages(log)
-			if onReady != nil {
-				onReady()
-			}
-		},
+		Namespace: namespace, OnReady: onReady,
 	})
 	if err != nil {
 		loaded.Close()
@@ -151,17 +145,6 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	log.Info().Msg("stopped")
 	return ExitOK
-}
-
-// releaseStartupPages hands back the executable's pages that loading the
-// config, building the clients and the first list touched (internal/memtrim).
-func releaseStartupPages(log zerolog.Logger) {
-	n, err := memtrim.Release()
-	if err != nil {
-		log.Debug().Err(err).Msg("cannot release start-up pages")
-		return
-	}
-	log.Debug().Int("advisedBytes", n).Msg("start-up pages of the executable released")
 }
 
 // newLogger logs at every level; the global level, set from logLevel here
