@@ -212,10 +212,10 @@ func (o *offline) summary(w io.Writer, m *runtime.Metrics, n int, readOK bool) i
 }
 
 // sumVec is the total of receiver's series in a receiver × reason vector.
-func sumVec(v *prometheus.CounterVec, receiver string, reasons []string) float64 {
+func sumVec[R ~string](v *prometheus.CounterVec, receiver string, reasons []R) float64 {
 	total := 0.0
 	for _, r := range reasons {
-		total += counterValue(v.WithLabelValues(receiver, r))
+		total += counterValue(v.WithLabelValues(receiver, string(r)))
 	}
 	return total
 }

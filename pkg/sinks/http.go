@@ -132,7 +132,7 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 
 // RedirectError is the permanent failure of a 3xx answer.
 func RedirectError(code int, location string) error {
-	return Permanent("redirect", fmt.Errorf("HTTP %d redirect to %s: eventide does not follow redirects; set the final URL as the endpoint", code, RedactURL(location)))
+	return Permanent(ClassRedirect, fmt.Errorf("HTTP %d redirect to %s: eventide does not follow redirects; set the final URL as the endpoint", code, RedactURL(location)))
 }
 
 // IsLoopback reports whether host (with or without a port) is this
@@ -149,10 +149,10 @@ func IsLoopback(host string) bool {
 // answer: a timeout (the receiver never answered within the send timeout)
 // or a network failure; both are retryable, and the URL is redacted.
 func TransportError(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return Retryable("timeout", RedactURLError(err), 0)
+	if cut, ok := CutShort(RedactURLError(err)); ok {
+		return cut
 	}
-	return Retryable("network", RedactURLError(err), 0)
+	return Retryable(ClassNetwork, RedactURLError(err), 0)
 }
 
 // MaxAnswerRead is how much of a 2xx answer Send reads and returns.
@@ -170,7 +170,7 @@ func SendJSON(ctx context.Context, client *http.Client, method, endpoint string,
 func Send(ctx context.Context, client *http.Client, method, endpoint, contentType string, headers [][2]string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, Permanent("other", RedactURLError(err))
+		return nil, Permanent(ClassOther, RedactURLError(err))
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "eventide")

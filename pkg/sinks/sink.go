@@ -90,9 +90,8 @@ type Updater interface {
 
 // Error is a failed Send, classified for the retry loop and for metrics.
 type Error struct {
-	// Class is a short, bounded label for metrics: template, http_4xx,
-	// http_5xx, rate_limited, network, io, unsupported.
-	Class      string
+	Class Class // see failure.go
+
 	Retryable  bool
 	RetryAfter time.Duration // a server's Retry-After, when it gave one
 	Err        error
@@ -101,50 +100,19 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// FailureClasses are every Class a sink or Classify gives, so the failure
-// counters can start at zero for each receiver: an alert on a rate then
-// fires on the first failure, not the second.
-var FailureClasses = []string{"template", "http_4xx", "http_5xx", "rate_limited", "network", "io", "timeout",
-	"redirect", "rejected", "too_large", "no_channel", "no_reader", "unsupported", "other"}
-
-// Permanent marks err as not worth retrying.
-func Permanent(class string, err error) error {
-	return &Error{Class: class, Err: err}
-}
-
-// Retryable marks err as worth retrying, after at least retryAfter when > 0.
-func Retryable(class string, err error, retryAfter time.Duration) error {
-	return &Error{Class: class, Retryable: true, RetryAfter: retryAfter, Err: err}
-}
-
-// Classify tells the retry loop what to do with a Send error.
-func Classify(err error) (class string, retryable bool, retryAfter time.Duration) {
-	var se *Error
-	if errors.As(err, &se) {
-		return se.Class, se.Retryable, se.RetryAfter
-	}
-	if IsTemplateError(err) {
-		return "template", false, 0
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timeout", true, 0
-	}
-	return "other", true, 0
-}
-
 // HTTPStatusError classifies an HTTP response status: 408, 429 and 5xx are
 // retryable (with the server's Retry-After when given), other 4xx are not.
 func HTTPStatusError(code int, retryAfterHeader string, body []byte) error {
 	err := fmt.Errorf("HTTP %d: %s", code, Truncate(string(body), 200))
 	switch {
 	case code >= 300 && code < 400: // a client that follows none (ES, BigQuery) gets here
-		return Permanent("redirect", fmt.Errorf("HTTP %d redirect: eventide does not follow redirects; set the final URL", code))
+		return Permanent(ClassRedirect, fmt.Errorf("HTTP %d redirect: eventide does not follow redirects; set the final URL", code))
 	case code == 429:
-		return Retryable("rate_limited", err, ParseRetryAfter(retryAfterHeader, time.Now()))
+		return Retryable(ClassRateLimited, err, ParseRetryAfter(retryAfterHeader, time.Now()))
 	case code == 408 || code >= 500:
-		return Retryable("http_5xx", err, ParseRetryAfter(retryAfterHeader, time.Now()))
+		return Retryable(ClassHTTP5xx, err, ParseRetryAfter(retryAfterHeader, time.Now()))
 	default:
-		return Permanent("http_4xx", err)
+		return Permanent(ClassHTTP4xx, err)
 	}
 }
 

@@ -247,7 +247,7 @@ func TestFailures(t *testing.T) {
 		sink.fail = func(string) error {
 			if failures > 0 {
 				failures--
-				return sinks.Retryable("http_5xx", errors.New("503"), 0)
+				return sinks.Retryable(sinks.ClassHTTP5xx, errors.New("503"), 0)
 			}
 			return nil
 		}
@@ -264,7 +264,7 @@ func TestFailures(t *testing.T) {
 			t.Fatalf("after retries: acknowledged %v (%v), %d calls", ok, err, len(sink.Calls()))
 		}
 
-		sink.fail = func(string) error { return sinks.Permanent("no_channel", errors.New("no channel")) }
+		sink.fail = func(string) error { return sinks.Permanent(sinks.ClassNoChannel, errors.New("no channel")) }
 		send(t, g, occurrence("e2", "api-2", 1))
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
@@ -280,7 +280,7 @@ func TestGoneMessagePostsAnew(t *testing.T) {
 		sink := &editor{}
 		sink.fail = func(op string) error {
 			if op == "update" {
-				return sinks.Permanent("rejected", errors.New("message_not_found"))
+				return sinks.Permanent(sinks.ClassRejected, errors.New("message_not_found"))
 			}
 			return nil
 		}

@@ -122,14 +122,14 @@ func TestAckSinkLateAcknowledgement(t *testing.T) {
 		t.Fatalf("finished %q: kept events must stay pending", got)
 	}
 	sink.resolve(t, "10", nil)                                                 // delivered
-	sink.resolve(t, "11", sinks.Permanent("http_4xx", errors.New("rejected"))) // dead-lettered
+	sink.resolve(t, "11", sinks.Permanent(sinks.ClassHTTP4xx, errors.New("rejected"))) // dead-lettered
 	if got := tr.finished(); got != "10 11" {
 		t.Errorf("finished %q, want 10 delivered and 11 dead-lettered", got)
 	}
 	if testutil.ToFloat64(m.DeadLetters.WithLabelValues("r")) != 1 || testutil.ToFloat64(m.Sent.WithLabelValues("r")) != 1 {
 		t.Error("late outcomes not counted")
 	}
-	sink.resolve(t, "12", sinks.Retryable("http_5xx", errors.New("busy"), 0)) // comes back
+	sink.resolve(t, "12", sinks.Retryable(sinks.ClassHTTP5xx, errors.New("busy"), 0)) // comes back
 	poll(t, "retryable late failure sent again", func() bool { return sink.sentCount() == 5 })
 	if b := sink.sentBatches(); b[len(b)-1][0] != "12" {
 		t.Errorf("batches %v: want 12 sent again", b)

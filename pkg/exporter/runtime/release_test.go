@@ -48,7 +48,7 @@ func runTracked(t *testing.T, sink sinks.Sink, d Delivery, opts Options, n int) 
 
 // A dead-lettered event is finished: it releases the checkpoint.
 func TestDeadLetteredEventIsFinished(t *testing.T) {
-	sink := &fakeSink{script: []error{sinks.Permanent("http_4xx", errors.New("HTTP 400"))}}
+	sink := &fakeSink{script: []error{sinks.Permanent(sinks.ClassHTTP4xx, errors.New("HTTP 400"))}}
 	m := runTracked(t, sink, Delivery{}, Options{}, 3)
 	if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues("r")); got != 1 {
 		t.Errorf("dead letters %v, want 1", got)

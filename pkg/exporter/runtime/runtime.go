@@ -142,8 +142,8 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		lastSuccess: m.LastSuccess.WithLabelValues(r.Name),
 	}
 	for _, class := range sinks.FailureClasses {
-		w.failed.WithLabelValues(class)
-		w.retried.WithLabelValues(class)
+		w.failed.WithLabelValues(string(class))
+		w.retried.WithLabelValues(string(class))
 	}
 	m.setReceiverInfo(r)
 	if rt.opts.SpoolDir != "" {

@@ -94,8 +94,8 @@ func drain(t *testing.T, rt *Runtime) {
 
 func TestRetryThenSucceed(t *testing.T) {
 	sink := &fakeSink{script: []error{
-		sinks.Retryable("http_5xx", errors.New("503"), 0),
-		sinks.Retryable("rate_limited", errors.New("429"), 7*time.Second),
+		sinks.Retryable(sinks.ClassHTTP5xx, errors.New("503"), 0),
+		sinks.Retryable(sinks.ClassRateLimited, errors.New("429"), 7*time.Second),
 	}}
 	rt, m, sleeps := newTestRuntime(t, sink, Delivery{InitialBackoff: time.Second, MaxBackoff: 4 * time.Second})
 	rt.Enqueue("r", testevent.Named("a"))
@@ -139,7 +139,7 @@ func TestBackoffGrowsToMax(t *testing.T) {
 }
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
-	sink := &fakeSink{script: []error{sinks.Permanent("http_4xx", errors.New("400")), nil}}
+	sink := &fakeSink{script: []error{sinks.Permanent(sinks.ClassHTTP4xx, errors.New("400")), nil}}
 	rt, m, sleeps := newTestRuntime(t, sink, Delivery{})
 	rt.Enqueue("r", testevent.Named("bad"))
 	rt.Enqueue("r", testevent.Named("good"))
@@ -227,7 +227,7 @@ func TestClassifyHTTP(t *testing.T) {
 		{503, "120", "http_5xx", true, 2 * time.Minute},
 	} {
 		class, retry, after := sinks.Classify(sinks.HTTPStatusError(tc.code, tc.header, nil))
-		if class != tc.class || retry != tc.retryable || after != tc.after {
+		if string(class) != tc.class || retry != tc.retryable || after != tc.after {
 			t.Errorf("%d: got %s %v %v", tc.code, class, retry, after)
 		}
 	}
@@ -262,8 +262,8 @@ func (b *batchSink) SendBatch(_ context.Context, evs []*event.EnhancedEvent) []e
 
 func TestBatchRetriesOnlyFailedRecords(t *testing.T) {
 	sink := &batchSink{failOnce: map[string]error{
-		"b": sinks.Retryable("rate_limited", errors.New("ProvisionedThroughputExceeded"), 0),
-		"c": sinks.Permanent("http_4xx", errors.New("record too large")),
+		"b": sinks.Retryable(sinks.ClassRateLimited, errors.New("ProvisionedThroughputExceeded"), 0),
+		"c": sinks.Permanent(sinks.ClassHTTP4xx, errors.New("record too large")),
 	}}
 	rt, m, sleeps := newTestRuntime(t, sink, Delivery{})
 	for _, n := range []string{"a", "b", "c", "d"} {
@@ -325,7 +325,7 @@ func TestRetryAfterIsCapped(t *testing.T) {
 		{Delivery{MaxRetryAfter: time.Minute}, time.Minute},
 	} {
 		sink := &fakeSink{script: []error{
-			sinks.Retryable("rate_limited", errors.New("429"), sinks.ParseRetryAfter("999999999", time.Now())),
+			sinks.Retryable(sinks.ClassRateLimited, errors.New("429"), sinks.ParseRetryAfter("999999999", time.Now())),
 		}}
 		rt, _, sleeps := newTestRuntime(t, sink, tc.d)
 		rt.Enqueue("r", testevent.Named("a"))

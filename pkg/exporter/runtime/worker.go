@@ -273,7 +273,8 @@ func (w *worker) ack(ev *event.EnhancedEvent, err error) {
 		w.delivered(ev)
 		return
 	}
-	class, retryable, _ := sinks.Classify(err)
+	c, retryable, _ := sinks.Classify(err)
+	class := string(c)
 	if class == "template" {
 		w.tmplErrs.Inc()
 	}
@@ -339,7 +340,8 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 			if errors.Is(err, sinks.ErrKept) {
 				continue // pending until the sink acknowledges it
 			}
-			class, retryable, after := sinks.Classify(err)
+			c, retryable, after := sinks.Classify(err)
+			class := string(c)
 			if class == "template" {
 				w.tmplErrs.Inc()
 			}

@@ -201,7 +201,7 @@ func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 		// An error about a row that was not sent: which row it meant is
 		// unknown, so no row without an error of its own counts as
 		// stored. Sent again, the insertId drops what was.
-		err := sinks.Retryable("other", fmt.Errorf("insertAll answered %d row errors for rows that were not sent (%d sent)", unmatched, len(index)), 0)
+		err := sinks.Retryable(sinks.ClassOther, fmt.Errorf("insertAll answered %d row errors for rows that were not sent (%d sent)", unmatched, len(index)), 0)
 		for _, i := range index {
 			if errs[i] == nil {
 				errs[i] = err
@@ -231,7 +231,7 @@ func (s *sink) insert(ctx context.Context, req *bq.TableDataInsertAllRequest) (*
 	res, err = call()
 	if isCode(err, http.StatusNotFound) {
 		// A table just made can take a moment to take streamed rows.
-		return nil, sinks.Retryable("other", fmt.Errorf("table %s created, not found yet: %w", s.tableRef(), err), 0)
+		return nil, sinks.Retryable(sinks.ClassOther, fmt.Errorf("table %s created, not found yet: %w", s.tableRef(), err), 0)
 	}
 	return res, classify(err)
 }
@@ -287,7 +287,7 @@ func (s *sink) connect(ctx context.Context) (*bq.Service, error) {
 	}
 	client, err := bq.NewService(ctx, opts...)
 	if err != nil {
-		return nil, sinks.Retryable("other", fmt.Errorf("bigquery client: %w", err), 0)
+		return nil, sinks.Retryable(sinks.ClassOther, fmt.Errorf("bigquery client: %w", err), 0)
 	}
 	s.client = client
 	return client, nil
@@ -304,7 +304,7 @@ func (s *sink) row(ev *event.EnhancedEvent) (map[string]bq.JsonValue, error) {
 	}
 	row, err := layoutRow(payload)
 	if err != nil {
-		return nil, sinks.Permanent("template", err)
+		return nil, sinks.Permanent(sinks.ClassTemplate, err)
 	}
 	return row, nil
 }
@@ -319,7 +319,7 @@ func insertID(ev *event.EnhancedEvent) string {
 // refuses) is for good; "stopped", "timeout" and the rest are retried.
 func rowError(ie *bq.TableDataInsertAllResponseInsertErrors) error {
 	var msgs []string
-	class, retryable := "other", true
+	class, retryable := sinks.ClassOther, true
 	for _, e := range ie.Errors {
 		if e == nil {
 			continue
@@ -327,10 +327,10 @@ func rowError(ie *bq.TableDataInsertAllResponseInsertErrors) error {
 		msgs = append(msgs, fmt.Sprintf("%s: %s %s", e.Reason, e.Location, e.Message))
 		switch e.Reason {
 		case "invalid":
-			class, retryable = "rejected", false
+			class, retryable = sinks.ClassRejected, false
 		case "timeout":
 			if retryable {
-				class = "timeout"
+				class = sinks.ClassTimeout
 			}
 		}
 	}
@@ -359,20 +359,20 @@ func classify(err error) error {
 	for _, item := range ge.Errors {
 		switch item.Reason {
 		case "rateLimitExceeded", "quotaExceeded":
-			return sinks.Retryable("rate_limited", err, 0)
+			return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 		}
 	}
 	switch {
 	case ge.Code == http.StatusTooManyRequests:
-		return sinks.Retryable("rate_limited", err, 0)
+		return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 	case ge.Code >= 500 || ge.Code == http.StatusRequestTimeout:
-		return sinks.Retryable("http_5xx", err, 0)
+		return sinks.Retryable(sinks.ClassHTTP5xx, err, 0)
 	case ge.Code == http.StatusNotFound:
-		return sinks.Permanent("rejected", err)
+		return sinks.Permanent(sinks.ClassRejected, err)
 	case ge.Code >= 300 && ge.Code < 400:
-		return sinks.Permanent("redirect", fmt.Errorf("eventide does not follow redirects; set the final endpoint: %w", err))
+		return sinks.Permanent(sinks.ClassRedirect, fmt.Errorf("eventide does not follow redirects; set the final endpoint: %w", err))
 	}
-	return sinks.Permanent("http_4xx", err)
+	return sinks.Permanent(sinks.ClassHTTP4xx, err)
 }
 
 func isCode(err error, code int) bool {

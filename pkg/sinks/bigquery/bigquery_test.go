@@ -130,7 +130,7 @@ func TestErrorClasses(t *testing.T) {
 		srv.Fail = func() (int, string) { return c.status, c.reason }
 		err := sinktest.SendBatch(s, podEvent("a", 1))[0]
 		class, retry, _ := sinks.Classify(err)
-		if class != c.want || retry == (c.want == "http_4xx") {
+		if string(class) != c.want || retry == (c.want == "http_4xx") {
 			t.Errorf("%d %s: %v, %s retryable=%v; want %s", c.status, c.reason, err, class, retry, c.want)
 		}
 	}

@@ -156,7 +156,7 @@ func TestBulkAnswersThatDoNotAddUp(t *testing.T) {
 		s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`elasticsearch: {hosts: [%s], index: kube-events}`, srv.URL))
 		errs := sinktest.SendBatch(s, testEvent("a", 1), testEvent("b", 1))
 		srv.Close()
-		if class, retry, _ := sinks.Classify(errs[0]); class != c.want || retry != c.retryable {
+		if class, retry, _ := sinks.Classify(errs[0]); string(class) != c.want || retry != c.retryable {
 			t.Errorf("%d %s: first item %v (%s, retryable=%v), want %s", c.status, c.answer, errs[0], class, retry, c.want)
 		}
 	}

@@ -96,9 +96,9 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 			s.openMu.Unlock()
 			if errors.Is(err, errNoReader) {
 				s.lineSink.forgetPartial() // went with the reader that had it
-				return sinks.Retryable("no_reader", err, 0)
+				return sinks.Retryable(sinks.ClassNoReader, err, 0)
 			}
-			return sinks.Retryable("io", fmt.Errorf("open: %w", err), 0)
+			return sinks.Retryable(sinks.ClassIO, fmt.Errorf("open: %w", err), 0)
 		}
 		s.wc = wc
 		s.lineSink.w = wc
@@ -112,10 +112,10 @@ func (s *fileSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	err := s.lineSink.Send(ctx, ev)
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = sinks.Retryable("timeout", fmt.Errorf("the reader does not keep up: %w", err), 0)
+		err = sinks.Retryable(sinks.ClassTimeout, fmt.Errorf("the reader does not keep up: %w", err), 0)
 	case errors.Is(err, syscall.EPIPE):
 		s.lineSink.forgetPartial()
-		err = sinks.Retryable("no_reader", fmt.Errorf("the reader went away: %w", err), 0)
+		err = sinks.Retryable(sinks.ClassNoReader, fmt.Errorf("the reader went away: %w", err), 0)
 	}
 	if err != nil && !sinks.IsTemplateError(err) {
 		s.openMu.Lock()

@@ -54,7 +54,7 @@ func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
 		n, err := s.w.Write(s.partial[s.written:])
 		s.written += n
 		if err != nil {
-			return sinks.Retryable("io", err, 0)
+			return sinks.Retryable(sinks.ClassIO, err, 0)
 		}
 		finished := s.partial
 		s.partial = nil
@@ -66,7 +66,7 @@ func (s *lineSink) Send(_ context.Context, ev *event.EnhancedEvent) error {
 		if n > 0 {
 			s.partial, s.written = bytes.Clone(s.buf), n
 		}
-		return sinks.Retryable("io", err, 0)
+		return sinks.Retryable(sinks.ClassIO, err, 0)
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func (s *kafkaSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) [
 				err = fmt.Errorf("not acknowledged by Kafka in time; connecting to a broker fails: %w", cerr)
 			}
 			for i := range pending {
-				errs[i] = sinks.Retryable("timeout", err, 0)
+				errs[i] = sinks.Retryable(sinks.ClassTimeout, err, 0)
 			}
 			return errs
 		}
@@ -270,7 +270,7 @@ func (s *kafkaSink) record(ev *event.EnhancedEvent) (*kgo.Record, error) {
 	}
 	if s.avro != nil {
 		if value, err = s.avro.encode(value); err != nil {
-			return nil, sinks.Permanent("template", fmt.Errorf("avro: %w", err))
+			return nil, sinks.Permanent(sinks.ClassTemplate, fmt.Errorf("avro: %w", err))
 		}
 	}
 	key, err := s.key.Render(ev)
@@ -305,22 +305,23 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
+	if cut, ok := sinks.CutShort(err); ok {
+		return cut
+	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, kgo.ErrRecordTimeout):
-		return sinks.Retryable("timeout", err, 0)
-	case errors.Is(err, context.Canceled):
-		return sinks.Retryable("other", err, 0)
+	case errors.Is(err, kgo.ErrRecordTimeout):
+		return sinks.Retryable(sinks.ClassTimeout, err, 0)
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
-		return sinks.Permanent("too_large", err)
+		return sinks.Permanent(sinks.ClassTooLarge, err)
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.SaslAuthenticationFailed),
 		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.InvalidRecord):
-		return sinks.Permanent("rejected", err)
+		return sinks.Permanent(sinks.ClassRejected, err)
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) && !ke.Retriable {
-		return sinks.Permanent("rejected", err)
+		return sinks.Permanent(sinks.ClassRejected, err)
 	}
-	return sinks.Retryable("network", err, 0)
+	return sinks.Retryable(sinks.ClassNetwork, err, 0)
 }
 
 // Send and Preview build the record with the same code.

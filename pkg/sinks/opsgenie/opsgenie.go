@@ -249,7 +249,7 @@ func (s *opsgenieSink) request(ev *event.EnhancedEvent) (*alert.CreateAlertReque
 		return nil, r.Err
 	}
 	if req.Message == "" {
-		return nil, sinks.Permanent("template", errors.New("message rendered empty; Opsgenie requires one"))
+		return nil, sinks.Permanent(sinks.ClassTemplate, errors.New("message rendered empty; Opsgenie requires one"))
 	}
 	if len(details) > 0 {
 		req.Details = map[string]string{}
@@ -297,11 +297,11 @@ func classifyOpsgenie(err error) error {
 	if errors.As(err, &ae) {
 		switch {
 		case ae.StatusCode == 429:
-			return sinks.Retryable("rate_limited", err, 0)
+			return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 		case ae.StatusCode >= 500 || ae.StatusCode == 408:
-			return sinks.Retryable("http_5xx", err, 0)
+			return sinks.Retryable(sinks.ClassHTTP5xx, err, 0)
 		case ae.StatusCode >= 400:
-			return sinks.Permanent("http_4xx", err)
+			return sinks.Permanent(sinks.ClassHTTP4xx, err)
 		}
 	}
 	return sinks.TransportError(err)

@@ -140,7 +140,7 @@ func (s *pubsubSink) connect(ctx context.Context) (*pubsub.Publisher, error) {
 	}
 	client, err := pubsub.NewClient(ctx, s.project, opts...)
 	if err != nil {
-		return nil, sinks.Retryable("other", fmt.Errorf("pubsub client: %w", err), 0)
+		return nil, sinks.Retryable(sinks.ClassOther, fmt.Errorf("pubsub client: %w", err), 0)
 	}
 	name := fmt.Sprintf("projects/%s/topics/%s", s.project, s.topic)
 	if s.create {
@@ -184,18 +184,18 @@ func (s *pubsubSink) message(ev *event.EnhancedEvent) (*pubsub.Message, error) {
 // classify: unavailable, deadline, exhausted and aborted are retried; a
 // missing topic, a denied permission or an invalid message are not.
 func classify(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return sinks.Retryable("timeout", err, 0)
+	if cut, ok := sinks.CutShort(err); ok {
+		return cut
 	}
 	switch status.Code(err) {
 	case codes.NotFound, codes.PermissionDenied, codes.InvalidArgument, codes.Unauthenticated, codes.FailedPrecondition:
-		return sinks.Permanent("rejected", err)
+		return sinks.Permanent(sinks.ClassRejected, err)
 	case codes.ResourceExhausted:
-		return sinks.Retryable("rate_limited", err, 0)
+		return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 	case codes.DeadlineExceeded:
-		return sinks.Retryable("timeout", err, 0)
+		return sinks.Retryable(sinks.ClassTimeout, err, 0)
 	}
-	return sinks.Retryable("network", err, 0)
+	return sinks.Retryable(sinks.ClassNetwork, err, 0)
 }
 
 func (s *pubsubSink) Preview(ev *event.EnhancedEvent) (any, error) {

@@ -185,27 +185,24 @@ func (s *Sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 func (s *Sink) bulk(ctx context.Context, body io.Reader, n int) ([]error, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/_bulk", body)
 	if err != nil {
-		return nil, sinks.Permanent("other", err)
+		return nil, sinks.Permanent(sinks.ClassOther, err)
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := s.perform(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, sinks.Retryable("timeout", err, 0)
-		}
-		return nil, sinks.Retryable("network", sinks.RedactURLError(err), 0)
+		return nil, sinks.TransportError(err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, sinks.Retryable("network", err, 0)
+		return nil, sinks.Retryable(sinks.ClassNetwork, err, 0)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, sinks.HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), answer)
 	}
 	var r bulkResponse
 	if err := json.Unmarshal(answer, &r); err != nil || len(r.Items) != n {
-		return nil, sinks.Retryable("other", fmt.Errorf("_bulk answered %d items for %d documents (%v): %s", len(r.Items), n, err, sinks.Truncate(string(answer), 200)), 0)
+		return nil, sinks.Retryable(sinks.ClassOther, fmt.Errorf("_bulk answered %d items for %d documents (%v): %s", len(r.Items), n, err, sinks.Truncate(string(answer), 200)), 0)
 	}
 	out := make([]error, n)
 	for i, item := range r.Items {
@@ -213,7 +210,7 @@ func (s *Sink) bulk(ctx context.Context, body io.Reader, n int) ([]error, error)
 		if len(item) != 1 || !ok || res.Status == 0 {
 			// Not an answer about this document: it is not known to be
 			// stored, so it is sent again.
-			out[i] = sinks.Retryable("other", fmt.Errorf("_bulk item %d is not a %s result with a status: %s", i, s.opType, sinks.Truncate(string(answer), 200)), 0)
+			out[i] = sinks.Retryable(sinks.ClassOther, fmt.Errorf("_bulk item %d is not a %s result with a status: %s", i, s.opType, sinks.Truncate(string(answer), 200)), 0)
 			continue
 		}
 		out[i] = res.err(s.opType)
@@ -246,11 +243,11 @@ func (r itemResult) err(opType string) error {
 	}
 	switch {
 	case r.Status == http.StatusTooManyRequests:
-		return sinks.Retryable("rate_limited", errors.New(reason), 0)
+		return sinks.Retryable(sinks.ClassRateLimited, errors.New(reason), 0)
 	case r.Status >= 500:
-		return sinks.Retryable("http_5xx", errors.New(reason), 0)
+		return sinks.Retryable(sinks.ClassHTTP5xx, errors.New(reason), 0)
 	}
-	return sinks.Permanent("rejected", errors.New(reason))
+	return sinks.Permanent(sinks.ClassRejected, errors.New(reason))
 }
 
 // Preview is the bulk action and document ev makes.

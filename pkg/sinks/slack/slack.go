@@ -127,7 +127,7 @@ func (s *slackSink) compose(ev *event.EnhancedEvent) (message, error) {
 		return message{}, r.Err
 	}
 	if strings.Trim(channel, "#") == "" {
-		return message{}, sinks.Permanent("no_channel", errors.New("channel rendered empty and no fallbackChannel is set"))
+		return message{}, sinks.Permanent(sinks.ClassNoChannel, errors.New("channel rendered empty and no fallbackChannel is set"))
 	}
 	for _, f := range fields {
 		att.Fields = append(att.Fields, slack.AttachmentField{Title: sinks.TruncateRunes(f[0], slackMaxFieldTitle),
@@ -165,7 +165,7 @@ func (s *slackSink) Post(ctx context.Context, ev *event.EnhancedEvent) (string, 
 func (s *slackSink) Update(ctx context.Context, ref string, ev *event.EnhancedEvent) error {
 	channel, ts, ok := strings.Cut(ref, "/")
 	if !ok {
-		return sinks.Permanent("rejected", fmt.Errorf("slack: %q is not a message reference", ref))
+		return sinks.Permanent(sinks.ClassRejected, fmt.Errorf("slack: %q is not a message reference", ref))
 	}
 	m, err := s.compose(ev)
 	if err != nil {
@@ -209,20 +209,20 @@ func classifySlack(err error) error {
 		// said "retry after 2157299h"); the wait is the worker's, capped
 		// by delivery.maxRetryAfter, so the message names none.
 		after := min(rl.RetryAfter, sinks.RetryAfterCeiling)
-		return sinks.Retryable("rate_limited", errors.New("Slack rate limited this token; retrying after its Retry-After, at most delivery.maxRetryAfter"), after)
+		return sinks.Retryable(sinks.ClassRateLimited, errors.New("Slack rate limited this token; retrying after its Retry-After, at most delivery.maxRetryAfter"), after)
 	case errors.As(err, &sc):
 		if sc.Code >= 500 || sc.Code == 408 {
-			return sinks.Retryable("http_5xx", err, 0)
+			return sinks.Retryable(sinks.ClassHTTP5xx, err, 0)
 		}
-		return sinks.Permanent("http_4xx", err)
+		return sinks.Permanent(sinks.ClassHTTP4xx, err)
 	case errors.As(err, &se):
 		switch se.Err {
 		case "ratelimited", "rate_limited":
-			return sinks.Retryable("rate_limited", err, 0)
+			return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 		case "internal_error", "fatal_error", "service_unavailable", "request_timeout":
-			return sinks.Retryable("http_5xx", err, 0)
+			return sinks.Retryable(sinks.ClassHTTP5xx, err, 0)
 		}
-		return sinks.Permanent("rejected", fmt.Errorf("slack: %w", err))
+		return sinks.Permanent(sinks.ClassRejected, fmt.Errorf("slack: %w", err))
 	}
 	return sinks.TransportError(err)
 }

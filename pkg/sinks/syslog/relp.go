@@ -114,7 +114,7 @@ func (c *relpConn) send(buf []byte, msgs [][2]int) (errs []error, broken error) 
 		}
 		acked[i] = true
 		if code != 200 {
-			errs[i] = sinks.Retryable("rejected", fmt.Errorf("relp: %d %s", code, msg), 0)
+			errs[i] = sinks.Retryable(sinks.ClassRejected, fmt.Errorf("relp: %d %s", code, msg), 0)
 		}
 	}
 	return errs, nil
@@ -128,15 +128,15 @@ func unacked(acked []bool, err error) error {
 			n++
 		}
 	}
-	return sinks.Retryable("network", fmt.Errorf("relp: %d messages not acknowledged: %w", n, err), 0)
+	return sinks.Retryable(sinks.ClassNetwork, fmt.Errorf("relp: %d messages not acknowledged: %w", n, err), 0)
 }
 
 func classifyNetErr(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return sinks.Retryable("timeout", err, 0)
+		return sinks.Retryable(sinks.ClassTimeout, err, 0)
 	}
-	return sinks.Retryable("network", err, 0)
+	return sinks.Retryable(sinks.ClassNetwork, err, 0)
 }
 
 // answer reads one "rsp" frame: its transaction number, status code and

@@ -52,7 +52,7 @@ func TestRELPAnswers(t *testing.T) {
 			errs, broken := r.send(buf, [][2]int{{0, 1}, {1, 2}})
 			for i, want := range c.want {
 				class, _, _ := sinks.Classify(errs[i])
-				if (want == "" && errs[i] != nil) || (want != "" && class != want) {
+				if (want == "" && errs[i] != nil) || (want != "" && string(class) != want) {
 					t.Errorf("message %d: %v (%s), want %q", i, errs[i], class, want)
 				}
 			}

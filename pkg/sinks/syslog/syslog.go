@@ -252,10 +252,10 @@ func (s *syslogSink) dial(ctx context.Context) error {
 	}
 	if err != nil {
 		s.conn = nil
-		if errors.Is(err, context.DeadlineExceeded) {
-			return sinks.Retryable("timeout", err, 0)
+		if cut, ok := sinks.CutShort(err); ok {
+			return cut
 		}
-		return sinks.Retryable("network", err, 0)
+		return sinks.Retryable(sinks.ClassNetwork, err, 0)
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func (s *teamsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	// its way of saying it refused the card (the old tool ignored it).
 	// An answer past what is read is not looked at: the post was accepted.
 	if s.format == FormatMessageCard && len(answer) > 0 && len(answer) < sinks.MaxAnswerRead && strings.TrimSpace(string(answer)) != "1" {
-		return sinks.Permanent("rejected", fmt.Errorf("teams: %s", sinks.Truncate(string(answer), 200)))
+		return sinks.Permanent(sinks.ClassRejected, fmt.Errorf("teams: %s", sinks.Truncate(string(answer), 200)))
 	}
 	return nil
 }

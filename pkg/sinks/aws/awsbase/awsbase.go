@@ -95,26 +95,26 @@ func Classify(err error) error {
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && throttlingCodes[ae.ErrorCode()] {
-		return sinks.Retryable("rate_limited", err, 0)
+		return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		switch code := re.HTTPStatusCode(); {
 		case code == 429:
-			return sinks.Retryable("rate_limited", err, 0)
+			return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 		case code >= 500 || code == 408:
-			return sinks.Retryable("http_5xx", err, 0)
+			return sinks.Retryable(sinks.ClassHTTP5xx, err, 0)
 		default:
-			return sinks.Permanent("http_4xx", err)
+			return sinks.Permanent(sinks.ClassHTTP4xx, err)
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return sinks.Retryable("timeout", err, 0)
+	if cut, ok := sinks.CutShort(err); ok {
+		return cut
 	}
 	if ae != nil {
-		return sinks.Permanent("http_4xx", err)
+		return sinks.Permanent(sinks.ClassHTTP4xx, err)
 	}
-	return sinks.Retryable("network", err, 0)
+	return sinks.Retryable(sinks.ClassNetwork, err, 0)
 }
 
 // EntryErrors maps a batch answer's per-entry error codes (nil: accepted)
@@ -135,7 +135,7 @@ func EntryErrors[T any](n, failed int, answers []T, codeOf func(T) (code, msg *s
 	if len(answers) == n && listed == failed {
 		return errs
 	}
-	unmatched := sinks.Retryable("other", fmt.Errorf("the answer does not add up: %d results and %d failures listed for %d entries sent, %d failures stated",
+	unmatched := sinks.Retryable(sinks.ClassOther, fmt.Errorf("the answer does not add up: %d results and %d failures listed for %d entries sent, %d failures stated",
 		len(answers), listed, n, failed), 0)
 	for j := range errs {
 		if errs[j] == nil {
@@ -150,9 +150,9 @@ func EntryErrors[T any](n, failed int, answers []T, codeOf func(T) (code, msg *s
 func recordError(code, msg string) error {
 	err := fmt.Errorf("%s: %s", code, msg)
 	if throttlingCodes[code] {
-		return sinks.Retryable("rate_limited", err, 0)
+		return sinks.Retryable(sinks.ClassRateLimited, err, 0)
 	}
-	return sinks.Permanent("http_4xx", err)
+	return sinks.Permanent(sinks.ClassHTTP4xx, err)
 }
 
 // BatchEntries renders evs with render (an entry and its size in the
@@ -189,7 +189,7 @@ func BatchEntries[E any](evs []*event.EnhancedEvent, maxEntry, maxRequest, maxCo
 			continue
 		}
 		if n > maxEntry {
-			errs[i] = sinks.Permanent("too_large", fmt.Errorf("entry of %d bytes is over the %d-byte limit", n, maxEntry))
+			errs[i] = sinks.Permanent(sinks.ClassTooLarge, fmt.Errorf("entry of %d bytes is over the %d-byte limit", n, maxEntry))
 			continue
 		}
 		if size+n > maxRequest || len(entries) == maxCount {

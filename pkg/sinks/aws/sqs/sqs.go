@@ -169,14 +169,14 @@ func batchResults(n int, out *sqs.SendMessageBatchOutput) []error {
 		ok[j] = false
 		e := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
 		if f.SenderFault {
-			errs[j] = sinks.Permanent("http_4xx", e)
+			errs[j] = sinks.Permanent(sinks.ClassHTTP4xx, e)
 		} else {
-			errs[j] = sinks.Retryable("http_5xx", e, 0)
+			errs[j] = sinks.Retryable(sinks.ClassHTTP5xx, e, 0)
 		}
 	}
 	for j := range errs {
 		if errs[j] == nil && !ok[j] {
-			errs[j] = sinks.Retryable("other", fmt.Errorf("SendMessageBatch answered neither success nor failure for entry %d (%d successful, %d failed listed for %d sent)",
+			errs[j] = sinks.Retryable(sinks.ClassOther, fmt.Errorf("SendMessageBatch answered neither success nor failure for entry %d (%d successful, %d failed listed for %d sent)",
 				j, len(out.Successful), len(out.Failed), n), 0)
 		}
 	}
