@@ -121,7 +121,7 @@ func TestAckSinkLateAcknowledgement(t *testing.T) {
 	if got := tr.finished(); got != "" {
 		t.Fatalf("finished %q: kept events must stay pending", got)
 	}
-	sink.resolve(t, "10", nil)                                                 // delivered
+	sink.resolve(t, "10", nil)                                                         // delivered
 	sink.resolve(t, "11", sinks.Permanent(sinks.ClassHTTP4xx, errors.New("rejected"))) // dead-lettered
 	if got := tr.finished(); got != "10 11" {
 		t.Errorf("finished %q, want 10 delivered and 11 dead-lettered", got)
