@@ -14,9 +14,13 @@ import (
 	"os"
 )
 
-// TLSConfig is the client TLS of an HTTP sink. Certificates are verified
-// unless insecureSkipVerify is set.
+// TLSConfig is the client TLS of every receiver (the `tls` key).
+// Certificates are verified unless insecureSkipVerify is set (warned
+// about at load: WarnTLS).
 type TLSConfig struct {
+	// Enable turns TLS on where no URL scheme says so (Kafka's brokers,
+	// as kubernetes-event-exporter had it); a URL's https does elsewhere.
+	Enable             bool   `yaml:"enable"`
 	InsecureSkipVerify bool   `yaml:"insecureSkipVerify"`
 	ServerName         string `yaml:"serverName"`
 	CAFile             string `yaml:"caFile"`

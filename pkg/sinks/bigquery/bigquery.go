@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -100,16 +99,10 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 			errs = append(errs, fmt.Errorf("%s.createTable: eventide creates only its own schema's table; create the table for your layout's columns yourself", path))
 		}
 	}
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			errs = append(errs, fmt.Errorf("%s.endpoint: %q is not an http(s) URL", path, sinks.RedactURL(c.Endpoint)))
-		case u.Scheme == "http" && !sinks.IsLoopback(u.Host):
-			errs = append(errs, fmt.Errorf("%s.endpoint: plain http is only accepted on loopback; use https", path))
-		}
-		s.endpoint = c.Endpoint
+	if _, err := sinks.CheckEndpoint(path+".endpoint", c.Endpoint, false, sinks.HTTPSOnly); err != nil {
+		errs = append(errs, err)
 	}
+	s.endpoint = c.Endpoint
 	if c.MaxRetries != 0 {
 		deps.Log.Warn().Str("receiver_path", path).Msg("max_retries has no effect: set the receiver's delivery.maxRetries")
 	}

@@ -27,7 +27,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if len(c.Hosts) == 0 && c.CloudID == "" {
 		errs = append(errs, fmt.Errorf("%s.hosts: required (one URL or more), or cloudID", path))
 	}
-	t, err := c.Transport(path, deps)
+	t, err := c.Transport(path, deps, c.APIKey != "")
 	errs = append(errs, err)
 	header := http.Header{}
 	for k, v := range c.Headers {

@@ -32,14 +32,15 @@ type Config struct {
 }
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	var errs []error
 	if c.Path == "" {
-		return nil, fmt.Errorf("%s.path: required", path)
+		errs = append(errs, fmt.Errorf("%s.path: required", path))
 	}
 	if c.MaxSize < 0 || c.MaxAge < 0 || c.MaxBackups < 0 {
-		return nil, fmt.Errorf("%s: maxsize, maxage and maxbackups must not be negative", path)
+		errs = append(errs, fmt.Errorf("%s: maxsize, maxage and maxbackups must not be negative", path))
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
-	if err != nil {
+	if err := errors.Join(append(errs, err)...); err != nil {
 		return nil, err
 	}
 	cfg := *c
@@ -54,11 +55,12 @@ type PipeConfig struct {
 }
 
 func (c *PipeConfig) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	var errs []error
 	if c.Path == "" {
-		return nil, fmt.Errorf("%s.path: required", path)
+		errs = append(errs, fmt.Errorf("%s.path: required", path))
 	}
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
-	if err != nil {
+	if err := errors.Join(append(errs, err)...); err != nil {
 		return nil, err
 	}
 	target := c.Path

@@ -197,3 +197,19 @@ func TestPipeCutLineIsFinished(t *testing.T) {
 		}
 	}
 }
+
+// Build reports every mistake at once, not the first.
+func TestBuildReportsEveryError(t *testing.T) {
+	_, err := sinktest.Build(t, &Config{}, "file: {maxsize: -1, layout: {a: '{{ .Nope'}}")
+	for _, want := range []string{"receivers[0].file.path: required", "must not be negative", "layout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	_, err = sinktest.Build(t, &PipeConfig{}, "pipe: {layout: {a: '{{ .Nope'}}")
+	for _, want := range []string{"receivers[0].pipe.path: required", "layout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("pipe: error %v lacks %q", err, want)
+		}
+	}
+}

@@ -31,10 +31,9 @@ import (
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
-const (
-	maxBatch = 500
-	linger   = 20 * time.Millisecond
-)
+// batchDefaults: a produce of up to 500 records, after waiting up to
+// 20 ms for them.
+var batchDefaults = sinks.BatchDefaults{Size: 500, Flush: 20 * time.Millisecond, Max: 10000}
 
 // Config keeps kubernetes-event-exporter's keys (topic, brokers, layout,
 // clientId, compressionCodec, version, tls, sasl, avro) and adds key and
@@ -53,16 +52,13 @@ type Config struct {
 	// negotiates versions with each broker, so it is accepted and unused.
 	Version string `yaml:"version"`
 	// Acks: all (default; with the idempotent producer) or leader.
-	Acks string    `yaml:"acks"`
-	TLS  TLSConfig `yaml:"tls"`
-	SASL SASL      `yaml:"sasl"`
-	Avro *Avro     `yaml:"avro"`
-}
-
-// TLSConfig is the old tool's tls block: enable plus the usual files.
-type TLSConfig struct {
-	Enable          bool `yaml:"enable"`
-	sinks.TLSConfig `yaml:",inline"`
+	Acks string `yaml:"acks"`
+	// TLS: the old tool's block, enable plus the usual files.
+	TLS  sinks.TLSConfig `yaml:"tls"`
+	SASL SASL            `yaml:"sasl"`
+	Avro *Avro           `yaml:"avro"`
+	// batchSize (default 500) and flushInterval (default 20ms).
+	sinks.Batching `yaml:",inline"`
 }
 
 // SASL authenticates with PLAIN or SCRAM.
@@ -98,10 +94,12 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	opts, err := c.clientOptions(path, deps.Log)
 	errs = append(errs, err)
+	batching, err := c.Batching.CheckWith(path, batchDefaults)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &kafkaSink{topic: c.Topic, key: key, payload: p, avro: enc, receiver: deps.Receiver}
+	s := &kafkaSink{topic: c.Topic, key: key, payload: p, avro: enc, receiver: deps.Receiver, Batching: batching}
 	// NewClient starts no connection: the first produce dials.
 	client, err := kgo.NewClient(append(opts, kgo.WithHooks(&s.lastConnect))...)
 	if err != nil {
@@ -152,9 +150,7 @@ func (c *Config) clientOptions(path string, log zerolog.Logger) ([]kgo.Opt, erro
 	if c.TLS.Enable {
 		tc, err := c.TLS.Build(path + ".tls")
 		errs = append(errs, err)
-		if c.TLS.InsecureSkipVerify {
-			log.Warn().Str("receiver_path", path).Msg("kafka TLS certificate verification is off (tls.insecureSkipVerify)")
-		}
+		sinks.WarnTLS(log, path, strings.Join(c.Brokers, ","), c.TLS)
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	} else if c.TLS.CAFile != "" || c.TLS.CertFile != "" {
 		errs = append(errs, fmt.Errorf("%s.tls: files are set but enable is false", path))
@@ -193,6 +189,7 @@ type kafkaSink struct {
 	avro        *avroEncoder
 	client      *kgo.Client
 	lastConnect connectErrors
+	sinks.Batching
 }
 
 // connectErrors keeps the last failure to connect to a broker (dial, TLS,
@@ -214,9 +211,6 @@ func (c *connectErrors) err() error {
 	}
 	return nil
 }
-
-func (s *kafkaSink) MaxBatch() int         { return maxBatch }
-func (s *kafkaSink) Linger() time.Duration { return linger }
 
 func (s *kafkaSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]

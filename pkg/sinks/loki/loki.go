@@ -53,9 +53,11 @@ var (
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, fmt.Errorf("%s.url: required (http://loki:3100/loki/api/v1/push)", path))
+	endpoint, err := sinks.CheckEndpoint(path+".url", c.URL, true, sinks.HTTPOrHTTPS)
+	if err != nil && c.URL == "" {
+		err = fmt.Errorf("%w (http://loki:3100/loki/api/v1/push)", err)
 	}
+	errs = append(errs, err)
 	if len(c.StreamLabels) > maxLabels {
 		errs = append(errs, fmt.Errorf("%s.streamLabels: %d labels, over Loki's limit of %d", path, len(c.StreamLabels), maxLabels))
 	}
@@ -76,9 +78,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	errs = append(errs, err)
 	tc, err := c.TLS.Build(path + ".tls")
 	errs = append(errs, err)
-	if c.TLS.InsecureSkipVerify {
-		deps.Log.Warn().Str("endpoint", sinks.RedactURL(c.URL)).Msg("loki TLS certificate verification is off (tls.insecureSkipVerify)")
-	}
+	endpoint.Warn(deps.Log, c.TLS, c.Password != "" || c.BearerToken != "" || sinks.CredentialHeaders(c.Headers))
 	if c.Username != "" && c.BearerToken != "" {
 		errs = append(errs, fmt.Errorf("%s: username and bearerToken: set one", path))
 	}

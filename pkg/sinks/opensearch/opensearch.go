@@ -22,7 +22,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if len(c.Hosts) == 0 {
 		errs = append(errs, fmt.Errorf("%s.hosts: required (one URL or more)", path))
 	}
-	t, err := c.Transport(path, deps)
+	t, err := c.Transport(path, deps, false)
 	errs = append(errs, err)
 	var perform search.Perform
 	if err == nil && len(c.Hosts) > 0 {

@@ -25,7 +25,9 @@ import (
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
-const maxBatch = 100
+// batchDefaults: a publish call per 100 messages, sent at once (Pub/Sub
+// takes up to 1000 per call).
+var batchDefaults = sinks.BatchDefaults{Size: 100, Max: 1000}
 
 // Config keeps the old keys (gcloud_project_id, topic, create_topic).
 type Config struct {
@@ -42,6 +44,9 @@ type Config struct {
 	Attributes  map[string]string `yaml:"attributes" tmpl:"true"`
 	Layout      yaml.Node         `yaml:"layout"`
 	DeDot       bool              `yaml:"deDot"`
+	// batchSize (default 100) and flushInterval (default 0: what is
+	// queued goes at once).
+	sinks.Batching `yaml:",inline"`
 }
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
@@ -66,6 +71,8 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
+	s.Batching, err = c.Batching.CheckWith(path, batchDefaults)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -78,13 +85,12 @@ type pubsubSink struct {
 	orderingKey                 *sinks.Template
 	attrs                       *sinks.TemplateMap
 	payload                     sinks.Payload
+	sinks.Batching
 
 	mu        sync.Mutex
 	client    *pubsub.Client
 	publisher *pubsub.Publisher
 }
-
-func (s *pubsubSink) MaxBatch() int { return maxBatch }
 
 func (s *pubsubSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]

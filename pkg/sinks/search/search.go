@@ -92,10 +92,21 @@ func (c *Config) Build(path string, perform Perform, maxPayload int) (*Sink, err
 	return s, nil
 }
 
-// Transport is the HTTP transport of c's TLS settings. It warns about
-// what is set but does not do what it says: TLS verification off, the
-// old mapping type, and an index that indexFormat overrides.
-func (c *Config) Transport(path string, deps sinks.Deps) (*http.Transport, error) {
+// Transport checks the hosts and is the HTTP transport of c's TLS
+// settings. It warns about what is set but does not do what it says, or
+// what it exposes: TLS verification off, credentials (apiKey: another
+// one the receiver has) over plain http, the old mapping type, and an
+// index that indexFormat overrides.
+func (c *Config) Transport(path string, deps sinks.Deps, apiKey bool) (*http.Transport, error) {
+	var errs []error
+	for i, h := range c.Hosts {
+		e, err := sinks.CheckEndpoint(fmt.Sprintf("%s.hosts[%d]", path, i), h, true, sinks.HTTPOrHTTPS)
+		errs = append(errs, err)
+		e.Warn(deps.Log, c.TLS, apiKey || c.Password != "")
+	}
+	if len(c.Hosts) == 0 {
+		sinks.WarnTLS(deps.Log, path, "cloudID", c.TLS)
+	}
 	if c.Type != "" {
 		deps.Log.Warn().Str("receiver_path", path).Msg("type is ignored: mapping types were removed in Elasticsearch 7 and OpenSearch")
 	}
@@ -104,11 +115,8 @@ func (c *Config) Transport(path string, deps sinks.Deps) (*http.Transport, error
 			Msg("index and indexFormat are both set: indexFormat wins, as in kubernetes-event-exporter; remove index")
 	}
 	tc, err := c.TLS.Build(path + ".tls")
-	if err != nil {
+	if err := errors.Join(append(errs, err)...); err != nil {
 		return nil, err
-	}
-	if c.TLS.InsecureSkipVerify {
-		deps.Log.Warn().Str("receiver_path", path).Msg("search TLS certificate verification is off (tls.insecureSkipVerify)")
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = tc

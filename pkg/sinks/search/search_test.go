@@ -42,7 +42,7 @@ func TestIndexNames(t *testing.T) {
 func TestIndexAndIndexFormatWarns(t *testing.T) {
 	var logs bytes.Buffer
 	c := Config{Index: "kube-events", IndexFormat: "kube-events-{2006-01-02}"}
-	if _, err := c.Transport("receivers[0].elasticsearch", sinks.Deps{Log: zerolog.New(&logs)}); err != nil {
+	if _, err := c.Transport("receivers[0].elasticsearch", sinks.Deps{Log: zerolog.New(&logs)}, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "indexFormat wins") {

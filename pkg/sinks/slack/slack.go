@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/eventide/eventide/pkg/sinks"
@@ -67,9 +66,8 @@ func (c *Config) Build(path string, _ sinks.Deps) (sinks.Sink, error) {
 	fields, err := sinks.ParseTemplateMap(path+".fields", c.Fields)
 	errs = append(errs, err)
 	opts := []slack.Option{slack.OptionHTTPClient(sinks.NewHTTPClient(nil))}
-	if u, err := url.Parse(c.APIURL); c.APIURL != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && sinks.IsLoopback(u.Host)))) {
-		errs = append(errs, fmt.Errorf("%s.apiURL: must be https:// (plain http only to a loopback address): the bot token would travel in the clear", path))
-	}
+	_, err = sinks.CheckEndpoint(path+".apiURL", c.APIURL, false, sinks.HTTPSOnly) // it gets the bot token
+	errs = append(errs, err)
 	if c.APIURL != "" {
 		u := c.APIURL
 		if !strings.HasSuffix(u, "/") {

@@ -27,7 +27,8 @@ import (
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
-const maxBatch = 100
+// batchDefaults: one write of up to 100 messages, sent at once.
+var batchDefaults = sinks.BatchDefaults{Size: 100, Max: 10000}
 
 // Config keeps the old keys (network, address, tag) and adds the rest.
 type Config struct {
@@ -52,6 +53,9 @@ type Config struct {
 	Layout          yaml.Node       `yaml:"layout"`
 	DeDot           bool            `yaml:"deDot"`
 	TLS             sinks.TLSConfig `yaml:"tls"`
+	// batchSize (default 100) and flushInterval (default 0: what is
+	// queued goes at once).
+	sinks.Batching `yaml:",inline"`
 }
 
 var facilities = map[string]int{
@@ -86,9 +90,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		s.network = "tls"
 		tc, err := c.TLS.Build(path + ".tls")
 		errs = append(errs, err)
-		if c.TLS.InsecureSkipVerify {
-			deps.Log.Warn().Str("address", c.Address).Msg("syslog TLS certificate verification is off (tls.insecureSkipVerify)")
-		}
+		sinks.WarnTLS(deps.Log, path, c.Address, c.TLS)
 		s.tls = tc
 	default:
 		errs = append(errs, fmt.Errorf("%s.network: %q is not udp, tcp, tls or relp", path, c.Network))
@@ -118,6 +120,8 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	p, err := sinks.NewPayload(path, c.Layout, c.DeDot, deps.MaxPayloadBytes)
 	errs = append(errs, err)
 	s.payload = p
+	s.Batching, err = c.Batching.CheckWith(path, batchDefaults)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -140,14 +144,13 @@ type syslogSink struct {
 	hostname                                     *sinks.Template
 	payload                                      sinks.Payload
 	tls                                          *tls.Config
+	sinks.Batching
 
 	mu   sync.Mutex
 	conn net.Conn
 	relp *relpConn // the session on conn, with network relp
 	buf  []byte
 }
-
-func (s *syslogSink) MaxBatch() int { return maxBatch }
 
 func (s *syslogSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]

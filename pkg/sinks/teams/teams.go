@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -47,17 +46,12 @@ func legacyHost(host string) bool {
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
-	u, err := url.Parse(c.Endpoint.Value())
-	switch {
-	case c.Endpoint == "":
-		errs = append(errs, fmt.Errorf("%s.endpoint: required", path))
-	case err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && sinks.IsLoopback(u.Host))):
-		errs = append(errs, fmt.Errorf("%s.endpoint: must be an https:// URL (plain http only to a loopback address)", path))
-	}
+	endpoint, err := sinks.CheckEndpoint(path+".endpoint", c.Endpoint.Value(), true, sinks.HTTPSOnly)
+	errs = append(errs, err)
 	format := c.Format
-	if format == "" && u != nil {
+	if format == "" && endpoint != nil {
 		format = FormatAdaptive
-		if legacyHost(u.Hostname()) {
+		if legacyHost(endpoint.URL.Hostname()) {
 			format = FormatMessageCard
 		}
 	}
@@ -84,6 +78,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	endpoint.Warn(deps.Log, c.TLS, true) // the URL is the credential
 	s.client = sinks.NewHTTPClient(tc)
 	return s, nil
 }

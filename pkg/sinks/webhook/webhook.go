@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/eventide/eventide/pkg/sinks"
@@ -27,13 +26,8 @@ type Config struct {
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	var errs []error
-	u, err := url.Parse(c.Endpoint)
-	switch {
-	case c.Endpoint == "":
-		errs = append(errs, fmt.Errorf("%s.endpoint: required", path))
-	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		errs = append(errs, fmt.Errorf("%s.endpoint: not an http(s) URL (http[s]://host[:port]/path)", path))
-	}
+	endpoint, err := sinks.CheckEndpoint(path+".endpoint", c.Endpoint, true, sinks.HTTPOrHTTPS)
+	errs = append(errs, err)
 	method := strings.ToUpper(c.Method)
 	if method == "" {
 		method = http.MethodPost
@@ -50,9 +44,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if c.TLS.InsecureSkipVerify {
-		deps.Log.Warn().Str("endpoint", sinks.RedactURL(c.Endpoint)).Msg("webhook TLS certificate verification is off (tls.insecureSkipVerify)")
-	}
+	endpoint.Warn(deps.Log, c.TLS, sinks.CredentialHeaders(c.Headers))
 	return &webhookSink{
 		receiver: deps.Receiver,
 		endpoint: c.Endpoint,

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Every receiver that sends to a URL checks it the same way at load
+// (sinks.CheckEndpoint), with its own scheme policy, and warns the same
+// way about TLS verification turned off (sinks.Endpoint.Warn, WarnTLS).
+func TestEveryReceiverChecksItsEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		receiver string // {{.URL}} and {{.TLS}} filled in
+		key      string // the path the error names
+		plainOK  bool   // plain http to another machine is accepted
+	}{
+		{"webhook: {endpoint: '%s', tls: %s}", "webhook.endpoint", true},
+		{"loki: {url: '%s', tls: %s}", "loki.url", true},
+		{"teams: {endpoint: '%s', tls: %s}", "teams.endpoint", false},
+		{"elasticsearch: {hosts: ['%s'], index: i, tls: %s}", "elasticsearch.hosts[0]", true},
+		{"opensearch: {hosts: ['%s'], index: i, tls: %s}", "opensearch.hosts[0]", true},
+		{"slack: {token: t, channel: '#c', apiURL: '%s'}%.0s", "slack.apiURL", false},
+		{"bigquery: {project: p, dataset: d, table: t, endpoint: '%s'}%.0s", "bigquery.endpoint", false},
+		{"kinesis: {streamName: s, region: eu-west-1, endpoint: '%s'}%.0s", "kinesis.endpoint", true},
+	} {
+		load := func(url, tls string) (string, error) {
+			var logs strings.Builder
+			opts := testLoadOptions(nil)
+			opts.Deps = sinks.Deps{Ctx: context.Background(), Log: zerolog.New(&logs)}
+			src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + fmt.Sprintf(c.receiver, url, tls) + "\n"
+			l, err := Load([]byte(src), opts)
+			if err == nil {
+				l.Close()
+			}
+			return logs.String(), err
+		}
+		if _, err := load("ftp://x.example.com/p", "{}"); err == nil || !strings.Contains(err.Error(), "receivers[0]."+c.key+": not an http(s) URL") {
+			t.Errorf("%s: a non-http URL: %v", c.key, err)
+		}
+		_, err := load("http://x.example.com/p", "{}")
+		if c.plainOK && err != nil {
+			t.Errorf("%s: plain http refused: %v", c.key, err)
+		}
+		if !c.plainOK && (err == nil || !strings.Contains(err.Error(), "receivers[0]."+c.key+": must be https://")) {
+			t.Errorf("%s: plain http to another machine: %v", c.key, err)
+		}
+		if !strings.Contains(c.receiver, "tls:") {
+			continue
+		}
+		logs, err := load("https://x.example.com/p", "{insecureSkipVerify: true}")
+		if err != nil || !strings.Contains(logs, "tls.insecureSkipVerify") || !strings.Contains(logs, `"receiver_path":"receivers[0].`) {
+			t.Errorf("%s: insecureSkipVerify not warned about (%v): %s", c.key, err, logs)
+		}
+	}
+}
+
+// Every receiver that sends a batch per request takes batchSize and
+// flushInterval (sinks.Batching), whatever its own defaults.
+func TestEveryBatchingReceiverTakesBatchKeys(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	for _, receiver := range []string{
+		"kafka: {topic: t, brokers: ['kafka:9092']",
+		"pubsub: {gcloud_project_id: p, topic: t",
+		"syslog: {address: 'syslog:514'",
+		"loki: {url: 'http://loki:3100/loki/api/v1/push'",
+		"elasticsearch: {hosts: ['http://es:9200'], index: i",
+		"opensearch: {hosts: ['http://os:9200'], index: i",
+		"bigquery: {project: p, dataset: d, table: t",
+		"kinesis: {streamName: s, region: eu-west-1",
+		"firehose: {deliveryStreamName: d, region: eu-west-1",
+		"sqs: {queueName: q, region: eu-west-1",
+		"eventbridge: {eventBusName: b, region: eu-west-1",
+	} {
+		src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + receiver + ", batchSize: 7, flushInterval: 3ms}\n"
+		l, err := Load([]byte(src), testLoadOptions(nil))
+		if err != nil {
+			t.Errorf("%s: %v", receiver, err)
+			continue
+		}
+		s, ok := l.Receivers[0].Sink.(sinks.Lingerer)
+		if !ok || s.MaxBatch() != 7 || s.Linger() != 3*time.Millisecond {
+			t.Errorf("%s: batchSize and flushInterval not taken (%T)", receiver, l.Receivers[0].Sink)
+		}
+		l.Close()
+	}
+}
