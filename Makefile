@@ -1,12 +1,14 @@
 # The two commands a newcomer runs:
 #   make demo   eventide on a local control plane with a stream of realistic events
 #   make test   every test, against a real kube-apiserver + etcd (built once, cached)
+# and the inner loop while changing code:
+#   make unit   every test that needs only Go (no control plane, node, rsyslog, helm, buildah)
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 IMAGE ?= eventide:$(VERSION)
 
-.PHONY: test demo bench build image tools control-plane vet
+.PHONY: test unit demo bench build image tools control-plane vet
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/eventide .
@@ -33,6 +35,11 @@ vet:
 test: control-plane tools vet
 	$(GO) test -count=1 -race -timeout 20m ./...
 	$(GO) test -count=1 -run 'NotAllocate' ./pkg/...
+
+# Tests that need a server outside Go call testenv.Outside, which skips
+# them here; the end-to-end tests need the control plane.
+unit:
+	EVENTIDE_UNIT=1 $(GO) test -count=1 $$($(GO) list ./... | grep -v /internal/e2e)
 
 demo: control-plane
 	$(GO) run ./internal/cmd/demo

@@ -61,7 +61,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"validate", "-conf", conf}, 0, "valid (1 receivers", ""},
 		{[]string{"validate", conf, "extra"}, 2, "", "unexpected arguments"},
 		{[]string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "", "no such file"},
-		{[]string{"validate", insecure}, 0, "valid", "warning: webhook TLS certificate verification is off"},
+		{[]string{"validate", insecure}, 0, "valid", "warning: TLS certificate verification is off"},
 	} {
 		code, stdout, stderr := run(tc.args...)
 		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // Events from the cluster reach BigQuery (the official client against the
@@ -33,9 +34,9 @@ receivers:
       flushInterval: 100ms
 `, ns, srv.URL))
 	const n = 8
-	last := createEvent(t, testenv.PodEvent(w.Pods[0], "bq-0", "Warning", "BackOff", "Back-off"))
+	last := createEvent(t, kubeenv.PodEvent(w.Pods[0], "bq-0", "Warning", "BackOff", "Back-off"))
 	for i := 1; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("bq-%d", i), "Warning", "BackOff", "Back-off"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("bq-%d", i), "Warning", "BackOff", "Back-off"))
 	}
 	if _, err := cluster.Repeat(waitCtx(t), last); err != nil {
 		t.Fatal(err)

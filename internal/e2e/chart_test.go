@@ -35,6 +35,7 @@ import (
 
 	"github.com/eventide/eventide/internal/cli"
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 var chartDir = filepath.Join(testenv.RepoRoot(), "charts", "eventide")
@@ -254,7 +255,7 @@ func TestChartRBACIsEnough(t *testing.T) {
 			}
 			delivered := func(stdout, stderr *testenv.SyncBuffer, name string) {
 				t.Helper()
-				ev := testenv.PodEvent(w.Pods[0], name, "Warning", "BackOff", "Back-off restarting failed container")
+				ev := kubeenv.PodEvent(w.Pods[0], name, "Warning", "BackOff", "Back-off restarting failed container")
 				createEvent(t, ev)
 				if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool {
 					return strings.Contains(stdout.String(), ev.Name)
@@ -440,7 +441,7 @@ func TestChartMetricsExist(t *testing.T) {
 	rec := testenv.NewRecorder()
 	defer rec.Close()
 	ex := startEventide(t, hookConfig(ns, rec.URL, "")+"leaderElection: {enabled: true, leaderElectionID: le-chart-metrics}\n")
-	createEvent(t, testenv.PodEvent(w.Pods[0], "chart-metrics", "Warning", "BackOff", "Back-off"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "chart-metrics", "Warning", "BackOff", "Back-off"))
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 1 }); err != nil {
 		t.Fatal(err)
 	}

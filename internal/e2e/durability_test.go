@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 	"github.com/eventide/eventide/pkg/exporter/runtime"
 )
 
@@ -27,9 +28,9 @@ func TestResumeFromCheckpoint(t *testing.T) {
 	config := hookConfig(ns, rec.URL, "")
 
 	first := startEventide(t, config)
-	var repeatMe = createEvent(t, testenv.PodEvent(w.Pods[0], "before-0", "Warning", "BackOff", "x"))
+	var repeatMe = createEvent(t, kubeenv.PodEvent(w.Pods[0], "before-0", "Warning", "BackOff", "x"))
 	for i := 1; i < 10; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%3], fmt.Sprintf("before-%d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%3], fmt.Sprintf("before-%d", i), "Warning", "BackOff", "x"))
 	}
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 10 }); err != nil {
 		t.Fatal(err)
@@ -40,14 +41,14 @@ func TestResumeFromCheckpoint(t *testing.T) {
 
 	// While eventide is down: new events, and a repeat of an old one.
 	for i := 0; i < 10; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%3], fmt.Sprintf("while-down-%d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%3], fmt.Sprintf("while-down-%d", i), "Warning", "BackOff", "x"))
 	}
 	if _, err := cluster.Repeat(ctx, repeatMe); err != nil {
 		t.Fatal(err)
 	}
 
 	startEventide(t, config) // same checkpoint (same test name)
-	createEvent(t, testenv.PodEvent(w.Pods[0], "marker", "Normal", "Marker", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "marker", "Normal", "Marker", "x"))
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
 	if err != nil {
 		t.Fatal(err)
@@ -81,10 +82,10 @@ func TestPoisonEventDeadLettered(t *testing.T) {
 	dl := filepath.Join(t.TempDir(), "dead.jsonl")
 	ex := startEventide(t, "deadLetter: {path: "+dl+"}\n"+hookConfig(ns, rec.URL, ""))
 	rec.SetStatus(400)
-	createEvent(t, testenv.PodEvent(w.Pods[0], "poison", "Warning", "BackOff", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "poison", "Warning", "BackOff", "x"))
 	ex.waitMetric(t, `eventide_dead_letters_total{receiver="hook"} 1`)
 	rec.SetStatus(200)
-	createEvent(t, testenv.PodEvent(w.Pods[0], "after", "Warning", "BackOff", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "after", "Warning", "BackOff", "x"))
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "after") == 1 }); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestReceiverOutageRetried(t *testing.T) {
 `))
 	rec.SetStatus(http.StatusServiceUnavailable)
 	for i := 0; i < 20; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%3], fmt.Sprintf("out-%02d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%3], fmt.Sprintf("out-%02d", i), "Warning", "BackOff", "x"))
 	}
 	// Wait until the runtime has retried, then recover.
 	ex.waitMetric(t, `eventide_receiver_retries_total{reason="http_5xx",receiver="hook"}`)
@@ -145,7 +146,7 @@ func TestShutdownDrainsQueues(t *testing.T) {
 	ex := startEventide(t, hookConfig(ns, rec.URL, ""))
 	rec.Block()
 	for i := 0; i < 10; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[0], fmt.Sprintf("drain-%d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[0], fmt.Sprintf("drain-%d", i), "Warning", "BackOff", "x"))
 	}
 	// Wait until all ten are in eventide (one in flight, nine queued).
 	ex.waitMetric(t, `eventide_receiver_queue_length{receiver="hook"} 9`)
@@ -173,7 +174,7 @@ func TestAPIServerRestart(t *testing.T) {
 	defer rec.Close()
 	ex := startEventide(t, hookConfig(ns, rec.URL, ""))
 	for i := 0; i < 5; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[0], fmt.Sprintf("before-%d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[0], fmt.Sprintf("before-%d", i), "Warning", "BackOff", "x"))
 	}
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 5 }); err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestAPIServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[1], fmt.Sprintf("after-%d", i), "Warning", "BackOff", "x"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[1], fmt.Sprintf("after-%d", i), "Warning", "BackOff", "x"))
 	}
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 10 })
 	if err != nil {
@@ -192,7 +193,7 @@ func TestAPIServerRestart(t *testing.T) {
 	}
 	// Allow a moment's grace for a late duplicate to show up: a second
 	// marker event created now must be the 11th delivery.
-	createEvent(t, testenv.PodEvent(w.Pods[2], "marker", "Normal", "Marker", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[2], "marker", "Normal", "Marker", "x"))
 	reqs, err = rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
 	if err != nil {
 		t.Fatal(err)

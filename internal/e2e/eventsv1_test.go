@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // An event written through events.k8s.io/v1 (the scheduler's
@@ -22,7 +23,7 @@ func TestEventsV1CountReachesTemplates(t *testing.T) {
 	w := setupNamespace(t, ns)
 	rec := testenv.NewRecorder()
 	defer rec.Close()
-	startEventide(t, testenv.HookConfig(ns, rec.URL, `        count: !int "{{ .Count }}"
+	startEventide(t, kubeenv.HookConfig(ns, rec.URL, `        count: !int "{{ .Count }}"
         getcount: !int "{{ .GetCount }}"
 `, ""))
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // The crash-loop scenario, in real time with short settings: one pod's
@@ -104,16 +105,16 @@ func TestCorruptGroupStateKeptAside(t *testing.T) {
 	config := durableConfig(t, ns, rec.URL, "")
 	groups := checkpointName(t) + "-groups"
 	ctx := context.Background()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: groups, Namespace: testenv.ExporterNamespace},
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: groups, Namespace: kubeenv.ExporterNamespace},
 		Data: map[string]string{"format": "1", "groups.json": "{not json"}}
-	if _, err := cluster.CS.CoreV1().ConfigMaps(testenv.ExporterNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+	if _, err := cluster.CS.CoreV1().ConfigMaps(kubeenv.ExporterNamespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, logs := startProcess(t, config, "corrupt-state")
 	if !strings.Contains(logs.String(), "group state unreadable: kept aside") {
 		t.Errorf("no log saying the state was kept aside:\n%s", logs)
 	}
-	list, err := cluster.CS.CoreV1().ConfigMaps(testenv.ExporterNamespace).List(ctx, metav1.ListOptions{})
+	list, err := cluster.CS.CoreV1().ConfigMaps(kubeenv.ExporterNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestCorruptGroupStateKeptAside(t *testing.T) {
 	if !kept {
 		t.Errorf("no ConfigMap %s-corrupt-* holding the unreadable state", groups)
 	}
-	ev := testenv.PodEvent(w.Pods[0], "after-corrupt-state", "Warning", "BackOff", "Back-off restarting failed container")
+	ev := kubeenv.PodEvent(w.Pods[0], "after-corrupt-state", "Warning", "BackOff", "Back-off restarting failed container")
 	createEvent(t, ev)
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 1 }); err != nil {
 		t.Fatalf("nothing delivered after starting on a corrupt group state: %v", err)

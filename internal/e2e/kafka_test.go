@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eventide/eventide/internal/testenv"
 )
 
 // Events from the cluster reach Kafka (kfake, the real protocol) once
@@ -39,7 +38,7 @@ func TestKafkaReceiver(t *testing.T) {
 	var names []string
 	for i := 0; i < perPod; i++ {
 		for p, pod := range w.Pods {
-			ev := createEvent(t, testenv.PodEvent(pod, fmt.Sprintf("kafka-%d-%d", p, i), "Warning", "BackOff", "Back-off"))
+			ev := createEvent(t, kubeenv.PodEvent(pod, fmt.Sprintf("kafka-%d-%d", p, i), "Warning", "BackOff", "Back-off"))
 			names = append(names, ev.Name)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // Events from the cluster reach Loki's push API once each, in a stream per
@@ -31,7 +32,7 @@ receivers:
 	const n = 7
 	created := map[string]time.Time{}
 	for i := 0; i < n; i++ {
-		ev := createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("loki-%d", i), "Warning", "BackOff", "Back-off"))
+		ev := createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("loki-%d", i), "Warning", "BackOff", "Back-off"))
 		created[fmt.Sprintf(`{"name":"loki-%d","owner":"team-%s"}`, i, ns)] = ev.LastTimestamp.Time
 	}
 	var entries []testenv.LokiEntry

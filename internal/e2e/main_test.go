@@ -27,14 +27,15 @@ import (
 
 	"github.com/eventide/eventide/internal/cli"
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 	"k8s.io/client-go/kubernetes"
 )
 
 // The integration tests share one real kube-apiserver + etcd; each test
 // works in its own namespace and runs its own eventide watching only it.
 var (
-	controlPlane *testenv.ControlPlane
-	cluster      *testenv.Cluster
+	controlPlane *kubeenv.ControlPlane
+	cluster      *kubeenv.Cluster
 )
 
 func TestMain(m *testing.M) {
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Setenv("TMPDIR", tmp)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		controlPlane, err = testenv.StartControlPlane(ctx, dir)
+		controlPlane, err = kubeenv.StartControlPlane(ctx, dir)
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "control plane:", err)
@@ -67,7 +68,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		cluster = &testenv.Cluster{CS: cs}
+		cluster = &kubeenv.Cluster{CS: cs}
 		return m.Run()
 	}())
 }
@@ -257,7 +258,7 @@ const testLayout = `        name: "{{ .Name }}"
 `
 
 func hookConfig(ns, url string, extra string) string {
-	return testenv.HookConfig(ns, url, testLayout, extra)
+	return kubeenv.HookConfig(ns, url, testLayout, extra)
 }
 
 // waitMetric polls eventide's metrics until they contain want.
@@ -268,7 +269,7 @@ func (r *runningExporter) waitMetric(t *testing.T, want string) {
 	}
 }
 
-func setupNamespace(t *testing.T, ns string) *testenv.Workload {
+func setupNamespace(t *testing.T, ns string) *kubeenv.Workload {
 	t.Helper()
 	ctx := context.Background()
 	if err := cluster.CreateNamespace(ctx, ns); err != nil {

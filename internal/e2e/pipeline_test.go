@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // TestPipelineEndToEnd drives the whole spine on a real API server: events
@@ -41,11 +42,11 @@ func TestPipelineEndToEnd(t *testing.T) {
 	ex := startEventide(t, cfg)
 
 	pod := w.Pods[0]
-	backoff := createEvent(t, testenv.PodEvent(pod, "checkout-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
-	createEvent(t, testenv.PodEvent(pod, "checkout-pulled", "Warning", "Pulled", "Successfully pulled image"))
-	createEvent(t, testenv.PodEvent(w.Pods[1], "checkout-started", "Normal", "Started", "Started container app"))
+	backoff := createEvent(t, kubeenv.PodEvent(pod, "checkout-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
+	createEvent(t, kubeenv.PodEvent(pod, "checkout-pulled", "Warning", "Pulled", "Successfully pulled image"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[1], "checkout-started", "Normal", "Started", "Started container app"))
 	gone := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ghost-pod", Namespace: ns, UID: "0000-ghost"}}
-	createEvent(t, testenv.PodEvent(gone, "ghost-oom", "Warning", "OOMKilling", "Memory cgroup out of memory"))
+	createEvent(t, kubeenv.PodEvent(gone, "ghost-oom", "Warning", "OOMKilling", "Memory cgroup out of memory"))
 
 	reqs, err := all.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 4 })
 	if err != nil {
@@ -87,7 +88,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	// A marker event created after both: once it arrives, the earlier
 	// changes have been processed (one watch, in order).
-	createEvent(t, testenv.PodEvent(pod, "marker", "Normal", "Marker", "marker"))
+	createEvent(t, kubeenv.PodEvent(pod, "marker", "Normal", "Marker", "marker"))
 	reqs, err = all.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestEnrichmentRequestsStayFlat(t *testing.T) {
 	startEventide(t, hookConfig(ns, rec.URL, ""))
 
 	// Warm-up: one event starts the Pod, ReplicaSet and Deployment caches.
-	createEvent(t, testenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "assigned"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "assigned"))
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 1 }); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestEnrichmentRequestsStayFlat(t *testing.T) {
 	}
 	const n = 200
 	for i := 0; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("ev-%d", i), "Warning", "Unhealthy", "Readiness probe failed"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("ev-%d", i), "Warning", "Unhealthy", "Readiness probe failed"))
 	}
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == n+1 })
 	if err != nil {
@@ -180,9 +181,9 @@ func TestEnrichmentRequestsStayFlat(t *testing.T) {
 	}
 	// Checkpoint writes are bounded by time (one per checkpoint.interval at
 	// most), not by events; every other request would be per event.
-	var perEvent, checkpoint []testenv.AuditRequest
+	var perEvent, checkpoint []kubeenv.AuditRequest
 	for _, r := range after[len(before):] {
-		if strings.Contains(r.RequestURI, "/namespaces/"+testenv.ExporterNamespace+"/configmaps") {
+		if strings.Contains(r.RequestURI, "/namespaces/"+kubeenv.ExporterNamespace+"/configmaps") {
 			checkpoint = append(checkpoint, r)
 		} else {
 			perEvent = append(perEvent, r)
@@ -222,10 +223,10 @@ func TestEnrichmentDeletedObjects(t *testing.T) {
 	const perPod = 5
 	for i := 0; i < perPod; i++ {
 		for j, p := range w.Pods[:2] {
-			createEvent(t, testenv.PodEvent(p, fmt.Sprintf("deleted-%d-%d", j, i), "Normal", "Killing", "Stopping container app"))
+			createEvent(t, kubeenv.PodEvent(p, fmt.Sprintf("deleted-%d-%d", j, i), "Normal", "Killing", "Stopping container app"))
 		}
 		ghost := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("never-%d", i), Namespace: ns, UID: "0000-never"}}
-		createEvent(t, testenv.PodEvent(ghost, fmt.Sprintf("ghost-%d", i), "Warning", "FailedMount", "volume not found"))
+		createEvent(t, kubeenv.PodEvent(ghost, fmt.Sprintf("ghost-%d", i), "Warning", "FailedMount", "volume not found"))
 	}
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 3*perPod })
 	if err != nil {
@@ -259,10 +260,10 @@ func TestEnrichmentDeniedKindReportedOnce(t *testing.T) {
 	setupNamespace(t, ns)
 	rec := testenv.NewRecorder()
 	defer rec.Close()
-	ex := startEventide(t, testenv.HookConfig(ns, rec.URL, "", ""))
+	ex := startEventide(t, kubeenv.HookConfig(ns, rec.URL, "", ""))
 	// ConfigMaps are deliberately not readable by eventide.
 	for i := 0; i < 5; i++ {
-		ev := testenv.PodEvent(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}, fmt.Sprintf("cm-%d", i), "Normal", "Updated", "x")
+		ev := kubeenv.PodEvent(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "settings", Namespace: ns}}, fmt.Sprintf("cm-%d", i), "Normal", "Updated", "x")
 		ev.InvolvedObject.Kind = "ConfigMap"
 		ev.InvolvedObject.FieldPath = ""
 		createEvent(t, ev)
@@ -322,7 +323,7 @@ func TestOmitLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createEvent(t, testenv.PodEvent(w.Pods[0], "plain", "Warning", "BackOff", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "plain", "Warning", "BackOff", "x"))
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) == 1 })
 	if err != nil {
 		t.Fatal(err)
@@ -346,17 +347,17 @@ func TestOmitLookup(t *testing.T) {
 func TestMaxEventAgeAppliesToPreStartEvents(t *testing.T) {
 	ns := "e2e-age"
 	w := setupNamespace(t, ns)
-	old := testenv.PodEvent(w.Pods[0], "old-event", "Warning", "BackOff", "x")
+	old := kubeenv.PodEvent(w.Pods[0], "old-event", "Warning", "BackOff", "x")
 	old.FirstTimestamp = metav1.NewTime(time.Now().Add(-10 * time.Minute))
 	old.LastTimestamp = old.FirstTimestamp
 	createEvent(t, old)
-	createEvent(t, testenv.PodEvent(w.Pods[0], "recent-event", "Warning", "BackOff", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[0], "recent-event", "Warning", "BackOff", "x"))
 	rec := testenv.NewRecorder()
 	defer rec.Close()
 	ex := startEventide(t, "maxEventAgeSeconds: 60\n"+hookConfig(ns, rec.URL, ""))
 	// A marker created after start: once it arrives, the initial list was
 	// processed.
-	createEvent(t, testenv.PodEvent(w.Pods[1], "marker", "Normal", "Marker", "x"))
+	createEvent(t, kubeenv.PodEvent(w.Pods[1], "marker", "Normal", "Marker", "x"))
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return countName(decode(t, r), "marker") == 1 })
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 var (
@@ -59,7 +60,7 @@ func startStream(t *testing.T, pods []*corev1.Pod, prefix string, n int, interva
 		defer tick.Stop()
 		for i, name := range s.names {
 			<-tick.C
-			ev := testenv.PodEvent(pods[i%len(pods)], name, "Warning", "BackOff", "Back-off restarting failed container")
+			ev := kubeenv.PodEvent(pods[i%len(pods)], name, "Warning", "BackOff", "Back-off restarting failed container")
 			// The API server may be restarting: retry each create for a minute.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			_ = testenv.PollUntil(ctx, 100*time.Millisecond, func() bool {

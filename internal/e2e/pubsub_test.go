@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // Events from the cluster reach Pub/Sub (pstest, Google's fake) once each,
@@ -33,7 +34,7 @@ receivers:
 `, ns))
 	const n = 9
 	for i := 0; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("pubsub-%d", i), "Warning", "BackOff", "Back-off"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("pubsub-%d", i), "Warning", "BackOff", "Back-off"))
 	}
 	if err := testenv.PollUntil(waitCtx(t), 20*time.Millisecond, func() bool { return len(srv.Messages()) >= n }); err != nil {
 		t.Fatalf("%d of %d messages", len(srv.Messages()), n)

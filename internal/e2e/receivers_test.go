@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -102,9 +103,9 @@ func TestBriefUsesFromExampleConfig(t *testing.T) {
 	testenv.SetAWSTestEnv(t)
 	ex := startEventide(t, exampleConfigFor(t, ns, slack.GetAPIURL(), og.Host(), kin.URL))
 
-	backoff := createEvent(t, testenv.PodEvent(checkout.Pods[0], "checkout-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
-	createEvent(t, testenv.PodEvent(web.Pods[0], "web-unhealthy", "Warning", "Unhealthy", "Readiness probe failed"))
-	createEvent(t, testenv.PodEvent(web.Pods[0], "web-pulled", "Normal", "Pulled", "Container image already present"))
+	backoff := createEvent(t, kubeenv.PodEvent(checkout.Pods[0], "checkout-backoff", "Warning", "BackOff", "Back-off restarting failed container"))
+	createEvent(t, kubeenv.PodEvent(web.Pods[0], "web-unhealthy", "Warning", "Unhealthy", "Readiness probe failed"))
+	createEvent(t, kubeenv.PodEvent(web.Pods[0], "web-pulled", "Normal", "Pulled", "Container image already present"))
 	for i := 0; i < 2; i++ {
 		if _, err := cluster.Repeat(ctx, backoff); err != nil {
 			t.Fatal(err)

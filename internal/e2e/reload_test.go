@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // reloadConfig routes every event to receiver stay, the events about the
@@ -37,7 +38,7 @@ func reloadConfig(state, ns, movedPod string, stay, moved, added *testenv.Record
 // reloadSetup makes namespace ns with a workload, the three receivers'
 // webhooks, and the test's state keys (the same in every version of its
 // file, so a reload does not see them change).
-func reloadSetup(t *testing.T, ns string) (w *testenv.Workload, stay, moved, added *testenv.Recorder, state string) {
+func reloadSetup(t *testing.T, ns string) (w *kubeenv.Workload, stay, moved, added *testenv.Recorder, state string) {
 	w = setupNamespace(t, ns)
 	stay, moved, added = testenv.NewRecorder(), testenv.NewRecorder(), testenv.NewRecorder()
 	t.Cleanup(func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eventide/eventide/internal/cli"
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // A team records production events with the file receiver (no layout) and
@@ -32,7 +33,7 @@ func TestReplayDryRunMatchesLivePipeline(t *testing.T) {
 	startEventideFile(t, conf)
 	const n = 6
 	for i := 0; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("replay-%d", i), "Warning", "BackOff", "Back-off restarting failed container"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("replay-%d", i), "Warning", "BackOff", "Back-off restarting failed container"))
 	}
 	reqs, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= n })
 	if err != nil {

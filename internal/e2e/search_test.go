@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // Events from the cluster reach Elasticsearch (its wire format, spoken by
@@ -42,9 +43,9 @@ receivers:
       flushInterval: 100ms
 %s`, ns, es.URL, layout, os.URL, layout))
 	const n = 8
-	var last = createEvent(t, testenv.PodEvent(w.Pods[0], "search-0", "Warning", "BackOff", "Back-off"))
+	var last = createEvent(t, kubeenv.PodEvent(w.Pods[0], "search-0", "Warning", "BackOff", "Back-off"))
 	for i := 1; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("search-%d", i), "Warning", "BackOff", "Back-off"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("search-%d", i), "Warning", "BackOff", "Back-off"))
 	}
 	if _, err := cluster.Repeat(waitCtx(t), last); err != nil {
 		t.Fatal(err)

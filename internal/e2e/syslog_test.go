@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // Events from the cluster reach rsyslog over TCP once each, in order, as
@@ -36,7 +37,7 @@ receivers:
 `, ns, r.TCP))
 	const n = 10
 	for i := 0; i < n; i++ {
-		createEvent(t, testenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("syslog-%02d", i), "Warning", "BackOff", "Back-off"))
+		createEvent(t, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], fmt.Sprintf("syslog-%02d", i), "Warning", "BackOff", "Back-off"))
 	}
 	lines, err := r.Lines(waitCtx(t), n)
 	if err != nil {

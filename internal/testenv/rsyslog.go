@@ -110,4 +110,4 @@ func (r *Rsyslog) Lines(ctx context.Context, n int) ([]string, error) {
 }
 
 // Stop ends rsyslogd.
-func (r *Rsyslog) Stop() { stopCmd(r.cmd) }
+func (r *Rsyslog) Stop() { StopCmd(r.cmd) }

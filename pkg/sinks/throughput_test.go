@@ -29,6 +29,7 @@ import (
 //
 //	go test -run xxx -bench ReceiverThroughput -benchtime 2000x ./pkg/sinks/...
 func BenchmarkReceiverThroughput(b *testing.B) {
+	testenv.Outside(b, "the AWS servers under node")
 	ctx := context.Background()
 	testenv.SetAWSTestEnv(b)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 // crashLoop runs the crash-loop scenario (testenv.CrashLoop: BackOff
@@ -21,7 +22,7 @@ func crashLoop(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
+	cp, cluster, stopCluster, err := kubeenv.LocalCluster(ctx)
 	if err != nil {
 		return err
 	}

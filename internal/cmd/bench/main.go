@@ -58,6 +58,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 type options struct {
@@ -237,7 +238,7 @@ func run(o options, exporter string) (result, error) {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
+	cp, cluster, stopCluster, err := kubeenv.LocalCluster(ctx)
 	if err != nil {
 		return result{}, err
 	}
@@ -332,7 +333,7 @@ func run(o options, exporter string) (result, error) {
 	}
 
 	// Warm-up: one event through the whole path.
-	if _, err := cs.CoreV1().Events(ns).Create(ctx, testenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "warm-up"), metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Events(ns).Create(ctx, kubeenv.PodEvent(w.Pods[0], "warmup", "Normal", "Scheduled", "warm-up"), metav1.CreateOptions{}); err != nil {
 		return result{}, err
 	}
 	if err := waitFor(30*time.Second, func() bool { return rec.seen.Load() >= 1 }); err != nil {
@@ -423,7 +424,7 @@ func run(o options, exporter string) (result, error) {
 				case opGhost:
 					pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns,
 						Name: fmt.Sprintf("ghost-%04d", doomedOf[i]), UID: types.UID(fmt.Sprintf("ghost-uid-%d", doomedOf[i]))}}
-					create(ctx, cs, retry, expect, testenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
+					create(ctx, cs, retry, expect, kubeenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
 				case opDeleted:
 					pod := doomed[doomedOf[i]]
 					retry(func() error {
@@ -433,9 +434,9 @@ func run(o options, exporter string) (result, error) {
 						}
 						return err
 					})
-					create(ctx, cs, retry, expect, testenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
+					create(ctx, cs, retry, expect, kubeenv.PodEvent(pod, names[i], r[0], r[1], r[2]), kind)
 				default:
-					create(ctx, cs, retry, expect, testenv.PodEvent(w.Pods[i%len(w.Pods)], names[i], r[0], r[1], r[2]), kind)
+					create(ctx, cs, retry, expect, kubeenv.PodEvent(w.Pods[i%len(w.Pods)], names[i], r[0], r[1], r[2]), kind)
 				}
 			}
 		})
@@ -637,7 +638,7 @@ func (o options) prepare(dir, exporter, ns, url string) (binary, config string, 
 		`workload: "{{ with .InvolvedObject.Workload }}{{ .Name }}{{ end }}", deleted: !bool "{{ .InvolvedObject.Deleted }}", ` +
 		`reason: "{{ .Reason }}", count: !int "{{ .GetCount }}"}`
 	const delivery = "    delivery: {initialBackoff: 100ms, maxBackoff: 1s}\n"
-	receivers := testenv.HookConfig(ns, url, "        "+payload+"\n", delivery)
+	receivers := kubeenv.HookConfig(ns, url, "        "+payload+"\n", delivery)
 	if b, ok := batching[o.receiver]; ok {
 		receivers = fmt.Sprintf("namespace: %s\nroute: {routes: [{match: [{receiver: bench}]}]}\nreceivers:\n  - name: bench\n    %s\n%s",
 			ns, fmt.Sprintf(b.config, url, payload), delivery)

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eventide/eventide/internal/testenv"
+	"github.com/eventide/eventide/internal/testenv/kubeenv"
 )
 
 //go:embed demo.yaml
@@ -48,7 +49,7 @@ func run(ctx context.Context, config string, interval, duration time.Duration) e
 	}
 	defer os.RemoveAll(dir)
 	fmt.Fprintln(os.Stderr, "demo: starting kube-apiserver and etcd on 127.0.0.1 …")
-	cp, cluster, stopCluster, err := testenv.LocalCluster(ctx)
+	cp, cluster, stopCluster, err := kubeenv.LocalCluster(ctx)
 	if err != nil {
 		return err
 	}
@@ -98,18 +99,18 @@ func run(ctx context.Context, config string, interval, duration time.Duration) e
 
 	kinds := []func(i int) *corev1.Event{
 		func(i int) *corev1.Event {
-			return testenv.PodEvent(pods[i%len(pods)], "", "Warning", "BackOff", "Back-off restarting failed container app in pod")
+			return kubeenv.PodEvent(pods[i%len(pods)], "", "Warning", "BackOff", "Back-off restarting failed container app in pod")
 		},
 		func(i int) *corev1.Event {
-			ev := testenv.PodEvent(pods[i%len(pods)], "", "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
+			ev := kubeenv.PodEvent(pods[i%len(pods)], "", "Warning", "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
 			ev.Source = corev1.EventSource{Component: "default-scheduler"}
 			return ev
 		},
 		func(i int) *corev1.Event {
-			return testenv.PodEvent(pods[i%len(pods)], "", "Warning", "Unhealthy", "Readiness probe failed: Get \"http://10.0.0.7:8080/ready\": context deadline exceeded")
+			return kubeenv.PodEvent(pods[i%len(pods)], "", "Warning", "Unhealthy", "Readiness probe failed: Get \"http://10.0.0.7:8080/ready\": context deadline exceeded")
 		},
 		func(i int) *corev1.Event {
-			return testenv.PodEvent(pods[i%len(pods)], "", "Normal", "Pulled", "Container image \"registry.example/app:1\" already present on machine")
+			return kubeenv.PodEvent(pods[i%len(pods)], "", "Normal", "Pulled", "Container image \"registry.example/app:1\" already present on machine")
 		},
 		func(i int) *corev1.Event {
 			ev := nodeEvent(node, "Warning", "OOMKilling", "Memory cgroup out of memory: Killed process 4242 (app) total-vm:1024000kB")

@@ -27,9 +27,10 @@ import (
 
 func startRsyslog(t *testing.T) *testenv.Rsyslog {
 	t.Helper()
+	testenv.Outside(t, "rsyslog")
 	r, err := testenv.StartRsyslog(context.Background(), t.TempDir())
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	t.Cleanup(r.Stop)
 	return r
@@ -220,9 +221,10 @@ func TestLongMessagesAreCut(t *testing.T) {
 // BenchmarkSendBatch: batches of 100 events to rsyslog over TCP (its CPU
 // is not in the figure: it is another process).
 func BenchmarkSendBatch(b *testing.B) {
+	testenv.Outside(b, "rsyslog")
 	r, err := testenv.StartRsyslog(context.Background(), b.TempDir())
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	defer r.Stop()
 	s := sinktest.MustBuild(b, &Config{}, fmt.Sprintf(`syslog: {network: tcp, address: "%s", layout: {name: "{{ .Name }}", reason: "{{ .Reason }}"}}`, r.TCP))
@@ -239,7 +241,7 @@ func BenchmarkSendBatch(b *testing.B) {
 func TestRELP(t *testing.T) {
 	r := startRsyslog(t)
 	if r.RELP == "" {
-		t.Skip("rsyslog's imrelp module is not installed: run `make tools` (hack/build-tools.sh), which `make test` does")
+		t.Fatal("rsyslog's imrelp module is not installed: run `make tools` (hack/build-tools.sh), which `make test` does")
 	}
 	s := sinktest.MustBuild(t, &Config{}, fmt.Sprintf(`syslog: {network: relp, address: "%s", tag: kube-events, facility: local3,
   layout: {name: "{{ .Name }}"}}`, r.RELP))

@@ -21,6 +21,7 @@ func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(
 
 func startKinesisStream(t *testing.T, stream string) string {
 	t.Helper()
+	testenv.Outside(t, "kinesis-local under node")
 	srv, err := testenv.StartKinesis(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ sns:
 
 // SNS against serverless-offline-sns: what a subscriber receives.
 func TestSNSDeliversToSubscriber(t *testing.T) {
+	testenv.Outside(t, "serverless-offline-sns under node")
 	testenv.SetAWSTestEnv(t)
 	ctx := context.Background()
 	srv, err := testenv.StartSNS(ctx)

@@ -22,6 +22,7 @@ func mustBuild(t testing.TB, src string) sinks.Sink { return sinktest.MustBuild(
 
 // SQS runs against local-aws-sqs, which speaks the JSON protocol the SDK uses.
 func TestSQSBatchToFIFOQueue(t *testing.T) {
+	testenv.Outside(t, "local-aws-sqs under node")
 	testenv.SetAWSTestEnv(t)
 	ctx := context.Background()
 	srv, err := testenv.StartSQS(ctx, "k8s-events.fifo", "plain")

@@ -2,7 +2,7 @@
 // against: etcd and kube-apiserver built from source and cached (see
 // hack/build-control-plane.sh), and recording HTTP receivers. Everything binds
 // to 127.0.0.1 and stops when asked.
-package testenv
+package kubeenv
 
 import (
 	"bufio"
@@ -14,16 +14,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"time"
 
+	"github.com/eventide/eventide/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,16 +57,10 @@ type ControlPlane struct {
 	logs            *os.File
 }
 
-// RepoRoot finds the repository root from the caller's source file.
-func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
-
 // Binaries builds (once, cached by version) and returns the folder holding
 // kube-apiserver and etcd.
 func Binaries() (string, error) {
-	cmd := exec.Command("bash", filepath.Join(RepoRoot(), "hack", "build-control-plane.sh"))
+	cmd := exec.Command("bash", filepath.Join(testenv.RepoRoot(), "hack", "build-control-plane.sh"))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -75,16 +68,6 @@ func Binaries() (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
-}
-
-// FreePort returns a loopback TCP port nobody listens on right now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // StartControlPlane starts etcd and kube-apiserver in a new folder under
@@ -110,7 +93,7 @@ func StartControlPlane(ctx context.Context, dir string) (*ControlPlane, error) {
 	}
 	ports := make([]int, 3)
 	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
+		if ports[i], err = testenv.FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -180,31 +163,16 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context) error {
 // RestartAPIServer stops kube-apiserver and starts it again on the same
 // port and etcd, for tests of a watch that breaks.
 func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
-	stopCmd(cp.apiserver)
+	testenv.StopCmd(cp.apiserver)
 	return cp.startAPIServer(ctx)
 }
 
 // Stop ends kube-apiserver and etcd.
 func (cp *ControlPlane) Stop() {
-	stopCmd(cp.apiserver)
-	stopCmd(cp.etcd)
+	testenv.StopCmd(cp.apiserver)
+	testenv.StopCmd(cp.etcd)
 	if cp.logs != nil {
 		cp.logs.Close()
-	}
-}
-
-func stopCmd(c *exec.Cmd) {
-	if c == nil || c.Process == nil {
-		return
-	}
-	_ = c.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.Process.Kill()
-		<-done
 	}
 }
 
@@ -267,7 +235,7 @@ func (cp *ControlPlane) clients() error {
 // checkpoint per test), with the verbs kept. The chart test checks the
 // named rules with the chart's own ServiceAccount.
 func ChartRBACRules(file string) ([]rbacv1.PolicyRule, error) {
-	b, err := os.ReadFile(filepath.Join(RepoRoot(), "charts", "eventide", "files", file))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "charts", "eventide", "files", file))
 	if err != nil {
 		return nil, err
 	}
