@@ -3,11 +3,9 @@ package exporter
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/testevent"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/exporter/route"
@@ -37,14 +35,5 @@ func testLoadOptions(env map[string]string) config.LoadOptions {
 			v, ok := env[k]
 			return v, ok
 		},
-	}
-}
-
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := testenv.PollUntil(ctx, 2*time.Millisecond, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/exporter/runtime"
 
@@ -128,7 +129,7 @@ func TestEngineReloadReceivers(t *testing.T) {
 		return f.config(t, "clusterName: one\n", "keep=keep", "change=change-1", "gone=gone")
 	})
 	f.send(1, 5)
-	poll(t, "first events delivered", func() bool { return len(f.lines("keep")) == 5 && f.tracker.Pending("change") == 0 })
+	testenv.Eventually(t, "first events delivered", func() bool { return len(f.lines("keep")) == 5 && f.tracker.Pending("change") == 0 })
 	keepWorker, _ := f.e.live.runtime.Status("keep")
 
 	next := f.config(t, "clusterName: two\nnamespace: elsewhere\n", "keep=keep", "change=change-2", "added=added")
@@ -137,7 +138,7 @@ func TestEngineReloadReceivers(t *testing.T) {
 		t.Fatalf("reload: %v, restart-only keys %v", err, restart)
 	}
 	f.send(6, 10)
-	poll(t, "events after the reload delivered", func() bool {
+	testenv.Eventually(t, "events after the reload delivered", func() bool {
 		return len(f.lines("keep")) == 10 && len(f.lines("change-2")) == 5 && len(f.lines("added")) == 5
 	})
 	rt := f.e.live.runtime
@@ -158,7 +159,7 @@ func TestEngineReloadReceivers(t *testing.T) {
 			t.Errorf("%s got %v, want %v", file, got, want)
 		}
 	}
-	poll(t, "the removed receiver's checkpoint entry dropped", func() bool {
+	testenv.Eventually(t, "the removed receiver's checkpoint entry dropped", func() bool {
 		_, ok := f.tracker.Checkpoints()["gone"]
 		return !ok
 	})
@@ -176,12 +177,12 @@ func TestReloadCutsRetryShort(t *testing.T) {
 		return l
 	})
 	f.send(1, 3)
-	poll(t, "the receiver is retrying", func() bool {
+	testenv.Eventually(t, "the receiver is retrying", func() bool {
 		s, _ := f.e.live.runtime.Status("r")
 		return s.Retrying
 	})
 	if _, err := f.e.Reload(f.config(t, "", "r=fixed")); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "held events delivered with the new settings", func() bool { return len(f.lines("fixed")) == 3 })
+	testenv.Eventually(t, "held events delivered with the new settings", func() bool { return len(f.lines("fixed")) == 3 })
 }

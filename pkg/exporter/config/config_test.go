@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/eventide/eventide/internal/testenv/testevent"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eventide/eventide/internal/testenv/testevent"
 
 	"github.com/rs/zerolog"
 

@@ -3,12 +3,13 @@ package runtime
 import (
 	"context"
 	"errors"
-	"github.com/eventide/eventide/internal/testenv/testevent"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eventide/eventide/internal/testenv/testevent"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -96,15 +97,6 @@ func (s *keepingSink) sentBatches() [][]string {
 	return append([][]string(nil), s.batches...)
 }
 
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := testenv.PollUntil(ctx, 2*time.Millisecond, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
 // A kept event pins the checkpoint until the sink acknowledges it; a
 // late failure is dead-lettered (and released) or, when retryable, queued
 // again; the drain flushes what is still kept.
@@ -117,7 +109,7 @@ func TestAckSinkLateAcknowledgement(t *testing.T) {
 		rt.Enqueue("r", testevent.Named(name))
 	}
 	rt.Start()
-	poll(t, "sink gets all four", func() bool { return sink.sentCount() == 4 })
+	testenv.Eventually(t, "sink gets all four", func() bool { return sink.sentCount() == 4 })
 	if got := tr.finished(); got != "" {
 		t.Fatalf("finished %q: kept events must stay pending", got)
 	}
@@ -130,7 +122,7 @@ func TestAckSinkLateAcknowledgement(t *testing.T) {
 		t.Error("late outcomes not counted")
 	}
 	sink.resolve(t, "12", sinks.Retryable(sinks.ClassHTTP5xx, errors.New("busy"), 0)) // comes back
-	poll(t, "retryable late failure sent again", func() bool { return sink.sentCount() == 5 })
+	testenv.Eventually(t, "retryable late failure sent again", func() bool { return sink.sentCount() == 5 })
 	if b := sink.sentBatches(); b[len(b)-1][0] != "12" {
 		t.Errorf("batches %v: want 12 sent again", b)
 	}
@@ -186,14 +178,14 @@ func TestLingerFillsBatches(t *testing.T) {
 	for i := 0; i < 7; i++ {
 		rt.Enqueue("r", testevent.Named("b"))
 	}
-	poll(t, "a full batch", func() bool { return len(sink.sentBatches()) == 1 })
+	testenv.Eventually(t, "a full batch", func() bool { return len(sink.sentBatches()) == 1 })
 	if b := sink.sentBatches()[0]; len(b) != 10 {
 		t.Errorf("first batch %v: want the 3 lingering events and 7 more", b)
 	}
 	rt.Enqueue("r", testevent.Named("c"))
 	timer = <-lingering
 	timer <- time.Now() // the linger time passes
-	poll(t, "the partial batch after the linger", func() bool { return len(sink.sentBatches()) == 2 })
+	testenv.Eventually(t, "the partial batch after the linger", func() bool { return len(sink.sentBatches()) == 2 })
 	if b := sink.sentBatches()[1]; len(b) != 1 {
 		t.Errorf("second batch %v", b)
 	}

@@ -2,11 +2,12 @@ package runtime
 
 import (
 	"context"
-	"github.com/eventide/eventide/internal/testenv/testevent"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/eventide/eventide/internal/testenv/testevent"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gopkg.in/yaml.v3"

@@ -200,7 +200,7 @@ func TestStuckReceiverIsolated(t *testing.T) {
 		rt.Enqueue("stuck", ev)
 		rt.Enqueue("live", ev)
 	}
-	poll(t, "the live receiver delivers", func() bool { return len(live.delivered()) >= 10 })
+	testenv.Eventually(t, "the live receiver delivers", func() bool { return len(live.delivered()) >= 10 })
 	// Shutdown with a deadline: the stuck send is cancelled, what it had
 	// queued is counted as dropped, and Shutdown returns.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -2,11 +2,12 @@ package runtime
 
 import (
 	"fmt"
-	"github.com/eventide/eventide/internal/testenv/testevent"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eventide/eventide/internal/testenv/testevent"
 )
 
 func TestSpoolKeepsOrderAcrossSegments(t *testing.T) {
