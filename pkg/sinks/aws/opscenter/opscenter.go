@@ -13,10 +13,6 @@ import (
 	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
 // CreateOpsItem limits.
@@ -71,7 +67,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.client = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = c.BaseEndpoint() })
+	s.api = awsbase.NewJSONAPI(cfg, c.Config, "ssm", "AmazonSSM")
 	return s, nil
 }
 
@@ -79,36 +75,65 @@ type opsCenterSink struct {
 	title, description, source, category, severity, priority, dedup *sinks.Template
 	data, tags                                                      *sinks.TemplateMap
 	notifications, related                                          []string
-	client                                                          *ssm.Client
+	api                                                             *awsbase.JSONAPI
 }
+
+// createOpsItem is the CreateOpsItem request, as SSM's JSON API takes it.
+type createOpsItem struct {
+	Title           string              `json:"Title"`
+	Description     string              `json:"Description"`
+	Source          string              `json:"Source"`
+	Category        string              `json:"Category,omitempty"`
+	Severity        string              `json:"Severity,omitempty"`
+	Priority        int                 `json:"Priority,omitempty"`
+	OperationalData map[string]dataItem `json:"OperationalData,omitempty"`
+	Notifications   []arn               `json:"Notifications,omitempty"`
+	RelatedOpsItems []relatedItem       `json:"RelatedOpsItems,omitempty"`
+	Tags            []tag               `json:"Tags,omitempty"`
+}
+
+type (
+	dataItem struct {
+		Type  string `json:"Type"`
+		Value string `json:"Value"`
+	}
+	arn struct {
+		Arn string `json:"Arn"`
+	}
+	relatedItem struct {
+		OpsItemID string `json:"OpsItemId"`
+	}
+	tag struct {
+		Key   string `json:"Key"`
+		Value string `json:"Value"`
+	}
+)
+
+// searchable is the OperationalData type OpsCenter's search reads.
+const searchable = "SearchableString"
 
 func (s *opsCenterSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	in, err := s.input(ev)
 	if err != nil {
 		return err
 	}
-	_, err = s.client.CreateOpsItem(ctx, in)
-	return awsbase.Classify(err)
+	return s.api.Call(ctx, "CreateOpsItem", in, nil)
 }
 
 func (s *opsCenterSink) Preview(ev *event.EnhancedEvent) (any, error) { return s.input(ev) }
 
 // input is the OpsItem ev creates.
-func (s *opsCenterSink) input(ev *event.EnhancedEvent) (*ssm.CreateOpsItemInput, error) {
+func (s *opsCenterSink) input(ev *event.EnhancedEvent) (*createOpsItem, error) {
 	r := sinks.Renderer{Event: ev}
-	in := &ssm.CreateOpsItemInput{
-		Title:       aws.String(sinks.TruncateRunes(r.Render("title", s.title), opsMaxTitle)),
-		Description: aws.String(sinks.TruncateRunes(r.Render("description", s.description), opsMaxDescription)),
-		Source:      aws.String(sinks.TruncateRunes(r.Render("source", s.source), opsMaxSource)),
-	}
-	if v := r.Render("category", s.category); v != "" {
-		in.Category = aws.String(v)
-	}
-	if v := r.Render("severity", s.severity); v != "" {
-		in.Severity = aws.String(v)
+	in := &createOpsItem{
+		Title:       sinks.TruncateRunes(r.Render("title", s.title), opsMaxTitle),
+		Description: sinks.TruncateRunes(r.Render("description", s.description), opsMaxDescription),
+		Source:      sinks.TruncateRunes(r.Render("source", s.source), opsMaxSource),
+		Category:    r.Render("category", s.category),
+		Severity:    r.Render("severity", s.severity),
 	}
 	if p, err := strconv.Atoi(strings.TrimSpace(r.Render("priority", s.priority))); err == nil && p >= 1 && p <= 5 {
-		in.Priority = aws.Int32(int32(p))
+		in.Priority = p
 	}
 	dedup := r.Render("dedupString", s.dedup)
 	data, err := s.data.Render(ev)
@@ -122,25 +147,25 @@ func (s *opsCenterSink) input(ev *event.EnhancedEvent) (*ssm.CreateOpsItemInput,
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	if *in.Description == "" {
+	if in.Description == "" {
 		in.Description = in.Title // the API requires one
 	}
-	in.OperationalData = map[string]types.OpsItemDataValue{}
+	in.OperationalData = map[string]dataItem{}
 	for _, kv := range data {
-		in.OperationalData[kv[0]] = types.OpsItemDataValue{Type: types.OpsItemDataTypeSearchableString, Value: aws.String(kv[1])}
+		in.OperationalData[kv[0]] = dataItem{Type: searchable, Value: kv[1]}
 	}
 	if dedup != "" {
 		b, _ := json.Marshal(map[string]string{"dedupString": dedup})
-		in.OperationalData["/aws/dedup"] = types.OpsItemDataValue{Type: types.OpsItemDataTypeSearchableString, Value: aws.String(string(b))}
+		in.OperationalData["/aws/dedup"] = dataItem{Type: searchable, Value: string(b)}
 	}
-	for _, arn := range s.notifications {
-		in.Notifications = append(in.Notifications, types.OpsItemNotification{Arn: aws.String(arn)})
+	for _, a := range s.notifications {
+		in.Notifications = append(in.Notifications, arn{Arn: a})
 	}
 	for _, id := range s.related {
-		in.RelatedOpsItems = append(in.RelatedOpsItems, types.RelatedOpsItem{OpsItemId: aws.String(id)})
+		in.RelatedOpsItems = append(in.RelatedOpsItems, relatedItem{OpsItemID: id})
 	}
 	for _, kv := range tags {
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(kv[0]), Value: aws.String(kv[1])})
+		in.Tags = append(in.Tags, tag{Key: kv[0], Value: kv[1]})
 	}
 	return in, nil
 }

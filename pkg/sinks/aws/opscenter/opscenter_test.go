@@ -118,3 +118,29 @@ func TestOpsCenterTemplateErrorIsNotRetried(t *testing.T) {
 		})
 	}
 }
+
+// SSM's error answers are classified as the SDK-based receivers classify
+// theirs: throttling and 5xx are retried, a refused request is not.
+func TestOpsCenterErrorAnswers(t *testing.T) {
+	for _, c := range []struct {
+		status    int
+		body      string
+		class     sinks.Class
+		retryable bool
+	}{
+		{400, `{"__type":"com.amazonaws.ssm#ThrottlingException","message":"Rate exceeded"}`, sinks.ClassRateLimited, true},
+		{429, `{}`, sinks.ClassRateLimited, true},
+		{500, `{}`, sinks.ClassHTTP5xx, true},
+		{500, `{"__type":"InternalServerError"}`, sinks.ClassRateLimited, true}, // as awsbase.Classify counts it
+		{400, `{"__type":"com.amazonaws.ssm#OpsItemInvalidParameterException","Message":"bad title"}`, sinks.ClassHTTP4xx, false},
+		{403, `not json`, sinks.ClassHTTP4xx, false},
+		{307, ``, sinks.ClassRedirect, false},
+	} {
+		f := sinktest.StartAWSFake(t, "ssm", func(string, []byte) (int, string) { return c.status, c.body })
+		err := mustBuild(t, "opscenter: {region: eu-west-1, endpoint: "+f.URL+"}").Send(context.Background(), testenv.SampleEvent())
+		class, retryable, _ := sinks.Classify(err)
+		if class != c.class || retryable != c.retryable {
+			t.Errorf("%d %s: %v (%s, retryable %v), want %s, retryable %v", c.status, c.body, err, class, retryable, c.class, c.retryable)
+		}
+	}
+}
