@@ -19,13 +19,15 @@ import (
 )
 
 // JSONAPI calls one operation family of an AWS service that speaks the
-// JSON 1.1 protocol (a POST with X-Amz-Target), signed with SigV4. It is
+// JSON protocol (a POST with X-Amz-Target, JSON 1.0 or 1.1), signed with
+// SigV4. It is
 // the narrow client for a receiver that makes one call: a service's SDK
 // package registers its whole schema at every start (SSM's alone
 // allocated 1.4 MB), for a request this builds in a few lines.
 type JSONAPI struct {
 	service  string // signing name and endpoint prefix: ssm
 	target   string // X-Amz-Target prefix: AmazonSSM
+	content  string // application/x-amz-json-1.1 or -1.0
 	endpoint string
 	region   string
 	creds    aws.CredentialsProvider
@@ -33,10 +35,17 @@ type JSONAPI struct {
 	client   *http.Client
 }
 
+// JSON protocol versions.
+const (
+	JSON10 = "1.0" // SQS
+	JSON11 = "1.1" // SSM, Kinesis, Firehose, EventBridge
+)
+
 // NewJSONAPI is service's API (signing name and endpoint prefix, as
-// "ssm"; X-Amz-Target prefix, as "AmazonSSM") with cfg's region and
-// credentials, at c's endpoint or the region's public one.
-func NewJSONAPI(cfg aws.Config, c Config, service, target string) *JSONAPI {
+// "ssm"; X-Amz-Target prefix, as "AmazonSSM"; JSON protocol version)
+// with cfg's region and credentials, at c's endpoint or the region's
+// public one.
+func NewJSONAPI(cfg aws.Config, c Config, service, target, version string) *JSONAPI {
 	endpoint := c.Endpoint
 	if endpoint == "" {
 		endpoint = "https://" + service + "." + cfg.Region + ".amazonaws.com"
@@ -44,7 +53,7 @@ func NewJSONAPI(cfg aws.Config, c Config, service, target string) *JSONAPI {
 			endpoint += ".cn"
 		}
 	}
-	return &JSONAPI{service: service, target: target, endpoint: endpoint, region: cfg.Region,
+	return &JSONAPI{service: service, target: target, content: "application/x-amz-json-" + version, endpoint: endpoint, region: cfg.Region,
 		creds: cfg.Credentials, signer: v4.NewSigner(), client: sinks.NewHTTPClient(nil)}
 }
 
@@ -60,7 +69,7 @@ func (a *JSONAPI) Call(ctx context.Context, op string, in, out any) error {
 	if err != nil {
 		return sinks.Permanent(sinks.ClassOther, sinks.RedactURLError(err))
 	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("Content-Type", a.content)
 	req.Header.Set("X-Amz-Target", a.target+"."+op)
 	req.Header.Set("User-Agent", "eventide")
 	if a.creds == nil {
@@ -113,3 +122,14 @@ func (a *JSONAPI) answerError(op string, resp *http.Response) error {
 	}
 	return sinks.Permanent(sinks.ClassHTTP4xx, err)
 }
+
+// EntryResult is one entry's result in a batch answer (Firehose's
+// RequestResponses, EventBridge's Entries, Kinesis's Records): an error
+// code and message when the entry was not taken.
+type EntryResult struct {
+	ErrorCode    *string `json:"ErrorCode"`
+	ErrorMessage *string `json:"ErrorMessage"`
+}
+
+// Codes is r's error code and message, for EntryErrors.
+func (r EntryResult) Codes() (code, msg *string) { return r.ErrorCode, r.ErrorMessage }

@@ -3,17 +3,16 @@ package eventbridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/eventide/eventide/pkg/sinks"
 	awsbase "github.com/eventide/eventide/pkg/sinks/aws/awsbase"
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -54,7 +53,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	s.Batching = batching
-	s.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.BaseEndpoint = c.BaseEndpoint() })
+	s.api = awsbase.NewJSONAPI(cfg, c.Config, "events", "AWSEvents", awsbase.JSON11)
 	return s, nil
 }
 
@@ -63,23 +62,39 @@ type eventBridgeSink struct {
 	bus                string
 	detailType, source *sinks.Template
 	details            *sinks.Layout // nil: the whole event
-	client             *eventbridge.Client
+	api                *awsbase.JSONAPI
 }
+
+// PutEvents' request and answer, as EventBridge's JSON API has them.
+type (
+	entry struct {
+		Source       string      `json:"Source"`
+		DetailType   string      `json:"DetailType"`
+		Detail       string      `json:"Detail"`
+		EventBusName string      `json:"EventBusName,omitempty"`
+		Time         json.Number `json:"Time"` // epoch seconds
+	}
+	putEvents struct {
+		Entries []entry `json:"Entries"`
+	}
+	putEventsAnswer struct {
+		FailedEntryCount int                   `json:"FailedEntryCount"`
+		Entries          []awsbase.EntryResult `json:"Entries"`
+	}
+)
 
 func (s *eventBridgeSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	return s.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
 }
 
 // entry is ev's entry and its size.
-func (s *eventBridgeSink) entry(ev *event.EnhancedEvent) (types.PutEventsRequestEntry, int, error) {
+func (s *eventBridgeSink) entry(ev *event.EnhancedEvent) (entry, int, error) {
 	r := sinks.Renderer{Event: ev}
-	e := types.PutEventsRequestEntry{
-		DetailType: aws.String(r.Render("detailType", s.detailType)),
-		Source:     aws.String(r.Render("source", s.source)),
-		Time:       aws.Time(ev.GetLastTime()),
-	}
-	if s.bus != "" {
-		e.EventBusName = aws.String(s.bus)
+	e := entry{
+		DetailType:   r.Render("detailType", s.detailType),
+		Source:       r.Render("source", s.source),
+		Time:         json.Number(strconv.FormatFloat(float64(ev.GetLastTime().UnixMilli())/1000, 'f', -1, 64)),
+		EventBusName: s.bus,
 	}
 	if r.Err != nil {
 		return e, 0, r.Err
@@ -88,9 +103,9 @@ func (s *eventBridgeSink) entry(ev *event.EnhancedEvent) (types.PutEventsRequest
 	if err != nil {
 		return e, 0, fmt.Errorf("details%w", err)
 	}
-	e.Detail = aws.String(string(detail))
+	e.Detail = string(detail)
 	// EventBridge counts an entry's size as its strings together.
-	return e, len(*e.DetailType) + len(*e.Source) + len(detail) + len(s.bus), nil
+	return e, len(e.DetailType) + len(e.Source) + len(detail) + len(s.bus), nil
 }
 
 func (s *eventBridgeSink) Preview(ev *event.EnhancedEvent) (any, error) {
@@ -98,20 +113,18 @@ func (s *eventBridgeSink) Preview(ev *event.EnhancedEvent) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"eventBusName": e.EventBusName, "source": e.Source, "detailType": e.DetailType, "time": e.Time,
-		"detail": sinks.PreviewBody([]byte(aws.ToString(e.Detail)))}, nil
+	return map[string]any{"eventBusName": e.EventBusName, "source": e.Source, "detailType": e.DetailType,
+		"time": ev.GetLastTime(), "detail": sinks.PreviewBody([]byte(e.Detail))}, nil
 }
 
 func (s *eventBridgeSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return awsbase.BatchEntries(evs, eventBridgeMaxRequestBytes, eventBridgeMaxRequestBytes, eventBridgeMaxEntries, s.entry,
-		func(entries []types.PutEventsRequestEntry) ([]error, error) {
-			out, err := s.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
-			if err != nil {
-				return nil, awsbase.Classify(err)
+		func(entries []entry) ([]error, error) {
+			var out putEventsAnswer
+			if err := s.api.Call(ctx, "PutEvents", putEvents{Entries: entries}, &out); err != nil {
+				return nil, err
 			}
-			return awsbase.EntryErrors(len(entries), int(out.FailedEntryCount), out.Entries, func(e types.PutEventsResultEntry) (*string, *string) {
-				return e.ErrorCode, e.ErrorMessage
-			}), nil
+			return awsbase.EntryErrors(len(entries), out.FailedEntryCount, out.Entries, awsbase.EntryResult.Codes), nil
 		})
 }
 

@@ -11,9 +11,6 @@ import (
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/firehose"
-	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -50,21 +47,36 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	return &firehoseSink{Batching: batching, stream: c.DeliveryStreamName, payload: p,
-		client: firehose.NewFromConfig(cfg, func(o *firehose.Options) { o.BaseEndpoint = c.BaseEndpoint() })}, nil
+		api: awsbase.NewJSONAPI(cfg, c.Config, "firehose", "Firehose_20150804", awsbase.JSON11)}, nil
 }
 
 type firehoseSink struct {
 	sinks.Batching
 	stream  string
 	payload sinks.Payload
-	client  *firehose.Client
+	api     *awsbase.JSONAPI
 }
 
+// PutRecordBatch's request and answer, as Firehose's JSON API has them.
+type (
+	record struct {
+		Data []byte `json:"Data"` // base64 on the wire
+	}
+	putRecordBatch struct {
+		DeliveryStreamName string   `json:"DeliveryStreamName"`
+		Records            []record `json:"Records"`
+	}
+	putRecordBatchAnswer struct {
+		FailedPutCount   int                   `json:"FailedPutCount"`
+		RequestResponses []awsbase.EntryResult `json:"RequestResponses"`
+	}
+)
+
 // record is ev's record (a JSON line) and its size.
-func (s *firehoseSink) record(ev *event.EnhancedEvent) (types.Record, int, error) {
+func (s *firehoseSink) record(ev *event.EnhancedEvent) (record, int, error) {
 	b, err := s.payload.Render(ev)
 	b = append(b, '\n')
-	return types.Record{Data: b}, len(b), err
+	return record{Data: b}, len(b), err
 }
 
 func (s *firehoseSink) Preview(ev *event.EnhancedEvent) (any, error) {
@@ -82,14 +94,12 @@ func (s *firehoseSink) Send(ctx context.Context, ev *event.EnhancedEvent) error 
 func (s *firehoseSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return awsbase.BatchEntries(evs, firehoseMaxRecordBytes, firehoseMaxRequestBytes, firehoseMaxRecords,
 		s.record,
-		func(records []types.Record) ([]error, error) {
-			out, err := s.client.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String(s.stream), Records: records})
-			if err != nil {
-				return nil, awsbase.Classify(err)
+		func(records []record) ([]error, error) {
+			var out putRecordBatchAnswer
+			if err := s.api.Call(ctx, "PutRecordBatch", putRecordBatch{DeliveryStreamName: s.stream, Records: records}, &out); err != nil {
+				return nil, err
 			}
-			return awsbase.EntryErrors(len(records), int(aws.ToInt32(out.FailedPutCount)), out.RequestResponses, func(r types.PutRecordBatchResponseEntry) (*string, *string) {
-				return r.ErrorCode, r.ErrorMessage
-			}), nil
+			return awsbase.EntryErrors(len(records), out.FailedPutCount, out.RequestResponses, awsbase.EntryResult.Codes), nil
 		})
 }
 

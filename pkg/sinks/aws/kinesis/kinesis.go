@@ -11,9 +11,6 @@ import (
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -63,7 +60,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		stream:   c.StreamName,
 		key:      key,
 		payload:  p,
-		client:   kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = c.BaseEndpoint() }),
+		api:      awsbase.NewJSONAPI(cfg, c.Config, "kinesis", "Kinesis_20131202", awsbase.JSON11),
 	}, nil
 }
 
@@ -72,18 +69,34 @@ type kinesisSink struct {
 	stream  string
 	key     *sinks.Template
 	payload sinks.Payload
-	client  *kinesis.Client
+	api     *awsbase.JSONAPI
 }
 
+// PutRecords' request and answer, as Kinesis's JSON API has them.
+type (
+	record struct {
+		Data         []byte `json:"Data"` // base64 on the wire
+		PartitionKey string `json:"PartitionKey"`
+	}
+	putRecords struct {
+		StreamName string   `json:"StreamName"`
+		Records    []record `json:"Records"`
+	}
+	putRecordsAnswer struct {
+		FailedRecordCount int                   `json:"FailedRecordCount"`
+		Records           []awsbase.EntryResult `json:"Records"`
+	}
+)
+
 // entry is ev's record and its size.
-func (s *kinesisSink) entry(ev *event.EnhancedEvent) (types.PutRecordsRequestEntry, int, error) {
+func (s *kinesisSink) entry(ev *event.EnhancedEvent) (record, int, error) {
 	data, err := s.payload.Render(ev)
 	if err != nil {
-		return types.PutRecordsRequestEntry{}, 0, err
+		return record{}, 0, err
 	}
 	key, err := s.key.Render(ev)
 	if err != nil {
-		return types.PutRecordsRequestEntry{}, 0, fmt.Errorf("partitionKey: %w", err)
+		return record{}, 0, fmt.Errorf("partitionKey: %w", err)
 	}
 	if key == "" {
 		key = string(ev.UID)
@@ -91,7 +104,7 @@ func (s *kinesisSink) entry(ev *event.EnhancedEvent) (types.PutRecordsRequestEnt
 	if len(key) > kinesisMaxKeyLen {
 		key = key[:kinesisMaxKeyLen]
 	}
-	return types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(key)}, len(data) + len(key), nil
+	return record{Data: data, PartitionKey: key}, len(data) + len(key), nil
 }
 
 func (s *kinesisSink) Preview(ev *event.EnhancedEvent) (any, error) {
@@ -99,7 +112,7 @@ func (s *kinesisSink) Preview(ev *event.EnhancedEvent) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"streamName": s.stream, "partitionKey": aws.ToString(e.PartitionKey), "data": sinks.PreviewBody(e.Data)}, nil
+	return map[string]any{"streamName": s.stream, "partitionKey": e.PartitionKey, "data": sinks.PreviewBody(e.Data)}, nil
 }
 
 func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
@@ -110,14 +123,12 @@ func (s *kinesisSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 // as the request size limit allows; per-record failures come back per event.
 func (s *kinesisSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return awsbase.BatchEntries(evs, kinesisMaxRecordBytes, kinesisMaxRequestBytes, kinesisMaxRecords, s.entry,
-		func(entries []types.PutRecordsRequestEntry) ([]error, error) {
-			out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries})
-			if err != nil {
-				return nil, awsbase.Classify(err)
+		func(entries []record) ([]error, error) {
+			var out putRecordsAnswer
+			if err := s.api.Call(ctx, "PutRecords", putRecords{StreamName: s.stream, Records: entries}, &out); err != nil {
+				return nil, err
 			}
-			return awsbase.EntryErrors(len(entries), int(aws.ToInt32(out.FailedRecordCount)), out.Records, func(r types.PutRecordsResultEntry) (*string, *string) {
-				return r.ErrorCode, r.ErrorMessage
-			}), nil
+			return awsbase.EntryErrors(len(entries), out.FailedRecordCount, out.Records, awsbase.EntryResult.Codes), nil
 		})
 }
 

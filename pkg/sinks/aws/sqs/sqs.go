@@ -3,6 +3,8 @@ package sqs
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,9 +16,6 @@ import (
 
 	"github.com/eventide/eventide/pkg/kube/event"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -59,7 +58,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	s.Batching = batching
-	s.client = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = c.BaseEndpoint() })
+	s.api = awsbase.NewJSONAPI(cfg, c.Config, "sqs", "AmazonSQS", awsbase.JSON10)
 	return s, nil
 }
 
@@ -69,24 +68,50 @@ type sqsSink struct {
 	fifo         bool
 	group, dedup *sinks.Template
 	payload      sinks.Payload
-	client       *sqs.Client
+	api          *awsbase.JSONAPI
 
 	mu       sync.Mutex
 	queueURL string
 }
 
+// SendMessageBatch's request and answer, as SQS's JSON API has them.
+type (
+	entry struct {
+		ID                     string `json:"Id"`
+		MessageBody            string `json:"MessageBody"`
+		MessageGroupID         string `json:"MessageGroupId,omitempty"`
+		MessageDeduplicationID string `json:"MessageDeduplicationId,omitempty"`
+	}
+	sendMessageBatch struct {
+		QueueURL string  `json:"QueueUrl"`
+		Entries  []entry `json:"Entries"`
+	}
+	sendMessageBatchAnswer struct {
+		Successful []struct {
+			ID               string `json:"Id"`
+			MD5OfMessageBody string `json:"MD5OfMessageBody"`
+		} `json:"Successful"`
+		Failed []struct {
+			ID          string `json:"Id"`
+			Code        string `json:"Code"`
+			Message     string `json:"Message"`
+			SenderFault bool   `json:"SenderFault"`
+		} `json:"Failed"`
+	}
+)
+
 // entry is ev's message and its size.
-func (s *sqsSink) entry(ev *event.EnhancedEvent) (types.SendMessageBatchRequestEntry, int, error) {
-	var e types.SendMessageBatchRequestEntry
+func (s *sqsSink) entry(ev *event.EnhancedEvent) (entry, int, error) {
+	var e entry
 	body, err := s.payload.Render(ev)
 	if err != nil {
 		return e, 0, err
 	}
-	e.MessageBody = aws.String(string(body))
+	e.MessageBody = string(body)
 	if s.fifo {
 		r := sinks.Renderer{Event: ev}
-		e.MessageGroupId = aws.String(sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen))
-		e.MessageDeduplicationId = aws.String(sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen))
+		e.MessageGroupID = sinks.Truncate(r.Render("messageGroupId", s.group), awsbase.MaxFIFOIDLen)
+		e.MessageDeduplicationID = sinks.Truncate(r.Render("messageDeduplicationId", s.dedup), awsbase.MaxFIFOIDLen)
 		if r.Err != nil {
 			return e, 0, r.Err
 		}
@@ -99,8 +124,8 @@ func (s *sqsSink) Preview(ev *event.EnhancedEvent) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"queueName": s.queueName, "messageBody": sinks.PreviewBody([]byte(aws.ToString(e.MessageBody))),
-		"messageGroupId": e.MessageGroupId, "messageDeduplicationId": e.MessageDeduplicationId}, nil
+	return map[string]any{"queueName": s.queueName, "messageBody": sinks.PreviewBody([]byte(e.MessageBody)),
+		"messageGroupId": e.MessageGroupID, "messageDeduplicationId": e.MessageDeduplicationID}, nil
 }
 
 func (s *sqsSink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
@@ -115,11 +140,16 @@ func (s *sqsSink) url(ctx context.Context) (string, error) {
 	if s.queueURL != "" {
 		return s.queueURL, nil
 	}
-	out, err := s.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(s.queueName)})
-	if err != nil {
-		return "", awsbase.Classify(fmt.Errorf("queue %s: %w", s.queueName, err))
+	var out struct {
+		QueueURL string `json:"QueueUrl"`
 	}
-	s.queueURL = aws.ToString(out.QueueUrl)
+	if err := s.api.Call(ctx, "GetQueueUrl", map[string]string{"QueueName": s.queueName}, &out); err != nil {
+		return "", fmt.Errorf("queue %s: %w", s.queueName, err)
+	}
+	if out.QueueURL == "" {
+		return "", sinks.Retryable(sinks.ClassOther, fmt.Errorf("queue %s: GetQueueUrl answered no URL", s.queueName), 0)
+	}
+	s.queueURL = out.QueueURL
 	return s.queueURL, nil
 }
 
@@ -133,41 +163,49 @@ func (s *sqsSink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []e
 		return errs
 	}
 	return awsbase.BatchEntries(evs, sqsMaxRequestBytes, sqsMaxRequestBytes, sqsMaxEntries, s.entry,
-		func(entries []types.SendMessageBatchRequestEntry) ([]error, error) {
+		func(entries []entry) ([]error, error) {
 			for j := range entries {
-				entries[j].Id = aws.String(strconv.Itoa(j))
+				entries[j].ID = strconv.Itoa(j)
 			}
-			out, err := s.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queue), Entries: entries})
-			if err != nil {
-				return nil, awsbase.Classify(err)
+			var out sendMessageBatchAnswer
+			if err := s.api.Call(ctx, "SendMessageBatch", sendMessageBatch{QueueURL: queue, Entries: entries}, &out); err != nil {
+				return nil, err
 			}
-			return batchResults(len(entries), out), nil
+			return batchResults(entries, &out), nil
 		})
 }
 
 // batchResults is one error per entry sent: delivered only when the
-// answer lists its Id as successful (and not as failed); an entry the
-// answer does not account for, or accounts for twice, is retried (failed
-// entries with Ids that were not sent cannot be matched to any).
-func batchResults(n int, out *sqs.SendMessageBatchOutput) []error {
+// answer lists its Id as successful (and not as failed) with the MD5 of
+// the body sent (as the SDK checks); an entry the answer does not account
+// for, or accounts for twice, is retried (failed entries with Ids that
+// were not sent cannot be matched to any).
+func batchResults(entries []entry, out *sendMessageBatchAnswer) []error {
+	n := len(entries)
 	errs := make([]error, n)
 	ok := make([]bool, n)
-	index := func(id *string) (int, bool) {
-		j, err := strconv.Atoi(aws.ToString(id))
-		return j, err == nil && j >= 0 && j < n && strconv.Itoa(j) == aws.ToString(id)
+	index := func(id string) (int, bool) {
+		j, err := strconv.Atoi(id)
+		return j, err == nil && j >= 0 && j < n && strconv.Itoa(j) == id
 	}
 	for _, e := range out.Successful {
-		if j, known := index(e.Id); known {
-			ok[j] = true
+		j, known := index(e.ID)
+		if !known {
+			continue
 		}
+		if sum := md5.Sum([]byte(entries[j].MessageBody)); e.MD5OfMessageBody != "" && e.MD5OfMessageBody != hex.EncodeToString(sum[:]) {
+			errs[j] = sinks.Retryable(sinks.ClassOther, fmt.Errorf("SendMessageBatch: the MD5 of entry %d's body does not match what was sent", j), 0)
+			continue
+		}
+		ok[j] = true
 	}
 	for _, f := range out.Failed {
-		j, known := index(f.Id)
+		j, known := index(f.ID)
 		if !known {
 			continue
 		}
 		ok[j] = false
-		e := fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		e := fmt.Errorf("%s: %s", f.Code, f.Message)
 		if f.SenderFault {
 			errs[j] = sinks.Permanent(sinks.ClassHTTP4xx, e)
 		} else {

@@ -2,6 +2,7 @@ package sqs
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -78,15 +79,16 @@ func TestSQSBatchToFIFOQueue(t *testing.T) {
 // successful: Failed entries with unknown Ids, or an entry listed nowhere,
 // leave it to be retried.
 func TestBatchResultsMatchIds(t *testing.T) {
-	out := &sqs.SendMessageBatchOutput{
-		Successful: []sqstypes.SendMessageBatchResultEntry{{Id: aws.String("0")}, {Id: aws.String("07")}},
-		Failed:     []sqstypes.BatchResultErrorEntry{{Id: aws.String("9"), Code: aws.String("InternalError")}, {Id: aws.String("2"), Code: aws.String("InvalidMessageContents"), SenderFault: true}},
+	var out sendMessageBatchAnswer
+	if err := json.Unmarshal([]byte(`{"Successful": [{"Id": "0", "MD5OfMessageBody": "900150983cd24fb0d6963f7d28e17f72"}, {"Id": "07"}, {"Id": "4", "MD5OfMessageBody": "0000"}],
+		"Failed": [{"Id": "9", "Code": "InternalError"}, {"Id": "2", "Code": "InvalidMessageContents", "SenderFault": true}]}`), &out); err != nil {
+		t.Fatal(err)
 	}
-	errs := batchResults(4, out)
+	errs := batchResults([]entry{{MessageBody: "abc"}, {}, {}, {}, {MessageBody: "abc"}}, &out)
 	if errs[0] != nil {
-		t.Errorf("entry 0 listed as successful: %v", errs[0])
+		t.Errorf("entry 0 listed as successful with its body's MD5: %v", errs[0])
 	}
-	for _, j := range []int{1, 3} {
+	for _, j := range []int{1, 3, 4} { // nowhere, nowhere, another MD5
 		if class, retryable, _ := sinks.Classify(errs[j]); class != "other" || !retryable {
 			t.Errorf("entry %d, accounted for nowhere: %v (%s)", j, errs[j], class)
 		}
