@@ -41,20 +41,77 @@ const (
 	JSON11 = "1.1" // SSM, Kinesis, Firehose, EventBridge
 )
 
-// NewJSONAPI is service's API (signing name and endpoint prefix, as
-// "ssm"; X-Amz-Target prefix, as "AmazonSSM"; JSON protocol version)
-// with cfg's region and credentials, at c's endpoint or the region's
-// public one.
-func NewJSONAPI(cfg aws.Config, c Config, service, target, version string) *JSONAPI {
-	endpoint := c.Endpoint
-	if endpoint == "" {
-		endpoint = "https://" + service + "." + cfg.Region + ".amazonaws.com"
-		if strings.HasPrefix(cfg.Region, "cn-") {
-			endpoint += ".cn"
+// Service names an AWS service for JSONAPI.
+type Service struct {
+	SigningName string // and endpoint prefix: ssm
+	SDKID       string // as the SDKs name it, for AWS_ENDPOINT_URL_<SDKID>: SSM
+	Target      string // X-Amz-Target prefix: AmazonSSM
+	JSON        string // protocol version: JSON10 or JSON11
+}
+
+// NewJSONAPI is svc's API with cfg's region and credentials, at the
+// endpoint Endpoint resolves.
+func NewJSONAPI(ctx context.Context, cfg aws.Config, c Config, svc Service) *JSONAPI {
+	return &JSONAPI{service: svc.SigningName, target: svc.Target, content: "application/x-amz-json-" + svc.JSON,
+		endpoint: Endpoint(ctx, cfg, c, svc), region: cfg.Region,
+		creds: cfg.Credentials, signer: v4.NewSigner(), client: sinks.NewHTTPClient(nil)}
+}
+
+// Endpoint is where svc's calls go, resolved as the SDKs resolve it: the
+// receiver's endpoint key; else, unless ignore_configured_endpoints, the
+// endpoint configured for the service (AWS_ENDPOINT_URL_<SDKID>, the
+// shared config's services section), then for every service
+// (AWS_ENDPOINT_URL, endpoint_url); else the region's public endpoint,
+// its FIPS one with use_fips_endpoint.
+func Endpoint(ctx context.Context, cfg aws.Config, c Config, svc Service) string {
+	if c.Endpoint != "" {
+		return c.Endpoint
+	}
+	type (
+		ignoring interface {
+			GetIgnoreConfiguredEndpoints(context.Context) (bool, bool, error)
+		}
+		perService interface {
+			GetServiceBaseEndpoint(context.Context, string) (string, bool, error)
+		}
+		fips interface {
+			GetUseFIPSEndpoint(context.Context) (aws.FIPSEndpointState, bool, error)
+		}
+	)
+	ignore, useFIPS := false, false
+	for _, src := range cfg.ConfigSources {
+		if s, ok := src.(ignoring); ok {
+			if v, found, err := s.GetIgnoreConfiguredEndpoints(ctx); err == nil && found {
+				ignore = v
+			}
+		}
+		if s, ok := src.(fips); ok {
+			if v, found, err := s.GetUseFIPSEndpoint(ctx); err == nil && found && v == aws.FIPSEndpointStateEnabled {
+				useFIPS = true
+			}
 		}
 	}
-	return &JSONAPI{service: service, target: target, content: "application/x-amz-json-" + version, endpoint: endpoint, region: cfg.Region,
-		creds: cfg.Credentials, signer: v4.NewSigner(), client: sinks.NewHTTPClient(nil)}
+	if !ignore {
+		for _, src := range cfg.ConfigSources {
+			if s, ok := src.(perService); ok {
+				if v, found, err := s.GetServiceBaseEndpoint(ctx, svc.SDKID); err == nil && found && v != "" {
+					return v
+				}
+			}
+		}
+		if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
+			return *cfg.BaseEndpoint
+		}
+	}
+	host := svc.SigningName
+	if useFIPS {
+		host += "-fips"
+	}
+	endpoint := "https://" + host + "." + cfg.Region + ".amazonaws.com"
+	if strings.HasPrefix(cfg.Region, "cn-") {
+		endpoint += ".cn"
+	}
+	return endpoint
 }
 
 // Call sends in as operation op and decodes a 2xx answer into out (nil:

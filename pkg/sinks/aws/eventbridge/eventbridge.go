@@ -53,7 +53,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	s.Batching = batching
-	s.api = awsbase.NewJSONAPI(cfg, c.Config, "events", "AWSEvents", awsbase.JSON11)
+	s.api = awsbase.NewJSONAPI(deps.Ctx, cfg, c.Config, awsbase.Service{SigningName: "events", SDKID: "EventBridge", Target: "AWSEvents", JSON: awsbase.JSON11})
 	return s, nil
 }
 

@@ -47,7 +47,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	return &firehoseSink{Batching: batching, stream: c.DeliveryStreamName, payload: p,
-		api: awsbase.NewJSONAPI(cfg, c.Config, "firehose", "Firehose_20150804", awsbase.JSON11)}, nil
+		api: awsbase.NewJSONAPI(deps.Ctx, cfg, c.Config, awsbase.Service{SigningName: "firehose", SDKID: "Firehose", Target: "Firehose_20150804", JSON: awsbase.JSON11})}, nil
 }
 
 type firehoseSink struct {

@@ -60,7 +60,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		stream:   c.StreamName,
 		key:      key,
 		payload:  p,
-		api:      awsbase.NewJSONAPI(cfg, c.Config, "kinesis", "Kinesis_20131202", awsbase.JSON11),
+		api:      awsbase.NewJSONAPI(deps.Ctx, cfg, c.Config, awsbase.Service{SigningName: "kinesis", SDKID: "Kinesis", Target: "Kinesis_20131202", JSON: awsbase.JSON11}),
 	}, nil
 }
 

@@ -67,7 +67,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.api = awsbase.NewJSONAPI(cfg, c.Config, "ssm", "AmazonSSM", awsbase.JSON11)
+	s.api = awsbase.NewJSONAPI(deps.Ctx, cfg, c.Config, awsbase.Service{SigningName: "ssm", SDKID: "SSM", Target: "AmazonSSM", JSON: awsbase.JSON11})
 	return s, nil
 }
 

@@ -58,7 +58,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	s.Batching = batching
-	s.api = awsbase.NewJSONAPI(cfg, c.Config, "sqs", "AmazonSQS", awsbase.JSON10)
+	s.api = awsbase.NewJSONAPI(deps.Ctx, cfg, c.Config, awsbase.Service{SigningName: "sqs", SDKID: "SQS", Target: "AmazonSQS", JSON: awsbase.JSON10})
 	return s, nil
 }
 
