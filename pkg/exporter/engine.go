@@ -31,11 +31,12 @@ import (
 // tree, the receiver runtime, checkpoints, the leader loop, drain and
 // shutdown. Data flows one way: watch -> enrich -> route -> runtime -> sink.
 type Engine struct {
-	mu     sync.Mutex     // guards loaded, live and sinksOwned; serialises reloads
+	mu     sync.Mutex     // guards loaded, live and deliveryOwnsSinks; serialises reloads
 	loaded *config.Loaded // the configuration in force
 	live   *running       // set while delivering
-	// sinksOwned: the runtime took over the sinks of loaded (it closes them).
-	sinksOwned bool
+	// deliveryOwnsSinks: a delivery (deliver, then its runtime) took the
+	// sinks of loaded and closes them; else the engine does.
+	deliveryOwnsSinks bool
 
 	restCfg  *rest.Config
 	log      zerolog.Logger
@@ -96,7 +97,7 @@ func (e *Engine) Ready() bool { return e.ready.Load() }
 func (e *Engine) Run(ctx context.Context) error {
 	defer func() {
 		e.mu.Lock()
-		if !e.sinksOwned {
+		if !e.deliveryOwnsSinks {
 			e.loaded.Close()
 		}
 		e.mu.Unlock()
@@ -137,11 +138,11 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	// shutdown, or this function if it fails before there is a runtime.
 	e.mu.Lock()
 	loaded := e.loaded
-	e.sinksOwned = true
+	e.deliveryOwnsSinks = true
 	e.mu.Unlock()
-	handedOver := false
+	var rt *runtime.Runtime
 	defer func() {
-		if !handedOver {
+		if rt == nil {
 			loaded.Close()
 		}
 	}()
@@ -188,11 +189,10 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	for _, r := range loaded.Receivers {
 		e.m.CheckpointLag.WithLabelValues(r.Name)
 	}
-	rt, err := runtime.NewRuntime(loaded.Receivers, e.m.Metrics, e.log, ropts)
+	rt, err = runtime.NewRuntime(loaded.Receivers, e.m.Metrics, e.log, ropts)
 	if err != nil {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)
 	}
-	handedOver = true
 	popts := PipelineOptions{
 		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), Log: e.log,
 	}
@@ -216,7 +216,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	defer e.watcher.Store(nil)
 	e.mu.Lock()
 	next := e.loaded // a reload that came in while delivery was being built
-	e.loaded, e.sinksOwned = loaded, true
+	e.loaded, e.deliveryOwnsSinks = loaded, true
 	e.live = &running{pipeline: pipeline, runtime: rt, tracker: cp.tracker()}
 	e.mu.Unlock()
 	if next != loaded {

@@ -66,10 +66,10 @@ func (e *Engine) Reload(next *config.Loaded) (restartKeys []string, err error) {
 	if e.live == nil {
 		// Not delivering (a standby, or delivery starting or stopping): the
 		// next delivery starts with next. Sinks no delivery took are closed.
-		if !e.sinksOwned {
+		if !e.deliveryOwnsSinks {
 			e.loaded.Close()
 		}
-		e.loaded, e.sinksOwned = next, false
+		e.loaded, e.deliveryOwnsSinks = next, false
 		e.m.ConfigReceivers.Set(float64(len(next.Receivers)))
 		return restartKeys, nil
 	}

@@ -81,7 +81,7 @@ func startReloadFixture(t *testing.T, first func(*reloadFixture) *config.Loaded)
 		t.Fatal(err)
 	}
 	p := NewPipeline(l, rt, m, PipelineOptions{Tracker: f.tracker})
-	f.e = &Engine{loaded: l, live: &running{pipeline: p, runtime: rt, tracker: f.tracker}, sinksOwned: true,
+	f.e = &Engine{loaded: l, live: &running{pipeline: p, runtime: rt, tracker: f.tracker}, deliveryOwnsSinks: true,
 		m: m, log: zerolog.Nop(), drain: 5 * time.Second}
 	rt.Start()
 	go func() { p.Run(context.Background()); close(f.done) }()
