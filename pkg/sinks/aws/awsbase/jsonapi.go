@@ -150,7 +150,7 @@ func (a *JSONAPI) Call(ctx context.Context, op string, in, out any) error {
 			return nil
 		}
 		// An answer that cannot be read does not undo the call: it happened.
-		_ = json.NewDecoder(io.LimitReader(resp.Body, sinks.MaxAnswerRead)).Decode(out)
+		_ = json.NewDecoder(resp.Body).Decode(out) // bounded by the client (sinks.MaxResponseBytes)
 		return nil
 	}
 	return a.answerError(op, resp)

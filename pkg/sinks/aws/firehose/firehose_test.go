@@ -3,6 +3,7 @@ package firehose
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/eventide/eventide/internal/testenv"
@@ -44,5 +45,26 @@ func TestFirehoseBatchAndPartialFailure(t *testing.T) {
 	}
 	if in.DeliveryStreamName != "k8s" || len(in.Records) != 3 || string(in.Records[1].Data) != "{\"name\":\"ev-1\"}\n" {
 		t.Errorf("PutRecordBatch %s", reqs[0].Body)
+	}
+}
+
+// A full batch's answer is read whole: 500 RecordIds of Firehose's length
+// make an answer past 100 KiB, and one cut short would fail every record.
+func TestFirehoseFullBatchAnswer(t *testing.T) {
+	id := strings.Repeat("r", 224)
+	f := sinktest.StartAWSFake(t, "firehose", func(op string, body []byte) (int, string) {
+		var in struct{ Records []json.RawMessage }
+		_ = json.Unmarshal(body, &in)
+		results := make([]string, len(in.Records))
+		for i := range results {
+			results[i] = `{"RecordId":"` + id + `"}`
+		}
+		return 200, `{"FailedPutCount":0,"RequestResponses":[` + strings.Join(results, ",") + `]}`
+	})
+	s := mustBuild(t, "firehose: {deliveryStreamName: k8s, region: eu-west-1, endpoint: "+f.URL+"}").(sinks.BatchSink)
+	for i, err := range s.SendBatch(context.Background(), testenv.SampleEvents(500)) {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
 	}
 }
