@@ -100,7 +100,7 @@ func ExactlyOnce(t *testing.T, rec *Recorder, names []string, nameOf func(Reques
 // naming what it waited for, when cond never held.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := PollUntil(ctx, 2*time.Millisecond, cond); err != nil {
 		t.Fatalf("%s: %v", what, err)
