@@ -31,9 +31,10 @@ import (
 // for a receiver from the moment the pipeline hands it on (Add, before the
 // enqueue) until the receiver acknowledges it: it was
 // delivered, dead-lettered, or dropped because the receiver's queue or spool
-// was full. A sink that keeps events to send later (sinks.AckSink: grouping,
-// flush by age) acknowledges them when it sends them, so until then they
-// hold the checkpoint back and a crash sends them again.
+// was full. A grouping receiver acknowledges an event once the
+// notification counting it is delivered and the group state saying so is
+// stored, so until then it holds the checkpoint back and a crash sends it
+// again.
 //
 // A stream is the one watch of all namespaces ("*"), or each namespace's
 // own watch when several are configured.

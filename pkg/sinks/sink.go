@@ -6,7 +6,6 @@ package sinks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -47,33 +46,6 @@ type BatchSink interface {
 type Lingerer interface {
 	BatchSink
 	Linger() time.Duration
-}
-
-// ErrKept is what an AckSink's SendBatch returns for an event it keeps to
-// acknowledge later.
-var ErrKept = errors.New("kept by the sink, acknowledged later")
-
-// AckSink is a BatchSink that may keep events after SendBatch returns (alert
-// groups waiting for their interval, a buffer flushed by age) and
-// acknowledge them later. The contract, and its checkpoint rule:
-//
-//   - SendBatch's error for an event is nil (delivered), ErrKept (kept), or
-//     a failure, classified as for any sink.
-//   - A kept event stays pending, so it holds the receiver's checkpoint back
-//     and is sent again after a crash, until the sink calls ack for it,
-//     exactly once: nil when delivered, else the failure. A retryable
-//     failure puts the event back on the receiver's queue; any other is
-//     counted and dead-lettered.
-//   - Flush delivers, or fails, everything kept: the runtime calls it when
-//     the receiver drains. What is still kept when the drain times out
-//     stays pending and is sent after the restart.
-//
-// ack may be called from any goroutine, also from inside SendBatch.
-type AckSink interface {
-	BatchSink
-	// SetAck is called once, before the first SendBatch.
-	SetAck(ack func(ev *event.EnhancedEvent, err error))
-	Flush(ctx context.Context)
 }
 
 // Updater is a sink whose notifications can be edited after they are

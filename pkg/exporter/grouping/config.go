@@ -5,10 +5,12 @@
 // `repeatInterval` with events still coming, a fresh one; a group with no
 // event for `expireAfter` ends, with a last edit saying it went quiet.
 //
-// A Grouper is the receiver's sink as the runtime sees it (a
-// sinks.AckSink): it keeps each event until the notification that counts
-// it is delivered, so the receiver's checkpoint waits for that and a
-// crash sends the event again rather than losing it.
+// A Grouper is the state of one receiver's groups, owned by the
+// receiver's worker in pkg/exporter/runtime: the worker absorbs events
+// into it, takes each notification when due and delivers it through its
+// one retry loop. A group keeps each event until the notification that
+// counts it is delivered, so the receiver's checkpoint waits for that and
+// a crash sends the event again rather than losing it.
 package grouping
 
 import (

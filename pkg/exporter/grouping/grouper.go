@@ -1,9 +1,6 @@
 package grouping
 
 import (
-	"context"
-	"errors"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eventide/eventide/pkg/kube/event"
-	"github.com/eventide/eventide/pkg/sinks"
 )
 
 // Notification statuses: .Group.Status, and the kind label of the
@@ -36,15 +32,8 @@ type Metrics struct {
 
 // Options are what a Grouper takes from its receiver.
 type Options struct {
-	// Ctx bounds the grouper's own sends (the runtime's hard stop).
-	Ctx     context.Context
 	Log     zerolog.Logger
 	Metrics Metrics
-	// Timeout is each send's; InitialBackoff and MaxBackoff space the
-	// retries of a notification that failed retryably.
-	Timeout, InitialBackoff, MaxBackoff time.Duration
-	// Pace, when set, waits before each send (delivery.rateLimit).
-	Pace func(context.Context) error
 	// Store, when set, keeps the groups in the cluster: an event counted
 	// by a delivered notification is acknowledged once the state saying
 	// so is stored. Restored is what it held at start.
@@ -52,30 +41,24 @@ type Options struct {
 	Restored []byte
 }
 
-// Grouper wraps a receiver's sink. SendBatch absorbs events into groups
-// and keeps them; a goroutine sends each group's notification when due,
-// through the sink's Post and Update where it has them (sinks.Updater),
-// else its Send, and acknowledges the events it counted once delivered.
+// Grouper is one receiver's groups: it absorbs events and says which
+// notification is due when. It sends nothing itself: the receiver's
+// worker takes each due notification (Take), delivers it with the same
+// retries as any event, and reports the outcome (Finish); the events a
+// notification counted are acknowledged then. Not safe for concurrent
+// use: the receiver's worker goroutine owns it.
 type Grouper struct {
-	inner sinks.Sink
-	upd   sinks.Updater // nil when the sink cannot edit
-	cfg   Config
-	key   func(*event.EnhancedEvent) string
-	opts  Options
+	cfg  Config
+	key  func(*event.EnhancedEvent) string
+	opts Options
 
-	mu       sync.Mutex
-	ack      func(*event.EnhancedEvent, error)
 	groups   map[string]*group
-	flushing bool
-	flushed  chan struct{} // closed when a flush has nothing left
-	wake     chan struct{}
-	stop     context.CancelFunc
-	done     chan struct{}
-	logs     map[string]time.Time // last log per failure kind, to log once a minute
+	flushing bool // draining: every kept event is due now
 	// With a Store: the state changed since it was saved (dirty), the
-	// acknowledgements waiting for that save, and when the next may be.
+	// events whose acknowledgement waits for that save, and when the
+	// next save may be.
 	dirty     bool
-	unsaved   []acked
+	unsaved   []*event.EnhancedEvent
 	saveAfter time.Time
 }
 
@@ -91,59 +74,29 @@ type group struct {
 	posted             bool      // a notification went out
 	lastPost, lastSent time.Time // when the current message was posted, last sent
 	lastArrival        time.Time
-	due                time.Time // next send; zero when nothing waits
-	inflight           bool
-	attempt            int    // failed sends in a row
-	saved              *State // as of the last delivered notification
+	due                time.Time // next notification; zero when nothing waits
+	inflight           bool      // its notification is taken, not finished
+	saved              *State    // as of the last delivered notification
 }
 
-// New wraps inner; cfg must have passed Check.
-func New(inner sinks.Sink, cfg Config, opts Options) *Grouper {
-	g := &Grouper{inner: inner, cfg: cfg, key: cfg.KeyFunc(), opts: opts,
-		groups: map[string]*group{}, wake: make(chan struct{}, 1), done: make(chan struct{}), logs: map[string]time.Time{}}
-	g.upd, _ = inner.(sinks.Updater)
+// New builds a receiver's groups; cfg must have passed Check.
+func New(cfg Config, opts Options) *Grouper {
+	g := &Grouper{cfg: cfg, key: cfg.KeyFunc(), opts: opts, groups: map[string]*group{}}
 	g.restore(opts.Restored, time.Now())
 	return g
 }
 
-// SetAck starts the grouper: it is called once, before the first SendBatch.
-func (g *Grouper) SetAck(ack func(*event.EnhancedEvent, error)) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.ack = ack
-	if g.stop == nil {
-		ctx, stop := context.WithCancel(g.opts.Ctx)
-		g.stop = stop
-		go g.run(ctx)
-	}
+// Reconfigure applies new settings from a reload. The groups are kept:
+// their messages are edited as before, and events they hold are sent as
+// due; new events are grouped by the new key.
+func (g *Grouper) Reconfigure(cfg Config) {
+	g.cfg, g.key = cfg, cfg.KeyFunc()
 }
 
-// MaxBatch: the runtime hands over what is queued; absorbing is cheap.
-func (g *Grouper) MaxBatch() int { return 500 }
-
-func (g *Grouper) Send(ctx context.Context, ev *event.EnhancedEvent) error {
-	return g.SendBatch(ctx, []*event.EnhancedEvent{ev})[0]
-}
-
-// SendBatch absorbs evs into their groups. Each is kept until the
-// notification counting it is delivered, except an occurrence the group
-// has already counted (a re-send), which is delivered at once.
-func (g *Grouper) SendBatch(_ context.Context, evs []*event.EnhancedEvent) []error {
-	errs := make([]error, len(evs))
-	now := time.Now()
-	g.mu.Lock()
-	for i, ev := range evs {
-		if g.absorb(ev, now) {
-			errs[i] = sinks.ErrKept
-		}
-	}
-	g.mu.Unlock()
-	g.signal()
-	return errs
-}
-
-// absorb adds ev to its group and reports whether it is kept.
-func (g *Grouper) absorb(ev *event.EnhancedEvent, now time.Time) bool {
+// Absorb adds ev to its group and reports whether the group keeps it
+// until a notification counting it is delivered. An occurrence the group
+// has already counted (a re-send) is not kept: it is delivered at once.
+func (g *Grouper) Absorb(ev *event.EnhancedEvent, now time.Time) bool {
 	key := g.key(ev)
 	grp := g.groups[key]
 	if grp == nil {
@@ -222,13 +175,6 @@ func (g *Grouper) evictFor() {
 	}
 }
 
-func (g *Grouper) signal() {
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
-}
-
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -236,40 +182,31 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// Flush sends every group's unsent events now and waits until they are
-// delivered or ctx ends (what is left stays kept: sent after a restart).
-func (g *Grouper) Flush(ctx context.Context) {
-	g.mu.Lock()
-	g.flushing = true
-	if g.flushed == nil {
-		g.flushed = make(chan struct{})
+// Flush makes every kept event due now: the receiver is draining.
+func (g *Grouper) Flush() { g.flushing = true }
+
+// Idle says nothing is kept, in flight or waiting to be stored: a
+// draining receiver may stop.
+func (g *Grouper) Idle() bool {
+	if len(g.unsaved) > 0 || (g.dirty && g.opts.Store != nil) {
+		return false
 	}
-	flushed := g.flushed
-	g.mu.Unlock()
-	g.signal()
-	select {
-	case <-flushed:
-	case <-ctx.Done():
+	for _, grp := range g.groups {
+		if len(grp.kept) > 0 || grp.inflight {
+			return false
+		}
 	}
+	return true
 }
 
-// Close stops the grouper and closes the sink. Events still kept are
-// not acknowledged: they stay pending and are sent after a restart.
-func (g *Grouper) Close() error {
-	g.mu.Lock()
-	stop := g.stop
-	g.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-g.done
+// Release ends grouping for a receiver that no longer groups (a reload):
+// it returns the events kept, to be delivered one by one, and those
+// whose acknowledgement waited for a save (they were delivered).
+func (g *Grouper) Release() (kept, delivered []*event.EnhancedEvent) {
+	for _, grp := range g.groups {
+		kept = append(kept, grp.kept...)
 	}
-	return g.inner.Close()
-}
-
-var _ sinks.AckSink = (*Grouper)(nil)
-
-// errIsPermanent: a failure retrying cannot fix.
-func errIsPermanent(err error) bool {
-	_, retryable, _ := sinks.Classify(err)
-	return !retryable && !errors.Is(err, context.Canceled)
+	delivered, g.unsaved, g.groups = g.unsaved, nil, map[string]*group{}
+	g.opts.Metrics.Active.Set(0)
+	return kept, delivered
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +34,10 @@ type recorder struct {
 	calls []call
 	fail  func(op string) error
 	posts int
+	now   *time.Time // the test's clock
 }
+
+func (r *recorder) setClock(now *time.Time) { r.now = now }
 
 func (r *recorder) record(op, ref string, ev *event.EnhancedEvent) error {
 	r.mu.Lock()
@@ -45,7 +47,7 @@ func (r *recorder) record(op, ref string, ev *event.EnhancedEvent) error {
 			return err
 		}
 	}
-	r.calls = append(r.calls, call{op: op, ref: ref, at: time.Now(), status: ev.Group.Status, count: ev.Group.Count})
+	r.calls = append(r.calls, call{op: op, ref: ref, at: *r.now, status: ev.Group.Status, count: ev.Group.Count})
 	return nil
 }
 
@@ -75,28 +77,6 @@ func (e *editor) Update(_ context.Context, ref string, ev *event.EnhancedEvent) 
 	return e.record("update", ref, ev)
 }
 
-// acks records the grouper's acknowledgements.
-type acks struct {
-	mu   sync.Mutex
-	done map[string]error
-}
-
-func (a *acks) ack(ev *event.EnhancedEvent, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, dup := a.done[ev.Name]; dup {
-		panic("acknowledged twice: " + ev.Name)
-	}
-	a.done[ev.Name] = err
-}
-
-func (a *acks) get(name string) (error, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	err, ok := a.done[name]
-	return err, ok
-}
-
 func testMetrics() Metrics {
 	counters := map[string]prometheus.Counter{}
 	for _, s := range Statuses {
@@ -108,19 +88,78 @@ func testMetrics() Metrics {
 		Evicted:       prometheus.NewCounter(prometheus.CounterOpts{Name: "e"})}
 }
 
-// start builds a Grouper over sink inside the test's bubble.
-func start(t *testing.T, sink sinks.Sink, cfg Config) (*Grouper, *acks) {
+// clock drives a Grouper as the receiver's worker does, on a fake
+// clock: absorb, then deliver every notification due, with its outcome.
+type clock struct {
+	t     *testing.T
+	g     *Grouper
+	sink  sinks.Sink
+	now   time.Time
+	acked map[string]error // events done with: nil delivered, else failed
+}
+
+func start(t *testing.T, sink sinks.Sink, cfg Config) *clock {
+	t.Helper()
+	return startWith(t, sink, cfg, Options{Log: zerolog.Nop(), Metrics: testMetrics()})
+}
+
+func startWith(t *testing.T, sink sinks.Sink, cfg Config, opts Options) *clock {
 	t.Helper()
 	cfg, err := cfg.Check("group")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := New(sink, cfg, Options{Ctx: t.Context(), Log: zerolog.Nop(), Metrics: testMetrics(),
-		Timeout: time.Second, InitialBackoff: time.Second, MaxBackoff: 8 * time.Second})
-	a := &acks{done: map[string]error{}}
-	g.SetAck(a.ack)
-	t.Cleanup(func() { _ = g.Close() })
-	return g, a
+	c := &clock{t: t, g: New(cfg, opts), sink: sink, now: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC), acked: map[string]error{}}
+	if r, ok := sink.(interface{ setClock(*time.Time) }); ok {
+		r.setClock(&c.now)
+	}
+	return c
+}
+
+// send absorbs evs and reports which were kept (the others, re-sends,
+// the worker delivers at once).
+func (c *clock) send(evs ...*event.EnhancedEvent) []bool {
+	kept := make([]bool, len(evs))
+	for i, ev := range evs {
+		kept[i] = c.g.Absorb(ev, c.now)
+	}
+	c.run()
+	return kept
+}
+
+// advance moves the clock by d, a second at a time, delivering what falls due.
+func (c *clock) advance(d time.Duration) {
+	for end := c.now.Add(d); c.now.Before(end); {
+		c.now = c.now.Add(time.Second)
+		c.run()
+	}
+}
+
+// run delivers the notifications due now and saves the state.
+func (c *clock) run() {
+	_, canEdit := c.sink.(sinks.Updater)
+	for n := c.g.Take(c.now, canEdit); n != nil; n = c.g.Take(c.now, canEdit) {
+		ref, err := n.Deliver(c.t.Context(), c.sink)
+		for _, ev := range c.g.Finish(n, ref, err, c.now) {
+			c.ack(ev, err)
+		}
+	}
+	done, _ := c.g.Save(c.t.Context(), c.now)
+	for _, ev := range done {
+		c.ack(ev, nil)
+	}
+}
+
+func (c *clock) ack(ev *event.EnhancedEvent, err error) {
+	if _, dup := c.acked[ev.Name]; dup {
+		c.t.Fatalf("acknowledged twice: %s", ev.Name)
+	}
+	c.acked[ev.Name] = err
+}
+
+func (c *clock) get(name string) (error, bool) {
+	err, ok := c.acked[name]
+	return err, ok
 }
 
 // occurrence is the count-th occurrence of Event object uid about pod.
@@ -134,207 +173,176 @@ func occurrence(uid, pod string, count int32) *event.EnhancedEvent {
 	return ev
 }
 
-func send(t *testing.T, g *Grouper, evs ...*event.EnhancedEvent) []error {
-	t.Helper()
-	return g.SendBatch(t.Context(), evs)
-}
-
 // The first event waits `wait` for more; then one notification counts
 // them all, and only then are they acknowledged.
 func TestWaitThenOneNotification(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		g, a := start(t, sink, Config{By: []string{"namespace", "reason"}, Wait: 30 * time.Second})
-		send(t, g, occurrence("e1", "api-1", 1))
-		time.Sleep(10 * time.Second)
-		send(t, g, occurrence("e2", "api-2", 1), occurrence("e1", "api-1", 2))
-		time.Sleep(19 * time.Second)
-		synctest.Wait()
-		if c := sink.Calls(); len(c) != 0 {
-			t.Fatalf("notified before wait: %v", c)
+	sink := &editor{}
+	c := start(t, sink, Config{By: []string{"namespace", "reason"}, Wait: 30 * time.Second})
+	c.send(occurrence("e1", "api-1", 1))
+	c.advance(10 * time.Second)
+	c.send(occurrence("e2", "api-2", 1), occurrence("e1", "api-1", 2))
+	c.advance(19 * time.Second)
+	if calls := sink.Calls(); len(calls) != 0 {
+		t.Fatalf("notified before wait: %v", calls)
+	}
+	if _, ok := c.get("e1#1"); ok {
+		t.Fatal("acknowledged before its notification")
+	}
+	c.advance(time.Second)
+	calls := sink.Calls()
+	if len(calls) != 1 || calls[0].op != "post" || calls[0].status != StatusNew || calls[0].count != 3 {
+		t.Fatalf("calls %+v, want one new post counting 3", calls)
+	}
+	for _, name := range []string{"e1#1", "e2#1", "e1#2"} {
+		if err, ok := c.get(name); !ok || err != nil {
+			t.Errorf("%s: acknowledged %v with %v", name, ok, err)
 		}
-		if _, ok := a.get("e1#1"); ok {
-			t.Fatal("acknowledged before its notification")
-		}
-		time.Sleep(time.Second)
-		synctest.Wait()
-		c := sink.Calls()
-		if len(c) != 1 || c[0].op != "post" || c[0].status != StatusNew || c[0].count != 3 {
-			t.Fatalf("calls %+v, want one new post counting 3", c)
-		}
-		for _, name := range []string{"e1#1", "e2#1", "e1#2"} {
-			if err, ok := a.get(name); !ok || err != nil {
-				t.Errorf("%s: acknowledged %v with %v", name, ok, err)
-			}
-		}
-	})
+	}
 }
 
 // Events every second: the message is edited at most once per interval;
 // a re-sent occurrence is not counted again and is acknowledged at once.
 func TestUpdatesAtMostOncePerInterval(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		g, a := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 3 * time.Second})
-		for i := int32(1); i <= 20; i++ {
-			send(t, g, occurrence("e1", "api-1", i))
-			time.Sleep(time.Second)
+	sink := &editor{}
+	c := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 3 * time.Second})
+	for i := int32(1); i <= 20; i++ {
+		c.send(occurrence("e1", "api-1", i))
+		c.advance(time.Second)
+	}
+	if kept := c.send(occurrence("e1", "api-1", 5)); kept[0] {
+		t.Error("a re-sent occurrence was kept")
+	}
+	c.advance(10 * time.Second)
+	calls := sink.Calls()
+	if calls[0].op != "post" {
+		t.Fatalf("first call %+v", calls[0])
+	}
+	for i := 1; i < len(calls); i++ {
+		if calls[i].op != "update" || calls[i].ref != "msg-1" || calls[i].status != StatusUpdate {
+			t.Errorf("call %d: %+v, want an update of msg-1", i, calls[i])
 		}
-		if errs := send(t, g, occurrence("e1", "api-1", 5)); errs[0] != nil {
-			t.Errorf("a re-sent occurrence was kept: %v", errs[0])
+		if gap := calls[i].at.Sub(calls[i-1].at); gap < 3*time.Second {
+			t.Errorf("call %d came %s after the one before, under the interval", i, gap)
 		}
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
-		c := sink.Calls()
-		if c[0].op != "post" {
-			t.Fatalf("first call %+v", c[0])
-		}
-		for i := 1; i < len(c); i++ {
-			if c[i].op != "update" || c[i].ref != "msg-1" || c[i].status != StatusUpdate {
-				t.Errorf("call %d: %+v, want an update of msg-1", i, c[i])
-			}
-			if gap := c[i].at.Sub(c[i-1].at); gap < 3*time.Second {
-				t.Errorf("call %d came %s after the one before, under the interval", i, gap)
-			}
-		}
-		if last := c[len(c)-1]; last.count != 20 || len(c) > 8 {
-			t.Errorf("%d calls, last counts %d; want at most 8, counting 20", len(c), last.count)
-		}
-		if _, ok := a.get("e1#20"); !ok {
-			t.Error("the last occurrence was not acknowledged")
-		}
-	})
+	}
+	if last := calls[len(calls)-1]; last.count != 20 || len(calls) > 8 {
+		t.Errorf("%d calls, last counts %d; want at most 8, counting 20", len(calls), last.count)
+	}
+	if _, ok := c.get("e1#20"); !ok {
+		t.Error("the last occurrence was not acknowledged")
+	}
 }
 
 // After repeatInterval with events still coming, a fresh message; after
 // expireAfter without events, a last edit says the group went quiet, and
 // the next event starts a new group.
 func TestRepeatAndQuiet(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		g, _ := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 10 * time.Second,
-			RepeatInterval: time.Minute, ExpireAfter: 5 * time.Minute})
-		for i := int32(1); i <= 80; i++ {
-			send(t, g, occurrence("e1", "api-1", i))
-			time.Sleep(time.Second)
-		}
-		time.Sleep(6 * time.Minute)
-		synctest.Wait()
-		var ops []string
-		for _, c := range sink.Calls() {
-			ops = append(ops, c.op+":"+c.status+":"+c.ref)
-		}
-		want := "post:new:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 " +
-			"post:repeat:msg-2 update:update:msg-2 update:update:msg-2 update:quiet:msg-2"
-		if got := fmt.Sprint(ops); got != "["+want+"]" {
-			t.Errorf("calls\n %s\nwant\n [%s]", got, want)
-		}
-		send(t, g, occurrence("e1", "api-1", 81))
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		if c := sink.Calls(); c[len(c)-1].op != "post" || c[len(c)-1].status != StatusNew || c[len(c)-1].count != 1 {
-			t.Errorf("after the group ended: %+v, want a new group", c[len(c)-1])
-		}
-	})
+	sink := &editor{}
+	c := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 10 * time.Second,
+		RepeatInterval: time.Minute, ExpireAfter: 5 * time.Minute})
+	for i := int32(1); i <= 80; i++ {
+		c.send(occurrence("e1", "api-1", i))
+		c.advance(time.Second)
+	}
+	c.advance(6 * time.Minute)
+	var ops []string
+	for _, call := range sink.Calls() {
+		ops = append(ops, call.op+":"+call.status+":"+call.ref)
+	}
+	want := "post:new:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 update:update:msg-1 " +
+		"post:repeat:msg-2 update:update:msg-2 update:update:msg-2 update:quiet:msg-2"
+	if got := fmt.Sprint(ops); got != "["+want+"]" {
+		t.Errorf("calls\n %s\nwant\n [%s]", got, want)
+	}
+	c.send(occurrence("e1", "api-1", 81))
+	c.advance(2 * time.Second)
+	if calls := sink.Calls(); calls[len(calls)-1].op != "post" || calls[len(calls)-1].status != StatusNew || calls[len(calls)-1].count != 1 {
+		t.Errorf("after the group ended: %+v, want a new group", calls[len(calls)-1])
+	}
 }
 
-// A retryable failure keeps the events and tries again after a backoff;
-// a permanent one fails them, for the dead letter.
-func TestFailures(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		failures := 2
-		sink.fail = func(string) error {
-			if failures > 0 {
-				failures--
-				return sinks.Retryable(sinks.ClassHTTP5xx, errors.New("503"), 0)
-			}
-			return nil
-		}
-		g, a := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second})
-		send(t, g, occurrence("e1", "api-1", 1))
-		time.Sleep(2 * time.Second) // wait, then the first failure
-		synctest.Wait()
-		if _, ok := a.get("e1#1"); ok {
-			t.Fatal("acknowledged after a retryable failure")
-		}
-		time.Sleep(3 * time.Second) // backoff 1s, fails again; 2s, succeeds
-		synctest.Wait()
-		if err, ok := a.get("e1#1"); !ok || err != nil || len(sink.Calls()) != 1 {
-			t.Fatalf("after retries: acknowledged %v (%v), %d calls", ok, err, len(sink.Calls()))
-		}
-
-		sink.fail = func(string) error { return sinks.Permanent(sinks.ClassNoChannel, errors.New("no channel")) }
-		send(t, g, occurrence("e2", "api-2", 1))
-		time.Sleep(10 * time.Minute)
-		synctest.Wait()
-		if err, ok := a.get("e2#1"); !ok || err == nil {
-			t.Errorf("permanent failure: acknowledged %v with %v, want the error", ok, err)
-		}
-	})
+// A notification that fails for good returns its events, for the dead
+// letter; one that is returned (its retries cut short) keeps them, in
+// front, due at once; at most one notification per group is taken.
+func TestFailedAndReturnedNotifications(t *testing.T) {
+	c := start(t, &editor{}, Config{By: []string{"reason"}, Wait: time.Second})
+	c.g.Absorb(occurrence("e1", "api-1", 1), c.now)
+	c.now = c.now.Add(time.Second)
+	n := c.g.Take(c.now, true)
+	if n == nil || len(n.Events) != 1 {
+		t.Fatalf("took %+v, want the notification counting e1#1", n)
+	}
+	c.g.Absorb(occurrence("e1", "api-1", 2), c.now)
+	if again := c.g.Take(c.now.Add(time.Hour), true); again != nil {
+		t.Fatalf("a second notification of the group taken while one is in flight: %+v", again)
+	}
+	c.g.Return(n, c.now)
+	n = c.g.Take(c.now, true)
+	if n == nil || len(n.Events) != 2 || n.Events[0].Name != "e1#1" || n.Event.Group.Count != 2 {
+		t.Fatalf("after a return: %+v, want both events, the returned first, counting 2", n)
+	}
+	failed := c.g.Finish(n, "", sinks.Permanent(sinks.ClassNoChannel, errors.New("no channel")), c.now)
+	if len(failed) != 2 {
+		t.Errorf("a permanent failure returned %d events, want both for the dead letter", len(failed))
+	}
+	if !c.g.Idle() {
+		t.Error("not idle once the notification failed for good")
+	}
 }
 
 // An edit of a message that is gone posts a new one.
 func TestGoneMessagePostsAnew(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		sink.fail = func(op string) error {
-			if op == "update" {
-				return sinks.Permanent(sinks.ClassRejected, errors.New("message_not_found"))
-			}
-			return nil
+	sink := &editor{}
+	sink.fail = func(op string) error {
+		if op == "update" {
+			return sinks.Permanent(sinks.ClassRejected, errors.New("message_not_found"))
 		}
-		g, _ := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 2 * time.Second})
-		send(t, g, occurrence("e1", "api-1", 1))
-		time.Sleep(3 * time.Second)
-		send(t, g, occurrence("e1", "api-1", 2))
-		time.Sleep(3 * time.Second)
-		synctest.Wait()
-		c := sink.Calls()
-		if len(c) != 2 || c[1].op != "post" || c[1].ref != "msg-2" || c[1].status != StatusUpdate {
-			t.Errorf("calls %+v, want a second post", c)
-		}
-	})
+		return nil
+	}
+	c := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second, Interval: 2 * time.Second})
+	c.send(occurrence("e1", "api-1", 1))
+	c.advance(3 * time.Second)
+	c.send(occurrence("e1", "api-1", 2))
+	c.advance(3 * time.Second)
+	calls := sink.Calls()
+	if len(calls) != 2 || calls[1].op != "post" || calls[1].ref != "msg-2" || calls[1].status != StatusUpdate {
+		t.Errorf("calls %+v, want a second post", calls)
+	}
 }
 
-// A sink that cannot edit gets one notification per interval; Flush
-// sends what waits at once.
+// A sink that cannot edit gets a new message each time; Flush makes
+// what waits due at once.
 func TestSendOnlySinkAndFlush(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &recorder{}
-		g, a := start(t, sink, Config{By: []string{"reason"}, Wait: time.Minute})
-		send(t, g, occurrence("e1", "api-1", 1), occurrence("e2", "api-2", 1))
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		g.Flush(ctx)
-		cancel()
-		c := sink.Calls()
-		if len(c) != 1 || c[0].op != "send" || c[0].count != 2 {
-			t.Fatalf("calls %+v, want one send counting 2", c)
-		}
-		if _, ok := a.get("e2#1"); !ok {
-			t.Error("flush did not acknowledge")
-		}
-	})
+	sink := &recorder{}
+	c := start(t, sink, Config{By: []string{"reason"}, Wait: time.Minute})
+	c.send(occurrence("e1", "api-1", 1), occurrence("e2", "api-2", 1))
+	if c.g.Idle() {
+		t.Fatal("idle while events wait")
+	}
+	c.g.Flush()
+	if next := c.g.Next(c.now); !next.Equal(c.now) {
+		t.Errorf("flushing: next due %v, want now", next)
+	}
+	c.run()
+	calls := sink.Calls()
+	if len(calls) != 1 || calls[0].op != "send" || calls[0].count != 2 {
+		t.Fatalf("calls %+v, want one send counting 2", calls)
+	}
+	if _, ok := c.get("e2#1"); !ok || !c.g.Idle() {
+		t.Error("flush did not acknowledge")
+	}
 }
 
 // Past maxGroups, the group idle longest ends.
 func TestMaxGroups(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		g, _ := start(t, sink, Config{By: []string{"name"}, Wait: time.Second, MaxGroups: 2})
-		for i := 0; i < 3; i++ {
-			send(t, g, occurrence(fmt.Sprint("e", i), fmt.Sprint("pod-", i), 1))
-			time.Sleep(2 * time.Second)
-			synctest.Wait()
-		}
-		g.mu.Lock()
-		_, first := g.groups["pod-0"]
-		n := len(g.groups)
-		g.mu.Unlock()
-		if first || n != 2 {
-			t.Errorf("%d groups, first kept %v; want 2, the first ended", n, first)
-		}
-	})
+	c := start(t, &editor{}, Config{By: []string{"name"}, Wait: time.Second, MaxGroups: 2})
+	for i := 0; i < 3; i++ {
+		c.send(occurrence(fmt.Sprint("e", i), fmt.Sprint("pod-", i), 1))
+		c.advance(2 * time.Second)
+	}
+	if _, first := c.g.groups["pod-0"]; first || len(c.g.groups) != 2 {
+		t.Errorf("%d groups, first kept %v; want 2, the first ended", len(c.g.groups), first)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -378,65 +386,52 @@ func (m *memStore) get() []byte {
 // stored; a new Grouper from that state (a restart, a new leader) edits
 // the same message, and a re-sent occurrence is not counted again.
 func TestStateSurvivesRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		store := &memStore{fail: true}
-		cfg, _ := Config{By: []string{"reason"}, Wait: time.Second, Interval: 3 * time.Second}.Check("group")
-		opts := Options{Ctx: t.Context(), Log: zerolog.Nop(), Metrics: testMetrics(), Timeout: time.Second,
-			InitialBackoff: time.Second, MaxBackoff: time.Second, Store: store}
-		first := New(sink, cfg, opts)
-		a := &acks{done: map[string]error{}}
-		first.SetAck(a.ack)
-		send(t, first, occurrence("e1", "api-1", 1), occurrence("e1", "api-1", 2))
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		if _, ok := a.get("e1#2"); ok || len(sink.Calls()) != 1 {
-			t.Fatalf("acknowledged %v before the state was stored (%d calls)", ok, len(sink.Calls()))
-		}
-		store.mu.Lock()
-		store.fail = false
-		store.mu.Unlock()
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		if _, ok := a.get("e1#2"); !ok {
-			t.Fatal("not acknowledged once the state was stored")
-		}
-		// A crash: the next one starts from the store.
-		_ = first.Close()
-		opts.Restored = store.get()
-		second := New(sink, cfg, opts)
-		b := &acks{done: map[string]error{}}
-		second.SetAck(b.ack)
-		defer second.Close()
-		if errs := send(t, second, occurrence("e1", "api-1", 2)); errs[0] != nil {
-			t.Errorf("a stored occurrence sent again was kept: %v", errs[0])
-		}
-		send(t, second, occurrence("e1", "api-1", 3))
-		time.Sleep(4 * time.Second)
-		synctest.Wait()
-		c := sink.Calls()
-		if len(c) != 2 || c[1].op != "update" || c[1].ref != "msg-1" || c[1].count != 3 {
-			t.Errorf("after the restart: %+v, want an update of msg-1 counting 3", c)
-		}
-	})
+	sink := &editor{}
+	store := &memStore{fail: true}
+	opts := Options{Log: zerolog.Nop(), Metrics: testMetrics(), Store: store}
+	cfg := Config{By: []string{"reason"}, Wait: time.Second, Interval: 3 * time.Second}
+	first := startWith(t, sink, cfg, opts)
+	first.send(occurrence("e1", "api-1", 1), occurrence("e1", "api-1", 2))
+	first.advance(2 * time.Second)
+	if _, ok := first.get("e1#2"); ok || len(sink.Calls()) != 1 {
+		t.Fatalf("acknowledged %v before the state was stored (%d calls)", ok, len(sink.Calls()))
+	}
+	if first.g.Idle() {
+		t.Error("idle while the state is not stored")
+	}
+	store.fail = false
+	first.advance(2 * time.Second)
+	if _, ok := first.get("e1#2"); !ok {
+		t.Fatal("not acknowledged once the state was stored")
+	}
+	// A crash: the next one starts from the store.
+	opts.Restored = store.get()
+	second := startWith(t, sink, cfg, opts)
+	second.now = first.now
+	if kept := second.send(occurrence("e1", "api-1", 2)); kept[0] {
+		t.Error("a stored occurrence sent again was kept")
+	}
+	second.send(occurrence("e1", "api-1", 3))
+	second.advance(4 * time.Second)
+	calls := sink.Calls()
+	if len(calls) != 2 || calls[1].op != "update" || calls[1].ref != "msg-1" || calls[1].count != 3 {
+		t.Errorf("after the restart: %+v, want an update of msg-1 counting 3", calls)
+	}
 }
 
 // Events without a UID (hand-written, replayed) each count once.
 func TestEventsWithoutUIDCount(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sink := &editor{}
-		g, _ := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second})
-		for i := 0; i < 3; i++ {
-			ev := occurrence("", "api-1", 1)
-			ev.Name = fmt.Sprint("hand-written-", i)
-			if errs := send(t, g, ev); errs[0] == nil {
-				t.Fatalf("event %d without a UID taken for a re-send", i)
-			}
+	sink := &editor{}
+	c := start(t, sink, Config{By: []string{"reason"}, Wait: time.Second})
+	for i := 0; i < 3; i++ {
+		ev := occurrence("", "api-1", 1)
+		ev.Name = fmt.Sprint("hand-written-", i)
+		if kept := c.send(ev); !kept[0] {
+			t.Fatalf("event %d without a UID taken for a re-send", i)
 		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		if c := sink.Calls(); len(c) != 1 || c[0].count != 3 {
-			t.Errorf("calls %+v, want one counting 3", c)
-		}
-	})
+	}
+	c.advance(2 * time.Second)
+	if calls := sink.Calls(); len(calls) != 1 || calls[0].count != 3 {
+		t.Errorf("calls %+v, want one counting 3", calls)
+	}
 }

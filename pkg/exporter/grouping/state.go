@@ -40,6 +40,22 @@ type Store interface {
 	Budget() int
 }
 
+// Save stores the groups when they changed, at most once a second, and
+// returns the events whose acknowledgement waited for it. After a
+// failure it tries again a second later; the events stay pending.
+func (g *Grouper) Save(ctx context.Context, now time.Time) ([]*event.EnhancedEvent, error) {
+	if g.opts.Store == nil || !g.dirty || now.Before(g.saveAfter) {
+		return nil, nil
+	}
+	g.saveAfter = now.Add(time.Second)
+	if err := g.opts.Store.Save(ctx, g.encode()); err != nil {
+		return nil, err
+	}
+	done := g.unsaved
+	g.unsaved, g.dirty = nil, false
+	return done, nil
+}
+
 // state is grp as of the notification being taken now.
 func (grp *group) state() State {
 	st := State{Group: grp.info, LastArrival: grp.lastArrival,

@@ -87,23 +87,22 @@ func NewRuntime(receivers []Receiver, m *Metrics, log zerolog.Logger, opts Optio
 	return rt, nil
 }
 
-// prepare gives r its pacer (delivery.rateLimit) and, when r groups,
-// wraps its sink in a Grouper, which then does the pacing: absorbing an
-// event into a group sends nothing.
+// prepare gives r its pacer (delivery.rateLimit).
 func (rt *Runtime) prepare(r Receiver) Receiver {
 	r.pace = rt.m.newPacer(r.Name, r.Delivery)
-	if r.Group == nil {
-		return r
-	}
-	opts := grouping.Options{Ctx: rt.hardCtx,
-		Log: rt.log.With().Str("receiver", r.Name).Logger(), Metrics: rt.m.groupMetrics(r.Name),
-		Timeout: r.Delivery.Timeout, InitialBackoff: r.Delivery.InitialBackoff, MaxBackoff: r.Delivery.MaxBackoff,
-		Pace: r.pace.wait}
-	if rt.opts.Groups != nil {
-		opts.Store, opts.Restored = rt.opts.Groups.ForReceiver(r.Name)
-	}
-	r.Sink, r.pace = grouping.New(r.Sink, *r.Group, opts), nil
 	return r
+}
+
+// grouper builds receiver's groups from cfg, restored from the state
+// stored for it.
+func (rt *Runtime) grouper(receiver string) func(grouping.Config) *grouping.Grouper {
+	return func(cfg grouping.Config) *grouping.Grouper {
+		opts := grouping.Options{Log: rt.log.With().Str("receiver", receiver).Logger(), Metrics: rt.m.groupMetrics(receiver)}
+		if rt.opts.Groups != nil {
+			opts.Store, opts.Restored = rt.opts.Groups.ForReceiver(receiver)
+		}
+		return grouping.New(cfg, opts)
+	}
 }
 
 // newWorker builds r's worker with its spool folder; it does not run yet.
@@ -111,30 +110,31 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 	r = rt.prepare(r)
 	m := rt.m
 	w := &worker{
-		id:       workerIDs.Add(1),
-		tracker:  rt.opts.Tracker,
-		dead:     rt.opts.DeadLetter,
-		deadCnt:  m.DeadLetters.WithLabelValues(r.Name),
-		name:     r.Name,
-		sink:     r.Sink,
-		opts:     r.Delivery,
-		pace:     r.pace,
-		log:      rt.log.With().Str("receiver", r.Name).Logger(),
-		logs:     newLogLimiter(),
-		queue:    make([]*event.EnhancedEvent, r.Delivery.QueueSize),
-		wake:     make(chan struct{}, 1),
-		finished: make(chan struct{}),
-		sent:     m.Sent.WithLabelValues(r.Name),
-		dropFull: m.Dropped.WithLabelValues(r.Name, DropQueueFull),
-		dropStop: m.Dropped.WithLabelValues(r.Name, DropShutdown),
-		qlen:     m.QueueLength.WithLabelValues(r.Name),
-		duration: m.SendDuration.WithLabelValues(r.Name),
-		latency:  m.DeliveryLatency.WithLabelValues(r.Name),
-		tmplErrs: m.TemplateErrors.WithLabelValues(r.Name),
-		failed:   m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
-		retried:  m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
-		sleep:    sleepCtx,
-		after:    time.After,
+		id:        workerIDs.Add(1),
+		tracker:   rt.opts.Tracker,
+		dead:      rt.opts.DeadLetter,
+		deadCnt:   m.DeadLetters.WithLabelValues(r.Name),
+		name:      r.Name,
+		sink:      r.Sink,
+		opts:      r.Delivery,
+		pace:      r.pace,
+		log:       rt.log.With().Str("receiver", r.Name).Logger(),
+		logs:      newLogLimiter(),
+		queue:     make([]*event.EnhancedEvent, r.Delivery.QueueSize),
+		wake:      make(chan struct{}, 1),
+		finished:  make(chan struct{}),
+		sent:      m.Sent.WithLabelValues(r.Name),
+		dropFull:  m.Dropped.WithLabelValues(r.Name, DropQueueFull),
+		dropStop:  m.Dropped.WithLabelValues(r.Name, DropShutdown),
+		qlen:      m.QueueLength.WithLabelValues(r.Name),
+		duration:  m.SendDuration.WithLabelValues(r.Name),
+		latency:   m.DeliveryLatency.WithLabelValues(r.Name),
+		tmplErrs:  m.TemplateErrors.WithLabelValues(r.Name),
+		failedCnt: m.Failed.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
+		retried:   m.Retried.MustCurryWith(prometheus.Labels{"receiver": r.Name}),
+		newGroup:  rt.grouper(r.Name),
+		sleep:     sleepCtx,
+		after:     time.After,
 
 		dropSpool:   m.Dropped.WithLabelValues(r.Name, DropSpoolFull),
 		spoolEvents: m.SpoolEvents.WithLabelValues(r.Name),
@@ -142,7 +142,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		lastSuccess: m.LastSuccess.WithLabelValues(r.Name),
 	}
 	for _, class := range sinks.FailureClasses {
-		w.failed.WithLabelValues(string(class))
+		w.failedCnt.WithLabelValues(string(class))
 		w.retried.WithLabelValues(string(class))
 	}
 	m.setReceiverInfo(r)
@@ -153,8 +153,8 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		}
 		w.spool = sp
 	}
-	if acker, ok := r.Sink.(sinks.AckSink); ok {
-		acker.SetAck(w.ack)
+	if r.Group != nil {
+		w.group = w.newGroup(*r.Group)
 	}
 	return w, nil
 }
@@ -231,9 +231,6 @@ func (rt *Runtime) Replace(r Receiver) {
 	rt.mu.RLock()
 	w := rt.workers[r.Name]
 	rt.mu.RUnlock()
-	if acker, ok := r.Sink.(sinks.AckSink); ok {
-		acker.SetAck(w.ack)
-	}
 	w.replace(r)
 	rt.m.setReceiverInfo(r)
 }

@@ -2,12 +2,12 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/eventide/eventide/pkg/exporter/grouping"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +26,10 @@ type worker struct {
 	opts    Delivery
 	pace    *pacer // delivery.rateLimit; nil: none
 	log     zerolog.Logger
+	// group is a grouping receiver's groups (nil: sends per event);
+	// newGroup builds them when a reload turns grouping on.
+	group    *grouping.Grouper
+	newGroup func(grouping.Config) *grouping.Grouper
 
 	mu      sync.Mutex
 	queue   []*event.EnhancedEvent // ring buffer
@@ -46,7 +50,7 @@ type worker struct {
 	duration                 prometheus.Observer
 	latency                  prometheus.Observer
 	lastSuccess              prometheus.Gauge
-	failed, retried          *prometheus.CounterVec
+	failedCnt, retried       *prometheus.CounterVec
 	sleep                    func(context.Context, time.Duration) error
 	after                    func(time.Duration) <-chan time.Time
 
@@ -213,41 +217,64 @@ func (w *worker) runWith(ctx context.Context) (changed bool) {
 	if l, ok := w.sink.(sinks.Lingerer); ok {
 		linger = l.Linger()
 	}
-	acker, _ := w.sink.(sinks.AckSink)
-	flushed := false
+	if w.group != nil {
+		maxBatch, linger = absorbBatch, 0 // absorbing sends nothing
+	}
 	batch := make([]*event.EnhancedEvent, 0, maxBatch)
 	for {
 		if ctx.Err() != nil {
 			return false
 		}
-		if w.takeNext(ctx) {
+		if w.takeNext() {
 			return true
 		}
-		batch = w.pop(batch[:0], maxBatch)
-		if len(batch) > 0 && len(batch) < maxBatch && linger > 0 {
-			batch = w.linger(ctx, batch, maxBatch, linger)
+		if w.group != nil {
+			w.notify(ctx)
 		}
-		if len(batch) == 0 {
-			if w.closing.Load() {
-				if acker == nil || flushed {
-					return false
-				}
-				// Draining: what the sink kept is delivered (or failed and
-				// queued again) before the worker ends.
-				flushed = true
-				acker.Flush(ctx)
-				continue
+		batch = w.pop(batch[:0], maxBatch)
+		switch {
+		case len(batch) > 0 && w.group != nil:
+			w.absorb(batch)
+		case len(batch) > 0:
+			if len(batch) < maxBatch && linger > 0 {
+				batch = w.linger(ctx, batch, maxBatch, linger)
 			}
-			select {
-			case <-w.wake:
-			case <-ctx.Done():
+			w.deliver(ctx, batch, w.send, w)
+		case w.closing.Load() && (w.group == nil || w.group.Idle()):
+			return false
+		default:
+			if w.closing.Load() {
+				w.group.Flush() // draining: what groups keep is sent now
+			}
+			if !w.wait(ctx) {
 				return false
 			}
-			continue
 		}
-		w.deliver(ctx, batch)
 		clear(batch)
 	}
+}
+
+// absorbBatch is how many queued events a grouping receiver takes at once.
+const absorbBatch = 500
+
+// wait blocks until an event comes or, for a grouping receiver, its next
+// notification or save is due; false when ctx ended.
+func (w *worker) wait(ctx context.Context) bool {
+	var due <-chan time.Time
+	if w.group != nil {
+		if next := w.group.Next(time.Now()); !next.IsZero() {
+			t := time.NewTimer(time.Until(next))
+			defer t.Stop()
+			due = t.C
+		}
+	}
+	select {
+	case <-w.wake:
+	case <-due:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // linger waits up to d for batch to fill to max, taking events as they
@@ -267,34 +294,6 @@ func (w *worker) linger(ctx context.Context, batch []*event.EnhancedEvent, max i
 	return batch
 }
 
-// ack is an AckSink's late acknowledgement of a kept event.
-func (w *worker) ack(ev *event.EnhancedEvent, err error) {
-	if err == nil {
-		w.delivered(ev)
-		return
-	}
-	c, retryable, _ := sinks.Classify(err)
-	class := string(c)
-	if class == "template" {
-		w.tmplErrs.Inc()
-	}
-	w.mu.Lock()
-	opts := w.opts
-	w.mu.Unlock()
-	if retryable && opts.mayRetry(1) {
-		w.retried.WithLabelValues(class).Inc()
-		w.enqueue(ev)
-		return
-	}
-	w.failed.WithLabelValues(class).Inc()
-	w.deadLetter(ev, class, err, 1)
-	w.done(ev)
-	if e := w.logs.event("late/"+class, w.log.Error()); e != nil {
-		e.Err(err).Str("reason", class).Str("event_namespace", ev.Namespace).Str("event_name", ev.Name).
-			Msg("send failed after the sink kept the event; not delivered to this receiver")
-	}
-}
-
 // send delivers evs with one call to the sink and returns one error per event.
 func (w *worker) send(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	if bs, ok := w.sink.(sinks.BatchSink); ok {
@@ -303,25 +302,43 @@ func (w *worker) send(ctx context.Context, evs []*event.EnhancedEvent) []error {
 	return []error{w.sink.Send(ctx, evs[0])}
 }
 
+// settler is what becomes of the items one delivery sends: the events
+// of a batch (the worker itself), or a group's notification.
+type settler interface {
+	// delivered: the item reached the receiver.
+	delivered(ev *event.EnhancedEvent)
+	// failed: the item failed for good (permanent, or out of retries);
+	// it returns how many events that failed.
+	failed(ev *event.EnhancedEvent, class string, err error, attempts int) int
+	// interrupted: a reload (stopped false) or the hard stop cut the
+	// retries of items short; they are still pending.
+	interrupted(evs []*event.EnhancedEvent, stopped bool)
+}
+
+// sender sends items with one call and returns one error per item.
+type sender func(ctx context.Context, evs []*event.EnhancedEvent) []error
+
 // deliver sends evs, retrying those that failed retryably with exponential
-// backoff and jitter (at least the longest Retry-After a server gave), up
-// to MaxRetries times. Events that fail for good are counted and logged,
-// one line per attempt that had failures, not one per event.
-func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
+// backoff and jitter (at least the longest Retry-After a server gave, up
+// to maxRetryAfter), up to MaxRetries times, paced by delivery.rateLimit.
+// Items that fail for good are counted and logged, one line per attempt
+// that had failures, not one per item. It is the receiver's one retry
+// loop: events and group notifications alike go through it.
+func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send sender, s settler) {
 	backoff := w.opts.InitialBackoff
 	pending := evs
 	for attempt := 0; ; attempt++ {
 		if err := w.pace.wait(ctx); err != nil {
-			w.dropStop.Add(float64(len(pending)))
+			s.interrupted(pending, true)
 			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 		start := time.Now()
-		errs := w.send(sctx, pending)
+		errs := send(sctx, pending)
 		cancel()
 		w.duration.Observe(time.Since(start).Seconds())
 		if ctx.Err() != nil {
-			w.dropStop.Add(float64(len(pending)))
+			s.interrupted(pending, true)
 			return
 		}
 		var (
@@ -334,11 +351,8 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 		)
 		for i, err := range errs {
 			if err == nil {
-				w.delivered(pending[i])
+				s.delivered(pending[i])
 				continue
-			}
-			if errors.Is(err, sinks.ErrKept) {
-				continue // pending until the sink acknowledges it
 			}
 			c, retryable, after := sinks.Classify(err)
 			class := string(c)
@@ -354,10 +368,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 				retryAfter = max(retryAfter, after)
 				continue
 			}
-			failed++
-			w.failed.WithLabelValues(class).Inc()
-			w.deadLetter(pending[i], class, err, attempt+1)
-			w.done(pending[i])
+			failed += s.failed(pending[i], class, err, attempt+1)
 		}
 		if firstErr == nil {
 			return
@@ -379,18 +390,33 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent) {
 			}
 		}
 		if w.backoff(ctx, wait) != nil {
-			if ctx.Err() != nil {
-				w.dropStop.Add(float64(len(retry)))
-				return
-			}
-			// A reload changed the receiver (a fixed endpoint, say): the
-			// events go back first in line, for the new settings.
-			w.pushFront(retry)
+			// The hard stop, or a reload changed the receiver (a fixed
+			// endpoint, say): the items wait for the new settings.
+			s.interrupted(retry, ctx.Err() != nil)
 			return
 		}
 		backoff = min(backoff*2, w.opts.MaxBackoff)
 		pending = retry
 	}
+}
+
+// failed counts and dead-letters an event that failed for good.
+func (w *worker) failed(ev *event.EnhancedEvent, class string, err error, attempts int) int {
+	w.failedCnt.WithLabelValues(class).Inc()
+	w.deadLetter(ev, class, err, attempts)
+	w.done(ev)
+	return 1
+}
+
+// interrupted: events whose retries a reload cut short go back first
+// in line, for the new settings; after the hard stop they stay pending
+// (sent after a restart).
+func (w *worker) interrupted(evs []*event.EnhancedEvent, stopped bool) {
+	if stopped {
+		w.dropStop.Add(float64(len(evs)))
+		return
+	}
+	w.pushFront(evs)
 }
 
 // backoff waits d before a retry; replace cuts the wait short.
@@ -468,8 +494,9 @@ func (w *worker) replace(r Receiver) {
 
 // takeNext switches to settings handed over by replace, if any: the new
 // sink and delivery settings, the queue resized (never below what it
-// holds). The old sink delivers what it kept, then is closed.
-func (w *worker) takeNext(ctx context.Context) bool {
+// holds), the groups reconfigured. The old sink is closed: nothing is in
+// flight on it between two deliveries.
+func (w *worker) takeNext() bool {
 	w.mu.Lock()
 	next := w.next
 	w.next = nil
@@ -487,9 +514,7 @@ func (w *worker) takeNext(ctx context.Context) bool {
 		w.queue, w.head = q, 0
 	}
 	w.mu.Unlock()
-	if acker, ok := old.(sinks.AckSink); ok {
-		acker.Flush(ctx)
-	}
+	w.regroup(next.Group)
 	if err := old.Close(); err != nil {
 		w.log.Warn().Err(err).Msg("closing the replaced sink")
 	}
