@@ -123,6 +123,7 @@ func decodeEvent(raw json.RawMessage) (*event.EnhancedEvent, error) {
 	}
 	ev.Count = event.EventCount(&ev.Event)
 	ev.EventID = event.OccurrenceID(&ev.Event)
+	ev.Class, ev.ClassDetail = event.Classify(&ev.Event)
 	if ev.Kind != "" && ev.Kind != "Event" {
 		return nil, fmt.Errorf("a %s, not an Event", ev.Kind)
 	}

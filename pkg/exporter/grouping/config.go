@@ -63,7 +63,7 @@ func (c Config) Check(path string) (Config, error) {
 	seen := map[string]bool{}
 	for i, f := range c.By {
 		if _, ok := event.Field(f); !ok {
-			errs = append(errs, fmt.Errorf("%s.by[%d]: %q is not an event field (%s, workload, labels.KEY, annotations.KEY)", path, i, f, fieldNames()))
+			errs = append(errs, fmt.Errorf("%s.by[%d]: %q is not an event field (%s, labels.KEY, annotations.KEY, extra.KEY)", path, i, f, fieldNames()))
 		}
 		if seen[f] {
 			errs = append(errs, fmt.Errorf("%s.by[%d]: %q is listed twice", path, i, f))

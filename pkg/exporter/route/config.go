@@ -33,4 +33,15 @@ type Rule struct {
 	WorkloadKind    string `yaml:"workloadKind"`    // top controller's kind
 	WorkloadName    string `yaml:"workloadName"`    // top controller's name
 	Not             *Rule  `yaml:"not"`             // must not match
+	// Class matches the event's class (CrashLoop, Unschedulable, …);
+	// kube-eventer's names (PodCrash, …) are read as the classes they
+	// map to. ClassDetail matches its detail ("insufficient cpu").
+	Class       string `yaml:"class"`
+	ClassDetail string `yaml:"classDetail"`
+	// Service matches any one of the Services selecting the object
+	// (enrich.services).
+	Service string `yaml:"service"`
+	// Preset is a named rule (presets.go: eventarbiter's alarms), ANDed
+	// with the rule's other fields.
+	Preset string `yaml:"preset"`
 }

@@ -7,6 +7,7 @@ package route
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +30,7 @@ type route struct {
 
 type rule struct {
 	fields      []fieldMatch
+	services    *regexp.Regexp // any one Service must match; nil: no service rule
 	labels      []kvMatch
 	annotations []kvMatch
 	minCount    int32
@@ -109,6 +111,9 @@ func (r *rule) matches(ev *event.EnhancedEvent) bool {
 	if !matchKV(r.labels, ev.InvolvedObject.Labels) || !matchKV(r.annotations, ev.InvolvedObject.Annotations) {
 		return false
 	}
+	if r.services != nil && !slices.ContainsFunc(ev.InvolvedObject.Services, r.services.MatchString) {
+		return false
+	}
 	if r.minCount > 0 && ev.GetCount() < r.minCount {
 		return false
 	}
@@ -175,9 +180,19 @@ func (t *Tree) compileRoute(cfg *Config, path string, receivers map[string]bool,
 
 func compileRule(c *Rule, path string, receivers map[string]bool, errs *[]error) *rule {
 	r := &rule{minCount: c.MinCount}
+	if c.Preset != "" {
+		p, err := preset(c.Preset)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s.preset: %w", path, err))
+		}
+		r.fields = compileRule(&p, path+".preset", receivers, errs).fields
+	}
 	add := func(key, pattern string) {
 		if pattern == "" {
 			return
+		}
+		if key == "class" {
+			pattern = expandClassAliases(pattern)
 		}
 		re, err := compileRegex(path+"."+key, pattern)
 		if err != nil {
@@ -198,6 +213,15 @@ func compileRule(c *Rule, path string, receivers map[string]bool, errs *[]error)
 	add("objectNamespace", c.ObjectNamespace)
 	add("workloadKind", c.WorkloadKind)
 	add("workloadName", c.WorkloadName)
+	add("class", c.Class)
+	add("classDetail", c.ClassDetail)
+	if c.Service != "" {
+		re, err := compileRegex(path+".service", c.Service)
+		if err != nil {
+			*errs = append(*errs, err)
+		}
+		r.services = re
+	}
 	r.labels = compileKV(path+".labels", c.Labels, errs)
 	r.annotations = compileKV(path+".annotations", c.Annotations, errs)
 	if c.MinCount < 0 {

@@ -38,6 +38,15 @@ type EnhancedEvent struct {
 	// Group is set on the notification of a grouping receiver: the group
 	// this event is the latest of. Nil otherwise.
 	Group *Group `json:"group,omitempty"`
+	// Class is what the event means (class.go: CrashLoop, Unschedulable,
+	// …, Other) and ClassDetail its detail where the class has one. They
+	// are not in the whole-event JSON, which stays what it was; a layout
+	// adds them.
+	Class       string `json:"-"`
+	ClassDetail string `json:"-"`
+	// Extra is the configuration's extraFields, the same map on every
+	// event (read-only); in the whole-event JSON only when set.
+	Extra map[string]string `json:"extra,omitempty"`
 }
 
 // Group is what a grouped notification says about its group; templates
@@ -81,6 +90,9 @@ type EnhancedObjectReference struct {
 	// Deleted is true when the object no longer exists (or was replaced by a
 	// new object of the same name).
 	Deleted bool `json:"deleted"`
+	// Services are the Services that select the pod (for a workload: its
+	// pods), sorted; set only with enrich.services on.
+	Services []string `json:"services,omitempty"`
 }
 
 // WorkloadReference names the top controlling owner of an involved object.
@@ -100,6 +112,7 @@ func NewEnhancedEvent(ev *corev1.Event, clusterName string) *EnhancedEvent {
 	e.Event.ManagedFields = nil
 	e.Count = EventCount(ev)
 	e.EventID = OccurrenceID(ev)
+	e.Class, e.ClassDetail = Classify(ev)
 	e.InvolvedObject.ObjectReference = ev.InvolvedObject
 	return e
 }

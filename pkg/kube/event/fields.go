@@ -15,6 +15,11 @@ var Fields = map[string]func(*EnhancedEvent) string{
 	"host":            func(e *EnhancedEvent) string { return e.Source.Host },
 	"name":            func(e *EnhancedEvent) string { return e.InvolvedObject.Name },
 	"objectNamespace": func(e *EnhancedEvent) string { return e.InvolvedObject.Namespace },
+	"class":           func(e *EnhancedEvent) string { return e.Class },
+	"classDetail":     func(e *EnhancedEvent) string { return e.ClassDetail },
+	// service is the Services selecting the object, comma-separated (a
+	// route's service: matches each on its own).
+	"service": func(e *EnhancedEvent) string { return strings.Join(e.InvolvedObject.Services, ",") },
 	"workloadKind": func(e *EnhancedEvent) string {
 		if w := e.InvolvedObject.Workload; w != nil {
 			return w.Kind
@@ -45,8 +50,9 @@ var Fields = map[string]func(*EnhancedEvent) string{
 	},
 }
 
-// Field is the getter of a field name: one of Fields, or labels.KEY and
-// annotations.KEY for the involved object's label or annotation.
+// Field is the getter of a field name: one of Fields, labels.KEY and
+// annotations.KEY for the involved object's label or annotation, or
+// extra.KEY for one of the configuration's extraFields.
 func Field(name string) (func(*EnhancedEvent) string, bool) {
 	if get, ok := Fields[name]; ok {
 		return get, true
@@ -56,6 +62,9 @@ func Field(name string) (func(*EnhancedEvent) string, bool) {
 	}
 	if key, ok := strings.CutPrefix(name, "annotations."); ok && key != "" {
 		return func(e *EnhancedEvent) string { return e.InvolvedObject.Annotations[key] }, true
+	}
+	if key, ok := strings.CutPrefix(name, "extra."); ok && key != "" {
+		return func(e *EnhancedEvent) string { return e.Extra[key] }, true
 	}
 	return nil, false
 }
