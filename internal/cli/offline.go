@@ -87,9 +87,10 @@ func displayName(path string) string {
 
 // route is what the route tree does with ev: the receivers, in the order
 // the tree names them, and the labels (id or path) of the routes that sent
-// it somewhere. ev gets the config's clusterName, as in the pipeline.
+// it somewhere. ev gets the config's clusterName and extraFields, as in
+// the pipeline.
 func (o *offline) route(ev *event.EnhancedEvent) (receivers, routes []string) {
-	ev.ClusterName = o.loaded.Config.ClusterName
+	ev.ClusterName, ev.Extra = o.loaded.Config.ClusterName, o.loaded.Config.ExtraFields
 	labels := o.loaded.Tree.Routes()
 	receivers = o.loaded.Tree.Match(ev, nil, func(id int) { routes = append(routes, labels[id]) })
 	return receivers, routes

@@ -111,6 +111,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		mc, err := kube.NewMetadataCache(ctx, e.restCfg, e.log, kube.MetadataCacheOptions{
 			Namespaces:       cfg.Namespace,
 			MaxDeleted:       cfg.CacheSize,
+			Services:         cfg.Enrich.Services,
 			OnLookup:         counterByLabel(e.m.EnrichLookups, kube.LookupResults...),
 			OnTombstoneEvict: func(r string) { e.m.TombstoneEvictions.WithLabelValues(r).Inc() },
 		})

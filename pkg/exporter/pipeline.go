@@ -47,6 +47,7 @@ type routing struct {
 	mute        *route.Muting
 	matched     []prometheus.Counter
 	clusterName string
+	extra       map[string]string // extraFields, shared by every event
 }
 
 // PipelineOptions are the pipeline's optional collaborators.
@@ -90,7 +91,7 @@ func NewPipeline(loaded *config.Loaded, rt enqueuer, m *Metrics, opts PipelineOp
 }
 
 func (p *Pipeline) newRouting(l *config.Loaded) routing {
-	r := routing{tree: l.Tree, mute: l.Mute, clusterName: l.Config.ClusterName}
+	r := routing{tree: l.Tree, mute: l.Mute, clusterName: l.Config.ClusterName, extra: l.Config.ExtraFields}
 	for _, path := range l.Tree.Routes() {
 		r.matched = append(r.matched, p.m.RouteMatched.WithLabelValues(path))
 	}
@@ -193,7 +194,7 @@ func (r *router) route(ev *event.EnhancedEvent) {
 	p := r.p
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	ev.ClusterName, r.matched = p.routing.clusterName, p.routing.matched
+	ev.ClusterName, ev.Extra, r.matched = p.routing.clusterName, p.routing.extra, p.routing.matched
 	mute := p.routing.mute
 	mute.Observe(ev)
 	r.dst = p.routing.tree.Match(ev, r.dst[:0], r.onRoute)

@@ -15,9 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/cache"
 )
 
 // Enrichment rules.
@@ -73,6 +75,9 @@ type MetadataCacheOptions struct {
 	// OnTombstoneEvict, when set, counts evicted tombstones by reason
 	// (capacity, age).
 	OnTombstoneEvict func(reason string)
+	// Services: events about pods and workloads carry the Services
+	// selecting them (services.go).
+	Services bool
 }
 
 // Answer says whether the caches could answer a lookup.
@@ -94,6 +99,7 @@ const (
 type Meta struct {
 	obj      *metav1.PartialObjectMetadata
 	workload *event.WorkloadReference
+	services []string
 	deleted  bool
 }
 
@@ -109,6 +115,7 @@ func (m Meta) Apply(ref *event.EnhancedObjectReference) {
 	ref.Annotations = m.obj.Annotations
 	ref.OwnerReferences = m.obj.OwnerReferences
 	ref.Workload = m.workload
+	ref.Services = m.services
 	ref.Deleted = m.deleted
 }
 
@@ -129,6 +136,9 @@ type MetadataCache struct {
 	// ReplicaSet, a Job) for a short while: every event about its pods
 	// needs it, and walking the chain is most of a cache hit's cost.
 	workloads *workloadMemo
+	// services, with enrich.services, holds the Service selectors.
+	services        *serviceIndex
+	servicesStarted time.Time
 
 	mu        sync.Mutex
 	informers map[informerKey]*kindInformer
@@ -197,7 +207,16 @@ func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger,
 	if err != nil {
 		return nil, fmt.Errorf("discovery client: %w", err)
 	}
-	return newMetadataCache(ctx, mc, getter, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), log, opts), nil
+	c := newMetadataCache(ctx, mc, getter, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), log, opts)
+	if opts.Services {
+		core, err := corev1client.NewForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cannot build the Service client: %w", err)
+		}
+		c.services = &serviceIndex{client: core, informers: map[string]cache.SharedIndexInformer{}}
+		c.servicesStarted = c.now()
+	}
+	return c, nil
 }
 
 func newMetadataCache(ctx context.Context, client, getter metadata.Interface, mapper meta.RESTMapper, log zerolog.Logger, opts MetadataCacheOptions) *MetadataCache {
@@ -237,15 +256,26 @@ func (c *MetadataCache) Start(ctx context.Context) {
 		}
 	}
 	_, _ = c.resolveMapping(namespaceGVK) // for NamespaceAnnotations; its informer starts on first use
-	deadline := time.NewTimer(c.opts.SyncTimeout)
-	defer deadline.Stop()
+	var syncs []cache.InformerSynced
+	if c.services != nil {
+		for _, ns := range namespaces {
+			syncs = append(syncs, c.services.start(c.ctx, ns).HasSynced)
+		}
+	}
+	deadline, cancel := context.WithTimeout(ctx, c.opts.SyncTimeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(deadline.Done(), syncs...) && ctx.Err() == nil {
+		c.log.Warn().Dur("timeout", c.opts.SyncTimeout).Msg("Service informer not synced yet; starting anyway")
+		return
+	}
 	for _, ki := range started {
 		select {
 		case <-ki.done:
-		case <-deadline.C:
+		case <-deadline.Done():
+			if ctx.Err() != nil {
+				return
+			}
 			c.log.Warn().Dur("timeout", c.opts.SyncTimeout).Msg("metadata informers not synced yet; starting anyway")
-			return
-		case <-ctx.Done():
 			return
 		}
 	}
@@ -292,8 +322,11 @@ func (c *MetadataCache) Cached(ref *event.EnhancedObjectReference, waited time.D
 		return Meta{}, Wait
 	case informerOK, informerFailing:
 		if obj := ki.get(k); obj != nil && (ref.UID == "" || obj.UID == ref.UID) {
+			if c.servicesWait(ref) {
+				return Meta{}, Wait
+			}
 			c.count("hit")
-			return Meta{obj: obj, workload: c.workload(obj, k.namespace)}, Known
+			return c.found(ref.Kind, obj, k.namespace, false), Known
 		}
 	}
 	if m, ok := c.deleted(k, ref); ok {
@@ -309,11 +342,16 @@ func (c *MetadataCache) Cached(ref *event.EnhancedObjectReference, waited time.D
 	return Meta{deleted: true}, c.answer("deleted")
 }
 
+// found is what enrichment learned about obj, an object of kind.
+func (c *MetadataCache) found(kind string, obj *metav1.PartialObjectMetadata, namespace string, deleted bool) Meta {
+	return Meta{obj: obj, workload: c.workload(obj, namespace), services: c.servicesOf(kind, obj, namespace), deleted: deleted}
+}
+
 // deleted answers from the tombstones and the objects remembered missing.
 func (c *MetadataCache) deleted(k objectKey, ref *event.EnhancedObjectReference) (Meta, bool) {
 	if obj := c.tombs.get(k, ref.UID); obj != nil {
 		c.count("tombstone")
-		return Meta{obj: obj, workload: c.workload(obj, k.namespace), deleted: true}, true
+		return c.found(ref.Kind, obj, k.namespace, true), true
 	}
 	c.mu.Lock()
 	at, ok := c.missing[k]
@@ -351,7 +389,7 @@ func (c *MetadataCache) Fetch(ctx context.Context, ref *event.EnhancedObjectRefe
 	case err == nil:
 		trimMetadata(obj)
 		c.count("fetched")
-		return Meta{obj: obj, workload: c.workload(obj, k.namespace)}, Known
+		return c.found(ref.Kind, obj, k.namespace, false), Known
 	case apierrors.IsNotFound(err):
 		c.rememberMissing(k)
 		return Meta{deleted: true}, c.answer("deleted")

@@ -115,7 +115,11 @@ func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
 			return w, err
 		},
 	}
-	ki.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &metav1.PartialObjectMetadata{}, 0, cache.Indexers{})
+	indexers := cache.Indexers{}
+	if c.services != nil && key.gvr == podGVR {
+		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc // a workload's pods, for its Services
+	}
+	ki.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &metav1.PartialObjectMetadata{}, 0, indexers)
 	_ = ki.informer.SetTransform(func(obj any) (any, error) {
 		if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
 			trimMetadata(m)

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +55,30 @@ type Config struct {
 	// (pkg/exporter/route/mute.go).
 	Silence []route.Silence `yaml:"silence"`
 	Inhibit []route.Inhibit `yaml:"inhibit"`
+	// ExtraFields are copied into every event: .Extra.KEY in templates,
+	// extra.KEY in group.by, "extra" in the whole-event JSON
+	// (eventarbiter's -environment).
+	ExtraFields map[string]string `yaml:"extraFields"`
+	// Enrich says what else events carry about their object.
+	Enrich EnrichConfig `yaml:"enrich"`
 }
+
+// EnrichConfig turns on enrichment that costs a cache of its own.
+type EnrichConfig struct {
+	// Services: events about a pod, or a workload's pods, carry the
+	// Services selecting them (a Service informer; RBAC list/watch on
+	// services). Off by default.
+	Services bool `yaml:"services"`
+}
+
+// Bounds of extraFields: they are copied into every payload.
+const (
+	maxExtraFields     = 32
+	maxExtraFieldBytes = 1024
+)
+
+// extraKeyRE is what an extraFields key may be: usable as .Extra.KEY.
+var extraKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // CheckpointConfig says where eventide keeps what each receiver has
 // acknowledged, so a restart resumes without loss or repeats.
@@ -512,6 +537,25 @@ func (c *Config) check(l *Loaded) []error {
 	}
 	if len(c.Receivers) == 0 {
 		errs = append(errs, errors.New("receivers: none defined: events would go nowhere"))
+	}
+	if c.Enrich.Services && c.OmitLookup {
+		errs = append(errs, errors.New("enrich.services: needs the metadata lookups that omitLookup: true turns off"))
+	}
+	return append(errs, c.checkExtraFields()...)
+}
+
+func (c *Config) checkExtraFields() []error {
+	var errs []error
+	if len(c.ExtraFields) > maxExtraFields {
+		errs = append(errs, fmt.Errorf("extraFields: %d fields, at most %d (they go into every payload)", len(c.ExtraFields), maxExtraFields))
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.ExtraFields)) {
+		if !extraKeyRE.MatchString(k) {
+			errs = append(errs, fmt.Errorf("extraFields.%s: a key must match %s (it is read as .Extra.KEY)", k, extraKeyRE))
+		}
+		if len(c.ExtraFields[k]) > maxExtraFieldBytes {
+			errs = append(errs, fmt.Errorf("extraFields.%s: %d bytes, at most %d", k, len(c.ExtraFields[k]), maxExtraFieldBytes))
+		}
 	}
 	return errs
 }
