@@ -17,6 +17,8 @@ type RouteTestResult struct {
 	Event     string         `json:"event"` // namespace/name
 	Reason    string         `json:"reason"`
 	Type      string         `json:"type"`
+	Class     string         `json:"class"`                 // what it means (event classes)
+	Detail    string         `json:"classDetail,omitempty"` // the class's detail, where it has one
 	Receivers []string       `json:"receivers"`
 	Routes    []string       `json:"routes"`             // id, else path, of each route that sent it somewhere
 	Rendered  map[string]any `json:"rendered,omitempty"` // with -render: receiver → what it would send
@@ -59,7 +61,7 @@ func RouteTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		receivers, routes := o.route(ev)
 		o.loaded.Mute.Observe(ev)
 		res := RouteTestResult{Event: ev.Namespace + "/" + ev.Name, Reason: ev.Reason, Type: ev.Type,
-			Receivers: nonNil(receivers), Routes: nonNil(routes)}
+			Class: ev.Class, Detail: ev.ClassDetail, Receivers: nonNil(receivers), Routes: nonNil(routes)}
 		for _, r := range receivers {
 			// Namespace annotations are not known offline.
 			if o.loaded.Mute.Applies(r) {
