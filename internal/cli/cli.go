@@ -1,5 +1,6 @@
 // Package cli is eventide's command line: one file per subcommand
-// (serve.go, validate.go, routetest.go, replay.go, with offline.go: a
+// (serve.go, validate.go, routetest.go, replay.go, migrate.go and a file
+// per tool it translates from, with offline.go: a
 // configuration loaded without a cluster), each returning the process's
 // exit status; reloadtriggers.go is when serve reloads (the file changed,
 // SIGHUP, POST /-/reload), redact.go what logs may show of a URL.
@@ -31,6 +32,8 @@ Usage:
                                        where recorded events go (receivers, routes), offline
   eventide replay -conf CONFIG -events FILE [-dry-run]
                                        send recorded events (or dead letters) through the receivers
+  eventide migrate eventarbiter [ITS FLAGS]
+                                       print the route file that does what eventarbiter did
   eventide version                     print the version
   eventide help                        this text
 
@@ -48,6 +51,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 			return RouteTest(ctx, args[1:], os.Stdin, stdout, stderr)
 		case "replay":
 			return Replay(ctx, args[1:], os.Stdin, stdout, stderr)
+		case "migrate":
+			return Migrate(ctx, args[1:], stdout, stderr)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "eventide", version)
 			return ExitOK
@@ -61,7 +66,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 			args = args[1:]
 		default:
 			if a := args[0]; !strings.HasPrefix(a, "-") && !looksLikeConfig(a) {
-				fmt.Fprintf(stderr, "eventide: unknown command %q (commands: validate, route-test, replay, version, help; a config file is given as -conf FILE)\n", a)
+				fmt.Fprintf(stderr, "eventide: unknown command %q (commands: validate, route-test, replay, migrate, version, help; a config file is given as -conf FILE)\n", a)
 				return ExitUsage
 			}
 		}
