@@ -78,32 +78,54 @@ func TestRouteTestBadInput(t *testing.T) {
 
 // BenchmarkRouteTest runs testdata/bench.yaml (10 routes, 5 templated
 // receivers) over the recorded events: routing alone, and routing plus
-// rendering every receiver's payload.
+// rendering every receiver's payload. bench-classes.yaml is the same
+// with routes on classes, presets and a Service: there each event is
+// also classified in the loop (the watcher's cost), and pod events carry
+// two Services (what enrich.services finds).
 func BenchmarkRouteTest(b *testing.B) {
+	for _, conf := range []string{"bench.yaml", "bench-classes.yaml"} {
+		b.Run(conf, func(b *testing.B) { benchmarkRouteTest(b, conf) })
+	}
+}
+
+func benchmarkRouteTest(b *testing.B, conf string) {
 	b.Setenv("SLACK_TOKEN", "xoxb-bench")
-	o, err := loadOffline(context.Background(), "testdata/bench.yaml", nil, os.Stderr, true)
+	o, err := loadOffline(context.Background(), filepath.Join("testdata", conf), nil, os.Stderr, true)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer o.loaded.Close()
+	classes := o.loaded.Config.Enrich.Services
 	var evs []*event.EnhancedEvent
 	for _, f := range []string{"recorded.jsonl", "kubectl-list.json", "dead-letter.jsonl", "hand-written.yaml"} {
 		fh, err := os.Open(filepath.Join(eventsDir, f))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := exporter.ReadEvents(fh, func(ev *event.EnhancedEvent) error { evs = append(evs, ev); return nil }); err != nil {
+		if err := exporter.ReadEvents(fh, func(ev *event.EnhancedEvent) error {
+			if classes && ev.InvolvedObject.Kind == "Pod" {
+				ev.InvolvedObject.Services = []string{"checkout", "web"}
+			}
+			evs = append(evs, ev)
+			return nil
+		}); err != nil {
 			b.Fatal(err)
 		}
 		fh.Close()
 	}
 	tree := o.loaded.Tree
 	dst := make([]string, 0, 8)
+	match := func(ev *event.EnhancedEvent) {
+		if classes {
+			ev.Class, ev.ClassDetail = event.Classify(&ev.Event)
+		}
+		dst = tree.Match(ev, dst[:0], nil)
+	}
 	b.Run("route", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			dst = tree.Match(evs[i%len(evs)], dst[:0], nil)
+			match(evs[i%len(evs)])
 			i++
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -113,7 +135,7 @@ func BenchmarkRouteTest(b *testing.B) {
 		i, payloads := 0, 0
 		for b.Loop() {
 			ev := evs[i%len(evs)]
-			dst = tree.Match(ev, dst[:0], nil)
+			match(ev)
 			for _, r := range dst {
 				if _, err := o.receiver(r).Sink.(sinks.Previewer).Preview(ev); err != nil {
 					b.Fatal(err)
