@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -213,7 +214,8 @@ func NewMetadataCache(ctx context.Context, cfg *rest.Config, log zerolog.Logger,
 		if err != nil {
 			return nil, fmt.Errorf("cannot build the Service client: %w", err)
 		}
-		c.services = &serviceIndex{client: core, informers: map[string]cache.SharedIndexInformer{}}
+		c.services = &serviceIndex{client: core, informers: map[string]cache.SharedIndexInformer{},
+			memo: map[types.UID]servicesMemo{}}
 		c.servicesStarted = c.now()
 	}
 	return c, nil

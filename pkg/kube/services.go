@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -37,6 +38,50 @@ type serviceIndex struct {
 
 	mu        sync.Mutex
 	informers map[string]cache.SharedIndexInformer // by scope ("" all namespaces)
+	// gen counts Service changes; memo is the answer per pod (by UID, as
+	// of its resourceVersion and a generation), so events about the same
+	// pod do not match every selector again.
+	gen  uint64
+	memo map[types.UID]servicesMemo
+}
+
+type servicesMemo struct {
+	gen             uint64
+	resourceVersion string
+	names           []string
+}
+
+// maxServicesMemo bounds the memo; past it, it starts afresh.
+const maxServicesMemo = 10000
+
+// remembered is pod's answer if neither it nor any Service changed since.
+func (s *serviceIndex) remembered(pod *metav1.PartialObjectMetadata) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.memo[pod.UID]
+	return m.names, ok && m.gen == s.gen && m.resourceVersion == pod.ResourceVersion
+}
+
+func (s *serviceIndex) remember(pod *metav1.PartialObjectMetadata, gen uint64, names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.memo) >= maxServicesMemo {
+		clear(s.memo)
+	}
+	s.memo[pod.UID] = servicesMemo{gen: gen, resourceVersion: pod.ResourceVersion, names: names}
+}
+
+// generation is the current count of Service changes.
+func (s *serviceIndex) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+func (s *serviceIndex) changed() {
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
 }
 
 // start runs the informer of scope (a namespace, or "" for all) until
@@ -58,6 +103,11 @@ func (s *serviceIndex) start(ctx context.Context, scope string) cache.SharedInde
 	}
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Service{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	_ = inf.SetTransform(trimService)
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { s.changed() },
+		UpdateFunc: func(any, any) { s.changed() },
+		DeleteFunc: func(any) { s.changed() },
+	})
 	s.informers[scope] = inf
 	go inf.RunWithContext(ctx)
 	return inf
@@ -125,8 +175,15 @@ func (c *MetadataCache) servicesOf(kind string, obj *metav1.PartialObjectMetadat
 	var names []string
 	switch {
 	case kind == "Pod":
+		if names, ok := c.services.remembered(obj); ok {
+			return names
+		}
+		gen := c.services.generation()
 		names = c.services.selecting(nil, scope, namespace, obj.Labels)
-	case workloadKinds[kind]:
+		slices.Sort(names)
+		c.services.remember(obj, gen, names)
+		return names
+	case workloadKinds[kind]: // its pods change without it: not remembered
 		for _, pod := range c.podsOf(kind, obj, namespace) {
 			names = c.services.selecting(names, scope, namespace, pod.Labels)
 		}

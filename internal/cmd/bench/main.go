@@ -66,7 +66,7 @@ type options struct {
 	rate, pods, workers, ghostNames                    int
 	duration, outage, down                             time.Duration
 	disruptAt                                          float64
-	enrich, keep, floor                                bool
+	enrich, keep, floor, services                      bool
 	ghost, deleted, repeat                             float64
 }
 
@@ -78,6 +78,7 @@ func main() {
 	flag.IntVar(&o.pods, "pods", 100, "pods the events are about")
 	flag.IntVar(&o.workers, "workers", 32, "concurrent creators")
 	flag.BoolVar(&o.enrich, "enrich", true, "enrichment on (omitLookup: false)")
+	flag.BoolVar(&o.services, "services", false, "enrich.services on, with 20 Services in the namespace (two select the load pods)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder")
 	flag.StringVar(&o.scenario, "scenario", "none", "none, kill, outage, apirestart or failover")
 	flag.DurationVar(&o.outage, "outage", 4*time.Second, "with -scenario outage: how long the webhook answers 503")
@@ -251,6 +252,11 @@ func run(o options, exporter string) (result, error) {
 	w, err := cluster.CreateWorkload(ctx, ns, "load", o.pods, map[string]string{"owner": "perf"})
 	if err != nil {
 		return result{}, err
+	}
+	if o.services {
+		if err := createServices(ctx, cs, ns); err != nil {
+			return result{}, err
+		}
 	}
 	total := int(float64(o.rate) * o.duration.Seconds())
 	// Pods to delete just before their first event: one per deleted op.
@@ -631,6 +637,9 @@ func (o options) prepare(dir, exporter, ns, url string) (binary, config string, 
 	}
 	top := fmt.Sprintf("logLevel: warn\nomitLookup: %v\nspool: {dir: %s}\ndeadLetter: {path: %s}\n",
 		!o.enrich, filepath.Join(dir, "spool"), filepath.Join(dir, "dead.jsonl"))
+	if o.services {
+		top += "enrich: {services: true}\n"
+	}
 	if o.scenario == "failover" {
 		top += "leaderElection: {enabled: true, leaderElectionID: bench, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n"
 	}
@@ -671,4 +680,26 @@ func fetch(url, path string) error {
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
 	return err
+}
+
+// createServices makes 20 Services in ns: two select the load pods (by
+// app, by owner), the others select nothing there.
+func createServices(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	for i := 0; i < 20; i++ {
+		sel := map[string]string{"app": fmt.Sprint("other-", i)}
+		switch i {
+		case 0:
+			sel = map[string]string{"app": "load"}
+		case 1:
+			sel = map[string]string{"owner": "perf"}
+		}
+		_, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("svc-", i)},
+			Spec:       corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Port: 80}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("create service: %w", err)
+		}
+	}
+	return nil
 }
