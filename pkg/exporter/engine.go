@@ -112,6 +112,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			Namespaces:       cfg.Namespace,
 			MaxDeleted:       cfg.CacheSize,
 			Services:         cfg.Enrich.Services,
+			Annotations:      cfg.Enrich.Annotations,
 			OnLookup:         counterByLabel(e.m.EnrichLookups, kube.LookupResults...),
 			OnTombstoneEvict: func(r string) { e.m.TombstoneEvictions.WithLabelValues(r).Inc() },
 		})

@@ -79,6 +79,10 @@ type MetadataCacheOptions struct {
 	// Services: events about pods and workloads carry the Services
 	// selecting them (services.go).
 	Services bool
+	// Annotations, when set, are the only annotation keys kept of the
+	// objects events are about (a trailing * keeps a prefix); a
+	// Namespace's are all kept. Empty keeps all.
+	Annotations []string
 }
 
 // Answer says whether the caches could answer a lookup.
@@ -98,7 +102,7 @@ const (
 // Meta is what enrichment learned about one object; Apply copies it onto
 // each event about that object.
 type Meta struct {
-	obj      *metav1.PartialObjectMetadata
+	obj      *storedObject
 	workload *event.WorkloadReference
 	services []string
 	deleted  bool
@@ -106,15 +110,15 @@ type Meta struct {
 
 // Apply fills ref's labels, annotations, owners, workload and deleted flag.
 func (m Meta) Apply(ref *event.EnhancedObjectReference) {
-	if m.obj == nil || (ref.UID != "" && m.obj.UID != ref.UID) {
+	if m.obj == nil || (ref.UID != "" && m.obj.uid != ref.UID) {
 		// Nothing known, or the name now belongs to a new object (a GET
 		// answered): the one the event is about is gone.
 		ref.Deleted = m.deleted || m.obj != nil
 		return
 	}
-	ref.Labels = m.obj.Labels
-	ref.Annotations = m.obj.Annotations
-	ref.OwnerReferences = m.obj.OwnerReferences
+	ref.Labels = m.obj.Labels()
+	ref.Annotations = m.obj.Annotations()
+	ref.OwnerReferences = m.obj.Owners()
 	ref.Workload = m.workload
 	ref.Services = m.services
 	ref.Deleted = m.deleted
@@ -140,6 +144,8 @@ type MetadataCache struct {
 	// services, with enrich.services, holds the Service selectors.
 	services        *serviceIndex
 	servicesStarted time.Time
+	// keepAnnotations filters what the caches keep (enrich.annotations).
+	keepAnnotations annotationFilter
 
 	mu        sync.Mutex
 	informers map[informerKey]*kindInformer
@@ -232,6 +238,7 @@ func newMetadataCache(ctx context.Context, client, getter metadata.Interface, ma
 		now:       time.Now,
 	}
 	c.workloads = newWorkloadMemo(opts.MaxDeleted, workloadMemoTTL)
+	c.keepAnnotations = keepAnnotations(opts.Annotations)
 	c.tombs = newTombstones(opts.MaxDeleted, opts.TombstoneMaxAge, opts.OnTombstoneEvict, func() time.Time { return c.now() })
 	return c
 }
@@ -299,7 +306,7 @@ func (c *MetadataCache) NamespaceAnnotations(namespace string) map[string]string
 		return nil
 	}
 	if obj := ki.get(k); obj != nil {
-		return obj.Annotations
+		return obj.Annotations()
 	}
 	return nil
 }
@@ -323,7 +330,7 @@ func (c *MetadataCache) Cached(ref *event.EnhancedObjectReference, waited time.D
 	case informerSyncing:
 		return Meta{}, Wait
 	case informerOK, informerFailing:
-		if obj := ki.get(k); obj != nil && (ref.UID == "" || obj.UID == ref.UID) {
+		if obj := ki.get(k); obj != nil && (ref.UID == "" || obj.uid == ref.UID) {
 			if c.servicesWait(ref) {
 				return Meta{}, Wait
 			}
@@ -345,7 +352,7 @@ func (c *MetadataCache) Cached(ref *event.EnhancedObjectReference, waited time.D
 }
 
 // found is what enrichment learned about obj, an object of kind.
-func (c *MetadataCache) found(kind string, obj *metav1.PartialObjectMetadata, namespace string, deleted bool) Meta {
+func (c *MetadataCache) found(kind string, obj *storedObject, namespace string, deleted bool) Meta {
 	return Meta{obj: obj, workload: c.workload(obj, namespace), services: c.servicesOf(kind, obj, namespace), deleted: deleted}
 }
 
@@ -389,9 +396,8 @@ func (c *MetadataCache) Fetch(ctx context.Context, ref *event.EnhancedObjectRefe
 	obj, err := ri.Get(ctx, k.name, metav1.GetOptions{})
 	switch {
 	case err == nil:
-		trimMetadata(obj)
 		c.count("fetched")
-		return c.found(ref.Kind, obj, k.namespace, false), Known
+		return c.found(ref.Kind, newStoredObject(obj, c.keepAnnotations), k.namespace, false), Known
 	case apierrors.IsNotFound(err):
 		c.rememberMissing(k)
 		return Meta{deleted: true}, c.answer("deleted")
@@ -470,7 +476,7 @@ func (c *MetadataCache) scope(namespace string) string {
 
 // workload follows controller owner references, through the caches only,
 // up to the top one known.
-func (c *MetadataCache) workload(obj *metav1.PartialObjectMetadata, namespace string) *event.WorkloadReference {
+func (c *MetadataCache) workload(obj *storedObject, namespace string) *event.WorkloadReference {
 	owner := metav1.GetControllerOfNoCopy(obj)
 	if owner == nil {
 		return nil
@@ -498,7 +504,7 @@ func (c *MetadataCache) walkOwners(owner *metav1.OwnerReference, namespace strin
 			return top, result != "unmapped"
 		}
 		next := c.informerFor(k.gvr, c.scope(k.namespace)).get(k)
-		if next == nil || next.UID != owner.UID {
+		if next == nil || next.uid != owner.UID {
 			next = c.tombs.get(k, owner.UID)
 		}
 		if next == nil {

@@ -54,7 +54,7 @@ func (ki *kindInformer) state(now time.Time, syncTimeout time.Duration) informer
 }
 
 // get returns the cached object k, or nil.
-func (ki *kindInformer) get(k objectKey) *metav1.PartialObjectMetadata {
+func (ki *kindInformer) get(k objectKey) *storedObject {
 	key := k.name
 	if k.namespace != "" {
 		key = k.namespace + "/" + k.name
@@ -63,8 +63,8 @@ func (ki *kindInformer) get(k objectKey) *metav1.PartialObjectMetadata {
 	if !ok {
 		return nil
 	}
-	m, _ := item.(*metav1.PartialObjectMetadata)
-	return m
+	o, _ := item.(*storedObject)
+	return o
 }
 
 // observe takes the outcome of one list or watch call.
@@ -120,19 +120,18 @@ func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
 		indexers[cache.NamespaceIndex] = cache.MetaNamespaceIndexFunc // a workload's pods, for its Services
 	}
 	ki.informer = cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, c.client), &metav1.PartialObjectMetadata{}, 0, indexers)
-	_ = ki.informer.SetTransform(func(obj any) (any, error) {
-		if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-			trimMetadata(m)
-		}
-		return obj, nil
-	})
+	keep := c.keepAnnotations
+	if key.gvr.Resource == "namespaces" && key.gvr.Group == "" {
+		keep = nil // silences and inhibit rules read namespace annotations
+	}
+	_ = ki.informer.SetTransform(func(obj any) (any, error) { return toStoredObject(obj, keep) })
 	_, _ = ki.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
-			if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-				c.tombs.put(objectKey{gvr: key.gvr, namespace: m.Namespace, name: m.Name}, m)
+			if o, ok := obj.(*storedObject); ok {
+				c.tombs.put(objectKey{gvr: key.gvr, namespace: o.namespace, name: o.name}, o)
 			}
 		},
 	})
@@ -144,18 +143,4 @@ func (c *MetadataCache) startInformer(key informerKey) *kindInformer {
 	}()
 	c.log.Debug().Str("resource", key.gvr.String()).Str("namespace", key.namespace).Msg("started metadata informer")
 	return ki
-}
-
-// trimMetadata keeps only what enrichment reads, so the caches stay small.
-func trimMetadata(m *metav1.PartialObjectMetadata) {
-	m.ManagedFields = nil
-	if _, ok := m.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; ok {
-		a := make(map[string]string, len(m.Annotations)-1)
-		for k, v := range m.Annotations {
-			if k != "kubectl.kubernetes.io/last-applied-configuration" {
-				a[k] = v
-			}
-		}
-		m.Annotations = a
-	}
 }

@@ -55,20 +55,20 @@ type servicesMemo struct {
 const maxServicesMemo = 10000
 
 // remembered is pod's answer if neither it nor any Service changed since.
-func (s *serviceIndex) remembered(pod *metav1.PartialObjectMetadata) ([]string, bool) {
+func (s *serviceIndex) remembered(pod *storedObject) ([]string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m, ok := s.memo[pod.UID]
-	return m.names, ok && m.gen == s.gen && m.resourceVersion == pod.ResourceVersion
+	m, ok := s.memo[pod.uid]
+	return m.names, ok && m.gen == s.gen && m.resourceVersion == pod.resourceVersion
 }
 
-func (s *serviceIndex) remember(pod *metav1.PartialObjectMetadata, gen uint64, names []string) {
+func (s *serviceIndex) remember(pod *storedObject, gen uint64, names []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.memo) >= maxServicesMemo {
 		clear(s.memo)
 	}
-	s.memo[pod.UID] = servicesMemo{gen: gen, resourceVersion: pod.ResourceVersion, names: names}
+	s.memo[pod.uid] = servicesMemo{gen: gen, resourceVersion: pod.resourceVersion, names: names}
 }
 
 // generation is the current count of Service changes.
@@ -167,7 +167,7 @@ func selects(selector, labels map[string]string) bool {
 
 // servicesOf is the Services of obj, an object of kind in namespace:
 // sorted, nil when none or when enrich.services is off.
-func (c *MetadataCache) servicesOf(kind string, obj *metav1.PartialObjectMetadata, namespace string) []string {
+func (c *MetadataCache) servicesOf(kind string, obj *storedObject, namespace string) []string {
 	if c.services == nil || obj == nil || namespace == "" {
 		return nil
 	}
@@ -179,13 +179,13 @@ func (c *MetadataCache) servicesOf(kind string, obj *metav1.PartialObjectMetadat
 			return names
 		}
 		gen := c.services.generation()
-		names = c.services.selecting(nil, scope, namespace, obj.Labels)
+		names = c.services.selecting(nil, scope, namespace, obj.Labels())
 		slices.Sort(names)
 		c.services.remember(obj, gen, names)
 		return names
 	case workloadKinds[kind]: // its pods change without it: not remembered
 		for _, pod := range c.podsOf(kind, obj, namespace) {
-			names = c.services.selecting(names, scope, namespace, pod.Labels)
+			names = c.services.selecting(names, scope, namespace, pod.Labels())
 		}
 	}
 	slices.Sort(names)
@@ -195,19 +195,19 @@ func (c *MetadataCache) servicesOf(kind string, obj *metav1.PartialObjectMetadat
 // podsOf is the cached pods whose controller is obj (a ReplicaSet's, a
 // StatefulSet's) or whose workload is (a Deployment's, through its
 // ReplicaSets).
-func (c *MetadataCache) podsOf(kind string, obj *metav1.PartialObjectMetadata, namespace string) []*metav1.PartialObjectMetadata {
+func (c *MetadataCache) podsOf(kind string, obj *storedObject, namespace string) []*storedObject {
 	items, _ := c.informerFor(podGVR, c.scope(namespace)).informer.GetIndexer().ByIndex(cache.NamespaceIndex, namespace)
-	var pods []*metav1.PartialObjectMetadata
+	var pods []*storedObject
 	for _, item := range items {
-		pod, ok := item.(*metav1.PartialObjectMetadata)
+		pod, ok := item.(*storedObject)
 		if !ok {
 			continue
 		}
-		if owner := metav1.GetControllerOfNoCopy(pod); owner != nil && owner.UID == obj.UID {
+		if owner := metav1.GetControllerOfNoCopy(pod); owner != nil && owner.UID == obj.uid {
 			pods = append(pods, pod)
 			continue
 		}
-		if w := c.workload(pod, namespace); w != nil && w.Kind == kind && w.UID == string(obj.UID) {
+		if w := c.workload(pod, namespace); w != nil && w.Kind == kind && w.UID == string(obj.uid) {
 			pods = append(pods, pod)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -32,7 +31,7 @@ type tombstones struct {
 
 type tombstone struct {
 	key objectKey
-	obj *metav1.PartialObjectMetadata
+	obj *storedObject
 	at  time.Time
 }
 
@@ -45,7 +44,7 @@ func newTombstones(max int, maxAge time.Duration, onEvict func(string), now func
 }
 
 // put records obj's deletion.
-func (t *tombstones) put(k objectKey, obj *metav1.PartialObjectMetadata) {
+func (t *tombstones) put(k objectKey, obj *storedObject) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e, ok := t.byKey[k]; ok {
@@ -69,7 +68,7 @@ func (t *tombstones) evict(e *list.Element, reason string) {
 
 // get returns the deleted object k, if it is remembered and, when uid is
 // set, has that UID.
-func (t *tombstones) get(k objectKey, uid types.UID) *metav1.PartialObjectMetadata {
+func (t *tombstones) get(k objectKey, uid types.UID) *storedObject {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.byKey[k]
@@ -81,7 +80,7 @@ func (t *tombstones) get(k objectKey, uid types.UID) *metav1.PartialObjectMetada
 		t.evict(e, "age")
 		return nil
 	}
-	if uid != "" && ts.obj.UID != uid {
+	if uid != "" && ts.obj.uid != uid {
 		return nil
 	}
 	return ts.obj

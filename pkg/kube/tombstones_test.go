@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -16,8 +15,8 @@ func TestTombstoneBounds(t *testing.T) {
 	evicted := map[string]int{}
 	ts := newTombstones(2, time.Hour, func(r string) { evicted[r]++ }, func() time.Time { return now })
 	key := func(name string) objectKey { return objectKey{gvr: podsGVR, namespace: "ns", name: name} }
-	obj := func(uid string) *metav1.PartialObjectMetadata {
-		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{UID: types.UID("u-" + uid)}}
+	obj := func(uid string) *storedObject {
+		return &storedObject{uid: types.UID("u-" + uid)}
 	}
 	ts.put(key("a"), obj("a"))
 	ts.put(key("b"), obj("b"))

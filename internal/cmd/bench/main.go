@@ -319,10 +319,16 @@ func run(o options, exporter string) (result, error) {
 		pprofURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 		extra = append(extra, "-pprof", "-pprof-address", strings.TrimPrefix(pprofURL, "http://"))
 	}
+	startAt := time.Now()
 	proc, err := start(extra...)
 	if err != nil {
 		return result{}, err
 	}
+	startup := time.Since(startAt)
+	anonAtReady, _, _ := proc.RSSSplit()
+	sampling, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	peakAnon := sampleAnon(sampling, proc)
 	procs := []*testenv.Process{proc}
 	defer func() {
 		for _, p := range procs {
@@ -506,6 +512,7 @@ func run(o options, exporter string) (result, error) {
 	cpu1, _ := proc.CPUSeconds()
 	rss, _ := proc.PeakRSSBytes()
 	anon, file, _ := proc.RSSSplit()
+	peak := max(peakAnon(), anon, anonAtReady)
 	if o.cpuProfile != "" && exporter == "eventide" {
 		if err := fetch(pprofURL+"/debug/pprof/heap", o.cpuProfile+".heap"); err != nil {
 			fmt.Fprintln(os.Stderr, "heap profile:", err)
@@ -580,6 +587,8 @@ func run(o options, exporter string) (result, error) {
 		fmt.Printf("  CPU:          %.2f s (%.0f µs per event; USER_HZ resolution 10 ms)\n", cpu1-cpu0, res.cpuPerEvent*1e6)
 		fmt.Printf("  peak RSS:     %.1f MB (at the end: %.1f MB anonymous, %.1f MB file pages of the binary)\n",
 			float64(rss)/1e6, float64(anon)/1e6, float64(file)/1e6)
+		fmt.Printf("  anonymous:    peak %.1f MB (sampled every 100 ms from ready), %.1f MB when ready\n", float64(peak)/1e6, float64(anonAtReady)/1e6)
+		fmt.Printf("  start-up:     %s to ready (caches of %d pods synced)\n", startup.Round(10*time.Millisecond), o.pods)
 	} else if !caughtUp.IsZero() {
 		fmt.Printf("  caught up:    %s after the disruption ended (every event created before then delivered)\n",
 			max(0, caughtUp.Sub(disruptionEnd)).Round(10*time.Millisecond))
@@ -702,4 +711,25 @@ func createServices(ctx context.Context, cs kubernetes.Interface, ns string) err
 		}
 	}
 	return nil
+}
+
+// sampleAnon samples proc's anonymous RSS every 100 ms until ctx ends;
+// the returned func gives the highest seen so far.
+func sampleAnon(ctx context.Context, proc *testenv.Process) func() int64 {
+	var peak atomic.Int64
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if anon, _, err := proc.RSSSplit(); err == nil && anon > peak.Load() {
+				peak.Store(anon)
+			}
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return peak.Load
 }

@@ -69,6 +69,11 @@ type EnrichConfig struct {
 	// Services selecting them (a Service informer; RBAC list/watch on
 	// services). Off by default.
 	Services bool `yaml:"services"`
+	// Annotations, when set, are the only annotation keys the caches keep
+	// of the objects events are about ("prometheus.io/*" keeps a prefix):
+	// on a large cluster, most of a pod's cached size is annotations
+	// nobody reads. Default: all.
+	Annotations []string `yaml:"annotations"`
 }
 
 // Bounds of extraFields: they are copied into every payload.
@@ -537,6 +542,11 @@ func (c *Config) check(l *Loaded) []error {
 	}
 	if len(c.Receivers) == 0 {
 		errs = append(errs, errors.New("receivers: none defined: events would go nowhere"))
+	}
+	for i, k := range c.Enrich.Annotations {
+		if strings.TrimSuffix(k, "*") == "" || strings.Contains(strings.TrimSuffix(k, "*"), "*") {
+			errs = append(errs, fmt.Errorf("enrich.annotations[%d]: %q: an annotation key, or a prefix ending in *", i, k))
+		}
 	}
 	if c.Enrich.Services && c.OmitLookup {
 		errs = append(errs, errors.New("enrich.services: needs the metadata lookups that omitLookup: true turns off"))
