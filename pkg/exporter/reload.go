@@ -3,8 +3,8 @@ package exporter
 // Reload rules.
 //
 // A reload applies a new, already validated configuration to the running
-// engine. Routes, receivers, templates, logLevel and clusterName apply
-// live; every other top-level key only applies at start: a change to one is
+// engine. Routes, receivers, templates, logLevel, clusterName and
+// extraFields apply live; every other top-level key only applies at start: a change to one is
 // reported (restart required) and its running value kept, and the rest of
 // the file applies.
 //
