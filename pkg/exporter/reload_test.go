@@ -27,13 +27,14 @@ func TestRestartOnlyChanges(t *testing.T) {
 		}
 		return &l.Config
 	}
-	running := load("namespace: a\nlogLevel: info\nclusterName: one\n")
-	next := load("namespace: b\nlogLevel: debug\nclusterName: two\nkubeQPS: 50\nomitLookup: true\n")
+	running := load("namespace: a\nlogLevel: info\nclusterName: one\nextraFields: {env: one}\n")
+	next := load("namespace: b\nlogLevel: debug\nclusterName: two\nkubeQPS: 50\nomitLookup: true\nextraFields: {env: two}\nenrich: {annotations: [team]}\n")
 	keys := restartOnlyChanges(running, next)
-	if want := []string{"namespace", "kubeQPS", "omitLookup"}; !reflect.DeepEqual(keys, want) {
+	if want := []string{"namespace", "kubeQPS", "omitLookup", "enrich"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("restart-only keys %v, want %v", keys, want)
 	}
-	if next.Namespace[0] != "a" || next.KubeQPS != config.DefaultKubeQPS || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" {
+	if next.Namespace[0] != "a" || next.KubeQPS != config.DefaultKubeQPS || next.OmitLookup || next.LogLevel != "debug" || next.ClusterName != "two" ||
+		next.ExtraFields["env"] != "two" || next.Enrich.Annotations != nil {
 		t.Errorf("next %+v: restart-only keys keep the running values, the live ones change", next)
 	}
 }
