@@ -191,10 +191,11 @@ func compileRule(c *Rule, path string, receivers map[string]bool, errs *[]error)
 		if pattern == "" {
 			return
 		}
-		if key == "class" {
-			pattern = expandClassAliases(pattern)
-		}
 		re, err := compileRegex(path+"."+key, pattern)
+		if err == nil && key == "class" {
+			// Checked as written, so an error quotes what the user wrote.
+			re, err = compileRegex(path+"."+key, expandClassAliases(pattern))
+		}
 		if err != nil {
 			*errs = append(*errs, err)
 			return
