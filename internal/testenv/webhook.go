@@ -12,6 +12,7 @@ import (
 
 // Request is one request a Recorder received.
 type Request struct {
+	URL      string // the request URI: path and query
 	Header   http.Header
 	Body     []byte
 	Received time.Time
@@ -24,6 +25,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	requests []Request
 	status   int
+	answer   string        // the body of a 2xx answer
 	block    chan struct{} // when set, handlers wait on it (a stuck receiver)
 	notify   chan struct{}
 }
@@ -38,7 +40,7 @@ func NewRecorder() *Recorder {
 func (r *Recorder) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
-	block, status := r.block, r.status
+	block, status, answer := r.block, r.status, r.answer
 	r.mu.Unlock()
 	if block != nil {
 		select {
@@ -53,13 +55,22 @@ func (r *Recorder) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
-	r.requests = append(r.requests, Request{Header: req.Header.Clone(), Body: body, Received: time.Now()})
+	r.requests = append(r.requests, Request{URL: req.URL.RequestURI(), Header: req.Header.Clone(), Body: body, Received: time.Now()})
 	r.mu.Unlock()
 	select {
 	case r.notify <- struct{}{}:
 	default:
 	}
 	w.WriteHeader(status)
+	io.WriteString(w, answer)
+}
+
+// SetAnswer makes the recorder answer body with its 2xx status (a chat
+// robot's {"errcode":0}).
+func (r *Recorder) SetAnswer(body string) {
+	r.mu.Lock()
+	r.answer = body
+	r.mu.Unlock()
 }
 
 // SetStatus makes the recorder answer code (and not record) from now on.

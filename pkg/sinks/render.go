@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/eventide/eventide/pkg/kube/event"
@@ -33,4 +34,17 @@ func TruncateRunes(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// RenderList renders each template of a list (ParseTemplateList), trimmed,
+// leaving out empty results: a mention list where a label is missing
+// mentions nobody instead of "".
+func (r *Renderer) RenderList(key string, ts []*Template) []string {
+	var out []string
+	for i, t := range ts {
+		if v := strings.TrimSpace(r.Render(fmt.Sprintf("%s[%d]", key, i), t)); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

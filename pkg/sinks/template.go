@@ -184,3 +184,19 @@ func ParseFields(path string, fields ...TemplateField) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ParseTemplateList parses each string of a templated list; errors name
+// path[i].
+func ParseTemplateList(path string, list []string) ([]*Template, error) {
+	var errs []error
+	out := make([]*Template, 0, len(list))
+	for i, text := range list {
+		t, err := ParseTemplate(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", path, i, err))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, errors.Join(errs...)
+}

@@ -606,6 +606,7 @@ func buildReceivers(cfgs []ReceiverConfig, deps sinks.Deps) ([]runtime.Receiver,
 			}
 			continue
 		}
+		d = robotDefaults(path, rc, d, s, deps)
 		var group *grouping.Config
 		if rc.Group != nil {
 			g, err := rc.Group.Check(path + ".group")

@@ -24,6 +24,10 @@ func TestEveryReceiverChecksItsEndpoint(t *testing.T) {
 		{"webhook: {endpoint: '%s', tls: %s}", "webhook.endpoint", true},
 		{"loki: {url: '%s', tls: %s}", "loki.url", true},
 		{"teams: {endpoint: '%s', tls: %s}", "teams.endpoint", false},
+		{"dingtalk: {webhook: '%s', tls: %s}", "dingtalk.webhook", false},
+		{"wecom: {webhook: '%s', tls: %s}", "wecom.webhook", false},
+		{"wechat: {corpID: c, corpSecret: s, agentID: 1, apiURL: '%s', tls: %s}", "wechat.apiURL", false},
+		{"feishu: {webhook: '%s', tls: %s}", "feishu.webhook", false},
 		{"elasticsearch: {hosts: ['%s'], index: i, tls: %s}", "elasticsearch.hosts[0]", true},
 		{"opensearch: {hosts: ['%s'], index: i, tls: %s}", "opensearch.hosts[0]", true},
 		{"slack: {token: t, channel: '#c', apiURL: '%s'}%.0s", "slack.apiURL", false},
@@ -88,6 +92,41 @@ func TestEveryBatchingReceiverTakesBatchKeys(t *testing.T) {
 		s, ok := l.Receivers[0].Sink.(sinks.Lingerer)
 		if !ok || s.MaxBatch() != 7 || s.Linger() != 3*time.Millisecond {
 			t.Errorf("%s: batchSize and flushInterval not taken (%T)", receiver, l.Receivers[0].Sink)
+		}
+		l.Close()
+	}
+}
+
+// A chat robot's receiver paces its sends at the service's rate unless
+// delivery.rateLimit says otherwise, and one without group is warned
+// about: a burst waits its turn at that rate.
+func TestChatRobotsDefaultRateLimit(t *testing.T) {
+	for _, c := range []struct {
+		receiver, delivery string
+		every              time.Duration
+		warned             bool
+	}{
+		{"dingtalk: {webhook: 'https://oapi.dingtalk.com/robot/send?access_token=t'}", "", 3 * time.Second, true},
+		{"wecom: {webhook: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k'}", "", 3 * time.Second, true},
+		{"wechat: {corpID: c, corpSecret: s, agentID: 1}", "", 2 * time.Second, true},
+		{"feishu: {webhook: 'https://open.feishu.cn/open-apis/bot/v2/hook/x'}\n    group: {by: [reason]}", "", 200 * time.Millisecond, false},
+		{"dingtalk: {webhook: 'https://oapi.dingtalk.com/robot/send?access_token=t'}", "\n    delivery: {rateLimit: 6/min}", 10 * time.Second, true},
+		{"webhook: {endpoint: 'https://hooks.example.com/x'}", "", 0, false},
+	} {
+		var logs strings.Builder
+		opts := testLoadOptions(nil)
+		opts.Deps = sinks.Deps{Ctx: context.Background(), Log: zerolog.New(&logs)}
+		src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + c.receiver + c.delivery + "\n"
+		l, err := Load([]byte(src), opts)
+		if err != nil {
+			t.Errorf("%s: %v", c.receiver, err)
+			continue
+		}
+		if got := l.Receivers[0].Delivery.RateLimit.Every; got != c.every {
+			t.Errorf("%s%s: rate limit one send per %s, want %s", c.receiver, c.delivery, got, c.every)
+		}
+		if warned := strings.Contains(logs.String(), "add group:"); warned != c.warned {
+			t.Errorf("%s: warned %v, want %v: %s", c.receiver, warned, c.warned, logs.String())
 		}
 		l.Close()
 	}

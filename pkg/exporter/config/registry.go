@@ -9,7 +9,9 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/aws/sns"
 	"github.com/eventide/eventide/pkg/sinks/aws/sqs"
 	"github.com/eventide/eventide/pkg/sinks/bigquery"
+	"github.com/eventide/eventide/pkg/sinks/dingtalk"
 	"github.com/eventide/eventide/pkg/sinks/elasticsearch"
+	"github.com/eventide/eventide/pkg/sinks/feishu"
 	"github.com/eventide/eventide/pkg/sinks/file"
 	"github.com/eventide/eventide/pkg/sinks/kafka"
 	"github.com/eventide/eventide/pkg/sinks/loki"
@@ -20,6 +22,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/syslog"
 	"github.com/eventide/eventide/pkg/sinks/teams"
 	"github.com/eventide/eventide/pkg/sinks/webhook"
+	"github.com/eventide/eventide/pkg/sinks/wecom"
 )
 
 // receiverTypes is the one registry of receiver types: the key a route
@@ -49,6 +52,10 @@ var receiverTypes = []struct {
 	{"pubsub", func() sinks.Builder { return &pubsub.Config{} }},
 	{"loki", func() sinks.Builder { return &loki.Config{} }},
 	{"bigquery", func() sinks.Builder { return &bigquery.Config{} }},
+	{"dingtalk", func() sinks.Builder { return &dingtalk.Config{} }},
+	{"wecom", func() sinks.Builder { return &wecom.Config{} }},
+	{"wechat", func() sinks.Builder { return &wecom.Config{} }}, // kube-eventer's name for it
+	{"feishu", func() sinks.Builder { return &feishu.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil

@@ -22,14 +22,23 @@ type RateLimit struct {
 }
 
 func (r *RateLimit) UnmarshalYAML(n *yaml.Node) error {
-	n2, unit, ok := strings.Cut(strings.TrimSpace(n.Value), "/")
-	per := map[string]time.Duration{"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour}[unit]
-	count, err := strconv.Atoi(n2)
-	if n.Kind != yaml.ScalarNode || !ok || per == 0 || err != nil || count < 1 {
+	l, err := ParseRateLimit(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: rateLimit %q is not N/s, N/min or N/h with N at least 1", n.Line, n.Value)}}
 	}
-	r.Every, r.text = per/time.Duration(count), n.Value
+	*r = l
 	return nil
+}
+
+// ParseRateLimit reads "N/s", "N/min" or "N/h".
+func ParseRateLimit(text string) (RateLimit, error) {
+	n, unit, ok := strings.Cut(strings.TrimSpace(text), "/")
+	per := map[string]time.Duration{"s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour}[unit]
+	count, err := strconv.Atoi(n)
+	if !ok || per == 0 || err != nil || count < 1 {
+		return RateLimit{}, fmt.Errorf("rate limit %q is not N/s, N/min or N/h with N at least 1", text)
+	}
+	return RateLimit{Every: per / time.Duration(count), text: text}, nil
 }
 
 func (r RateLimit) MarshalYAML() (any, error) { return r.text, nil }
@@ -69,3 +78,6 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 	return nil
 }
+
+// String is the limit as written ("20/min"); empty for none.
+func (r RateLimit) String() string { return r.text }
