@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the chart, image and syslog tests use: helm, built from
 # its Go module into the same version-keyed cache as the control plane, and
-# buildah, rsyslog and rsyslog-relp (Debian packages) when the machine lets us install
+# buildah, rsyslog, rsyslog-relp and influxdb (Debian packages) when the machine lets us install
 # packages. The second run finds them and returns at once.
 #
 # Prints the folder holding helm on its last line.
@@ -52,5 +52,6 @@ build_helm
 install_package buildah buildah "the image test"
 install_package rsyslogd rsyslog "the syslog tests"
 install_package imrelp rsyslog-relp "the syslog RELP test"
+install_package influxd influxdb "the InfluxDB tests"
 ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"

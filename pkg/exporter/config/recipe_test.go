@@ -28,6 +28,7 @@ func TestEveryReceiverChecksItsEndpoint(t *testing.T) {
 		{"wecom: {webhook: '%s', tls: %s}", "wecom.webhook", false},
 		{"wechat: {corpID: c, corpSecret: s, agentID: 1, apiURL: '%s', tls: %s}", "wechat.apiURL", false},
 		{"feishu: {webhook: '%s', tls: %s}", "feishu.webhook", false},
+		{"influxdb: {url: '%s', tls: %s}", "influxdb.url", true},
 		{"elasticsearch: {hosts: ['%s'], index: i, tls: %s}", "elasticsearch.hosts[0]", true},
 		{"opensearch: {hosts: ['%s'], index: i, tls: %s}", "opensearch.hosts[0]", true},
 		{"slack: {token: t, channel: '#c', apiURL: '%s'}%.0s", "slack.apiURL", false},
@@ -82,6 +83,7 @@ func TestEveryBatchingReceiverTakesBatchKeys(t *testing.T) {
 		"firehose: {deliveryStreamName: d, region: eu-west-1",
 		"sqs: {queueName: q, region: eu-west-1",
 		"eventbridge: {eventBusName: b, region: eu-west-1",
+		"influxdb: {url: 'http://influxdb:8086'",
 	} {
 		src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + receiver + ", batchSize: 7, flushInterval: 3ms}\n"
 		l, err := Load([]byte(src), testLoadOptions(nil))

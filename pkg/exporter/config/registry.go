@@ -13,6 +13,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/elasticsearch"
 	"github.com/eventide/eventide/pkg/sinks/feishu"
 	"github.com/eventide/eventide/pkg/sinks/file"
+	"github.com/eventide/eventide/pkg/sinks/influxdb"
 	"github.com/eventide/eventide/pkg/sinks/kafka"
 	"github.com/eventide/eventide/pkg/sinks/loki"
 	"github.com/eventide/eventide/pkg/sinks/opensearch"
@@ -56,6 +57,7 @@ var receiverTypes = []struct {
 	{"wecom", func() sinks.Builder { return &wecom.Config{} }},
 	{"wechat", func() sinks.Builder { return &wecom.Config{} }}, // kube-eventer's name for it
 	{"feishu", func() sinks.Builder { return &feishu.Config{} }},
+	{"influxdb", func() sinks.Builder { return &influxdb.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
