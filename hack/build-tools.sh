@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the chart, image and syslog tests use: helm, built from
 # its Go module into the same version-keyed cache as the control plane, and
-# buildah, rsyslog, rsyslog-relp and influxdb (Debian packages) when the machine lets us install
+# buildah, rsyslog, rsyslog-relp, influxdb, mariadb-server and postgresql
+# (Debian packages) when the machine lets us install
 # packages. The second run finds them and returns at once.
 #
 # Prints the folder holding helm on its last line.
@@ -25,10 +26,11 @@ build_helm() {
 }
 
 # have THING: a command on the PATH or in /usr/sbin, or an rsyslog module
-# (imrelp).
+# (imrelp), or PostgreSQL's binaries (postgres).
 have() {
   case "$1" in
     imrelp) compgen -G "/usr/lib/*/rsyslog/imrelp.so" >/dev/null || compgen -G "/usr/lib/rsyslog/imrelp.so" >/dev/null ;;
+    postgres) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null ;;
     *) command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] ;;
   esac
 }
@@ -53,5 +55,7 @@ install_package buildah buildah "the image test"
 install_package rsyslogd rsyslog "the syslog tests"
 install_package imrelp rsyslog-relp "the syslog RELP test"
 install_package influxd influxdb "the InfluxDB tests"
+install_package mariadb-install-db mariadb-server "the sql receiver's MariaDB tests"
+install_package postgres postgresql "the sql receiver's PostgreSQL tests"
 ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"

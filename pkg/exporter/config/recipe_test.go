@@ -84,6 +84,7 @@ func TestEveryBatchingReceiverTakesBatchKeys(t *testing.T) {
 		"sqs: {queueName: q, region: eu-west-1",
 		"eventbridge: {eventBusName: b, region: eu-west-1",
 		"influxdb: {url: 'http://influxdb:8086'",
+		"sql: {driver: postgres, dsn: 'postgres://db/events'",
 	} {
 		src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + receiver + ", batchSize: 7, flushInterval: 3ms}\n"
 		l, err := Load([]byte(src), testLoadOptions(nil))

@@ -20,6 +20,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/pubsub"
 	"github.com/eventide/eventide/pkg/sinks/slack"
+	sqlsink "github.com/eventide/eventide/pkg/sinks/sql"
 	"github.com/eventide/eventide/pkg/sinks/syslog"
 	"github.com/eventide/eventide/pkg/sinks/teams"
 	"github.com/eventide/eventide/pkg/sinks/webhook"
@@ -58,6 +59,7 @@ var receiverTypes = []struct {
 	{"wechat", func() sinks.Builder { return &wecom.Config{} }}, // kube-eventer's name for it
 	{"feishu", func() sinks.Builder { return &feishu.Config{} }},
 	{"influxdb", func() sinks.Builder { return &influxdb.Config{} }},
+	{"sql", func() sinks.Builder { return &sqlsink.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
