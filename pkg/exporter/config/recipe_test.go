@@ -85,6 +85,7 @@ func TestEveryBatchingReceiverTakesBatchKeys(t *testing.T) {
 		"eventbridge: {eventBusName: b, region: eu-west-1",
 		"influxdb: {url: 'http://influxdb:8086'",
 		"sql: {driver: postgres, dsn: 'postgres://db/events'",
+		"sls: {endpoint: cn-hangzhou.log.aliyuncs.com, project: p-1, logstore: events, accessKeyID: a, accessKeySecret: s",
 	} {
 		src := "route: {match: [{receiver: r}]}\nreceivers:\n  - name: r\n    " + receiver + ", batchSize: 7, flushInterval: 3ms}\n"
 		l, err := Load([]byte(src), testLoadOptions(nil))

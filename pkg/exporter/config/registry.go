@@ -20,6 +20,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	"github.com/eventide/eventide/pkg/sinks/pubsub"
 	"github.com/eventide/eventide/pkg/sinks/slack"
+	"github.com/eventide/eventide/pkg/sinks/sls"
 	sqlsink "github.com/eventide/eventide/pkg/sinks/sql"
 	"github.com/eventide/eventide/pkg/sinks/syslog"
 	"github.com/eventide/eventide/pkg/sinks/teams"
@@ -60,6 +61,7 @@ var receiverTypes = []struct {
 	{"feishu", func() sinks.Builder { return &feishu.Config{} }},
 	{"influxdb", func() sinks.Builder { return &influxdb.Config{} }},
 	{"sql", func() sinks.Builder { return &sqlsink.Config{} }},
+	{"sls", func() sinks.Builder { return &sls.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
