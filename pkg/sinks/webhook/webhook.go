@@ -22,9 +22,17 @@ type Config struct {
 	Headers  map[string]string `yaml:"headers" tmpl:"true"`
 	Layout   yaml.Node         `yaml:"layout"`
 	TLS      sinks.TLSConfig   `yaml:"tls"`
+	// Preset fills the rest in for a service (presets.go): honeycomb,
+	// with Dataset and APIKey.
+	Preset  string       `yaml:"preset"`
+	Dataset string       `yaml:"dataset"`
+	APIKey  sinks.Secret `yaml:"apiKey"`
 }
 
 func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
+	if err := c.applyPreset(path); err != nil {
+		return nil, err
+	}
 	var errs []error
 	endpoint, err := sinks.CheckEndpoint(path+".endpoint", c.Endpoint, true, sinks.HTTPOrHTTPS)
 	errs = append(errs, err)
