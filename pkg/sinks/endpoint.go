@@ -78,12 +78,12 @@ func WarnTLS(log zerolog.Logger, path, where string, tls TLSConfig) {
 }
 
 // CredentialHeaders reports whether headers (names as configured) carry
-// credentials: Authorization, or a name with token, key, secret or
-// password in it.
+// credentials: Authorization, X-Honeycomb-Team, or a name with token,
+// key, secret or password in it.
 func CredentialHeaders(headers map[string]string) bool {
 	for name := range headers {
 		n := strings.ToLower(name)
-		if n == "authorization" || strings.Contains(n, "token") || strings.Contains(n, "key") ||
+		if n == "authorization" || n == "x-honeycomb-team" || strings.Contains(n, "token") || strings.Contains(n, "key") ||
 			strings.Contains(n, "secret") || strings.Contains(n, "password") {
 			return true
 		}

@@ -57,7 +57,7 @@ func credentialHeader(name string) bool {
 	if n == "idempotency-key" {
 		return false // derived from the event, no secret (IdempotencyKey)
 	}
-	for _, w := range []string{"auth", "token", "key", "secret", "cookie", "signature", "password"} {
+	for _, w := range []string{"auth", "token", "key", "secret", "cookie", "signature", "password", "honeycomb-team"} {
 		if strings.Contains(n, w) {
 			return true
 		}
