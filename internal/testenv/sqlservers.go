@@ -63,11 +63,15 @@ func StartPostgres(ctx context.Context) (*SQLServer, error) {
 		return nil, fmt.Errorf("PostgreSQL not found in /usr/lib/postgresql: run `make tools` (hack/build-tools.sh), which `make test` does")
 	}
 	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "eventide-postgres-")
+	var cred *syscall.Credential
+	parent := "" // $TMPDIR
+	if os.Getuid() == 0 {
+		parent = "/tmp" // $TMPDIR may be root's alone; the postgres user must reach its folder
+	}
+	dir, err := os.MkdirTemp(parent, "eventide-postgres-")
 	if err != nil {
 		return nil, err
 	}
-	var cred *syscall.Credential
 	if os.Getuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -123,7 +124,14 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 		return nil, err
 	}
 	endpoint.Warn(deps.Log, c.TLS, true)
-	s.url = endpoint.URL.Scheme + "://" + c.Project + "." + endpoint.URL.Host + "/logstores/" + c.Logstore + "/shards/lb"
+	// Requests go to <project>.<endpoint>; an endpoint that is an address
+	// (a private link, a proxy) has no subdomains: it gets the request with
+	// that name as its Host.
+	s.host = c.Project + "." + endpoint.URL.Host
+	s.url = endpoint.URL.Scheme + "://" + s.host + "/logstores/" + c.Logstore + "/shards/lb"
+	if h := endpoint.URL.Hostname(); net.ParseIP(h) != nil || h == "localhost" {
+		s.url = endpoint.URL.Scheme + "://" + endpoint.URL.Host + "/logstores/" + c.Logstore + "/shards/lb"
+	}
 	s.client = sinks.NewHTTPClient(tc)
 	return s, nil
 }
@@ -131,6 +139,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 type sink struct {
 	sinks.Batching
 	url           string
+	host          string // <project>.<endpoint>: the Host header
 	topic, source string
 	compression   string
 	contents      *sinks.TemplateMap
@@ -198,6 +207,7 @@ func (s *sink) put(ctx context.Context, raw []byte) error {
 	if err != nil {
 		return sinks.Permanent(sinks.ClassOther, sinks.RedactURLError(err))
 	}
+	req.Host = s.host
 	sum := md5.Sum(body) //nolint:gosec // the API's Content-MD5
 	now := time.Now
 	if s.now != nil {

@@ -2,32 +2,16 @@ package sls
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pierrec/lz4/v4"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
@@ -49,148 +33,30 @@ func TestSignatureVector(t *testing.T) {
 	}
 }
 
-// logGroupType is the LogGroup message, from a descriptor written here
-// (Log Service's sls.proto), not from the encoder's code.
-func logGroupType(t *testing.T) protoreflect.MessageType {
-	str := func(n string, num int32, label descriptorpb.FieldDescriptorProto_Label, typ descriptorpb.FieldDescriptorProto_Type, msg string) *descriptorpb.FieldDescriptorProto {
-		f := &descriptorpb.FieldDescriptorProto{Name: proto.String(n), Number: proto.Int32(num), Label: label.Enum(), Type: typ.Enum()}
-		if msg != "" {
-			f.TypeName = proto.String(".sls." + msg)
-		}
-		return f
-	}
-	opt, rep, req := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED, descriptorpb.FieldDescriptorProto_LABEL_REQUIRED
-	s, u32, f32, m := descriptorpb.FieldDescriptorProto_TYPE_STRING, descriptorpb.FieldDescriptorProto_TYPE_UINT32, descriptorpb.FieldDescriptorProto_TYPE_FIXED32, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE
-	pair := func(name string) *descriptorpb.DescriptorProto {
-		return &descriptorpb.DescriptorProto{Name: proto.String(name), Field: []*descriptorpb.FieldDescriptorProto{str("Key", 1, req, s, ""), str("Value", 2, req, s, "")}}
-	}
-	fd := &descriptorpb.FileDescriptorProto{Name: proto.String("sls.proto"), Package: proto.String("sls"), Syntax: proto.String("proto2"),
-		MessageType: []*descriptorpb.DescriptorProto{
-			pair("Content"), pair("LogTag"),
-			{Name: proto.String("Log"), Field: []*descriptorpb.FieldDescriptorProto{str("Time", 1, req, u32, ""), str("Contents", 2, rep, m, "Content"), str("Time_ns", 4, opt, f32, "")}},
-			{Name: proto.String("LogGroup"), Field: []*descriptorpb.FieldDescriptorProto{str("Logs", 1, rep, m, "Log"), str("Reserved", 2, opt, s, ""),
-				str("Topic", 3, opt, s, ""), str("Source", 4, opt, s, ""), str("LogTags", 6, rep, m, "LogTag")}},
-		}}
-	file, err := protodesc.NewFile(fd, nil)
+func newLogService(t *testing.T, secret string) *testenv.SLSFake {
+	f, err := testenv.NewSLSFake("my-project", "k8s-events", secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dynamicpb.NewMessageType(file.Messages().ByName("LogGroup"))
-}
-
-// logService is the PutLogs endpoint: it checks the signature (its own
-// computation), Content-MD5 and the raw size, decompresses, decodes the
-// LogGroup by the descriptor and records it as JSON-ish text.
-type logService struct {
-	*httptest.Server
-	mu     sync.Mutex
-	groups []protoreflect.Message
-	bad    []string
-	answer func(w http.ResponseWriter)
-}
-
-func newLogService(t *testing.T, secret string) *logService {
-	typ := logGroupType(t)
-	ls := &logService{answer: func(w http.ResponseWriter) { w.Header().Set("x-log-requestid", "1"); w.WriteHeader(200) }}
-	ls.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		fail := func(f string, a ...any) { ls.mu.Lock(); ls.bad = append(ls.bad, fmt.Sprintf(f, a...)); ls.mu.Unlock() }
-		if r.Host != "my-project."+strings.TrimPrefix(ls.URL, "http://") || r.URL.Path != "/logstores/k8s-events/shards/lb" {
-			fail("host %s path %s", r.Host, r.URL.Path)
-		}
-		sum := md5.Sum(body)
-		if r.Header.Get("Content-MD5") != strings.ToUpper(hex.EncodeToString(sum[:])) {
-			fail("Content-MD5 %s", r.Header.Get("Content-MD5"))
-		}
-		var canon string
-		for _, h := range []string{"x-acs-security-token", "x-log-apiversion", "x-log-bodyrawsize", "x-log-compresstype", "x-log-signaturemethod"} {
-			if v := r.Header.Get(h); v != "" {
-				canon += h + ":" + v + "\n"
-			}
-		}
-		mac := hmac.New(sha1.New, []byte(secret))
-		io.WriteString(mac, "POST\n"+r.Header.Get("Content-MD5")+"\napplication/x-protobuf\n"+r.Header.Get("Date")+"\n"+canon+r.URL.Path)
-		keyID := strings.TrimSuffix(strings.SplitN(strings.TrimPrefix(r.Header.Get("Authorization"), "LOG "), ":", 2)[0], ":")
-		if want := "LOG " + keyID + ":" + base64.StdEncoding.EncodeToString(mac.Sum(nil)); r.Header.Get("Authorization") != want {
-			fail("Authorization %s, want %s", r.Header.Get("Authorization"), want)
-		}
-		rawSize, _ := strconv.Atoi(r.Header.Get("x-log-bodyrawsize"))
-		raw := body
-		switch r.Header.Get("x-log-compresstype") {
-		case "lz4":
-			raw = make([]byte, rawSize)
-			n, err := lz4.UncompressBlock(body, raw)
-			if err != nil || n != rawSize {
-				fail("lz4: %v (%d of %d bytes)", err, n, rawSize)
-			}
-		case "deflate":
-			zr, err := zlib.NewReader(bytes.NewReader(body))
-			if err == nil {
-				raw, err = io.ReadAll(zr)
-			}
-			if err != nil || len(raw) != rawSize {
-				fail("deflate: %v (%d of %d bytes)", err, len(raw), rawSize)
-			}
-		}
-		msg := typ.New()
-		if err := proto.Unmarshal(raw, msg.Interface()); err != nil {
-			fail("LogGroup: %v", err)
-		}
-		ls.mu.Lock()
-		ls.groups = append(ls.groups, msg)
-		answer := ls.answer
-		ls.mu.Unlock()
-		answer(w)
-	}))
 	t.Cleanup(func() {
-		ls.Close()
-		if len(ls.bad) > 0 {
-			t.Errorf("bad requests: %v", ls.bad)
+		f.Close()
+		if bad := f.Bad(); len(bad) > 0 {
+			t.Errorf("bad requests: %v", bad)
 		}
 	})
-	return ls
+	return f
 }
 
-// logs is each log of the groups received: time, then its contents as
-// key=value in order.
-func (ls *logService) logs() (out []string, topics []string) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	for _, g := range ls.groups {
-		fields := g.Descriptor().Fields()
-		topics = append(topics, g.Get(fields.ByName("Topic")).String())
-		list := g.Get(fields.ByName("Logs")).List()
-		for i := 0; i < list.Len(); i++ {
-			l := list.Get(i).Message()
-			lf := l.Descriptor().Fields()
-			at := time.Unix(int64(l.Get(lf.ByName("Time")).Uint()), int64(l.Get(lf.ByName("Time_ns")).Uint())).UTC()
-			line := at.Format(time.RFC3339Nano)
-			cs := l.Get(lf.ByName("Contents")).List()
-			for j := 0; j < cs.Len(); j++ {
-				c := cs.Get(j).Message()
-				cf := c.Descriptor().Fields()
-				line += " " + c.Get(cf.ByName("Key")).String() + "=" + c.Get(cf.ByName("Value")).String()
-			}
-			out = append(out, line)
-		}
+func build(t *testing.T, ls *testenv.SLSFake, extra string) sinks.BatchSink {
+	return sinktest.MustBuild(t, &Config{}, `sls: {endpoint: 'http://`+ls.Host()+`', project: my-project, logstore: k8s-events`+extra+`}`).(sinks.BatchSink)
+}
+
+func lines(ls *testenv.SLSFake) (out, topics []string) {
+	logs, topics, _ := ls.Logs()
+	for _, l := range logs {
+		out = append(out, l.Line())
 	}
 	return out, topics
-}
-
-// build points the sink at ls: requests for <project>.<host> are dialled
-// to the test server.
-func build(t *testing.T, ls *logService, extra string) sinks.BatchSink {
-	host := strings.TrimPrefix(ls.URL, "http://")
-	s := sinktest.MustBuild(t, &Config{}, `sls: {endpoint: 'http://`+host+`', project: my-project, logstore: k8s-events`+extra+`}`).(*sink)
-	s.client.Transport = dialTo(host)
-	return s
-}
-
-// dialTo sends every request to addr, whatever its host.
-func dialTo(addr string) http.RoundTripper {
-	return &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}}
 }
 
 // A batch is one LogGroup: the logs at their occurrence's time, the
@@ -208,7 +74,7 @@ func TestPutLogs(t *testing.T) {
 				t.Fatalf("%s: event %d: %v", compression, i, err)
 			}
 		}
-		logs, topics := ls.logs()
+		logs, topics := lines(ls)
 		want := []string{"2026-11-21T10:00:00Z object=web-1 reason=BackOff", "2026-11-21T10:00:01.5Z object=web-1 reason=BackOff", "2026-11-21T10:00:00Z object=web-1 reason=BackOff"}
 		if fmt.Sprint(logs) != fmt.Sprint(want) || fmt.Sprint(topics) != "[prod-eu-1]" {
 			t.Errorf("%s: logs %q topics %v", compression, logs, topics)
@@ -226,21 +92,14 @@ func TestCredentialsFile(t *testing.T) {
 	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
 		t.Fatal(err)
 	}
-	ls.mu.Lock()
-	n := len(ls.groups)
-	ls.mu.Unlock()
-	if n != 1 {
-		t.Fatalf("%d groups", n)
-	}
-	os.WriteFile(file, []byte(`{"AccessKeyId":"STS.2","AccessKeySecret":"wrong","SecurityToken":"tok-2"}`), 0o600)
+	os.WriteFile(file, []byte(`{"AccessKeyId":"STS.2","AccessKeySecret":"sts-secret-2","SecurityToken":"tok-2"}`), 0o600)
 	os.Chtimes(file, time.Now(), time.Now().Add(time.Hour))
-	s.Send(context.Background(), testenv.SampleEvent())
-	ls.mu.Lock()
-	bad := ls.bad
-	ls.bad = nil
-	ls.mu.Unlock()
-	if len(bad) != 1 || !strings.Contains(bad[0], "LOG STS.2:") {
-		t.Errorf("the rewritten file was not used: %v", bad)
+	ls.SetSecret("sts-secret-2")
+	if err := s.Send(context.Background(), testenv.SampleEvent()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, keyIDs := ls.Logs(); fmt.Sprint(keyIDs) != "[STS.1 STS.2]" {
+		t.Errorf("signed by %v, want STS.1 then, after the file changed, STS.2", keyIDs)
 	}
 }
 
@@ -260,12 +119,10 @@ func TestAnswers(t *testing.T) {
 		{401, "SignatureNotMatch", false, "check the AccessKey"},
 		{404, "LogStoreNotExist", false, "LogStoreNotExist"},
 	} {
-		ls.mu.Lock()
-		ls.answer = func(w http.ResponseWriter) {
+		ls.SetAnswer(func(w http.ResponseWriter) {
 			w.WriteHeader(c.status)
 			fmt.Fprintf(w, `{"errorCode":%q,"errorMessage":"m"}`, c.code)
-		}
-		ls.mu.Unlock()
+		})
 		err := s.Send(context.Background(), testenv.SampleEvent())
 		if _, retryable, _ := sinks.Classify(err); err == nil || retryable != c.retryable || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%d %s: %v", c.status, c.code, err)
