@@ -111,3 +111,18 @@ func BenchSendBatch(b *testing.B, s sinks.Sink, next func(i int) []*event.Enhanc
 	}
 	cpu.Report(b, n)
 }
+
+// BenchSend is BenchSendBatch for a sink that sends one event per request
+// (the chat robots): each iteration sends next(i).
+func BenchSend(b *testing.B, s sinks.Sink, next func(i int) *event.EnhancedEvent) {
+	b.Helper()
+	cpu := testenv.StartCPU()
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		if err := s.Send(b.Context(), next(i)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu.Report(b, n)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -173,4 +174,17 @@ func TestBuildErrors(t *testing.T) {
 	if _, err := sinktest.Build(t, &Config{}, `dingtalk: {webhook: 'https://oapi.dingtalk.com/robot/send', msgType: actionCard}`); err == nil || !strings.Contains(err.Error(), "singleURL: required") {
 		t.Errorf("action card without a URL: %v", err)
 	}
+}
+
+// BenchmarkSend: signed text messages with a mention to an in-process
+// robot (its CPU, decoding and checking each, is in the figure).
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}))
+	defer srv.Close()
+	s := sinktest.MustBuild(b, &Config{}, `dingtalk: {webhook: '`+srv.URL+`/robot/send?access_token=tok', secret: `+testSecret+`, at: {mobiles: ['{{ index .InvolvedObject.Labels "owner" }}']}}`)
+	ev := testenv.SampleEvent()
+	sinktest.BenchSend(b, s, func(int) *event.EnhancedEvent { return ev })
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -153,4 +154,17 @@ func TestBuildErrors(t *testing.T) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
 	}
+}
+
+// BenchmarkSend: signed interactive cards to an in-process bot (its CPU
+// is in the figure).
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, `{"code":0,"msg":"success","data":{}}`)
+	}))
+	defer srv.Close()
+	s := sinktest.MustBuild(b, &Config{}, `feishu: {webhook: '`+srv.URL+`/hook', secret: `+testSecret+`, msgType: interactive}`)
+	ev := testenv.SampleEvent()
+	sinktest.BenchSend(b, s, func(int) *event.EnhancedEvent { return ev })
 }

@@ -288,3 +288,38 @@ func TestBuildErrors(t *testing.T) {
 		}
 	}
 }
+
+// benchEvents are batches of 500 distinct events (UIDs, counts), so every
+// point is new.
+func benchEvents(i int) []*event.EnhancedEvent {
+	evs := testenv.SampleEvents(500)
+	for j, ev := range evs {
+		ev.UID = types.UID(fmt.Sprintf("b%d-%d", i, j))
+	}
+	return evs
+}
+
+// BenchmarkSendBatchV2: batches of 500 points to an in-process 2.x write
+// endpoint that only reads the body (its CPU is in the figure).
+func BenchmarkSendBatchV2(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s := sinktest.MustBuild(b, &Config{}, `influxdb: {url: '`+srv.URL+`', org: o, bucket: b, token: t, batchSize: 500}`)
+	sinktest.BenchSendBatch(b, s, benchEvents)
+}
+
+// BenchmarkSendBatchV1: batches of 500 points to Debian's influxd 1.6
+// (another process: its CPU is not in the figure).
+func BenchmarkSendBatchV1(b *testing.B) {
+	testenv.Outside(b, "influxd")
+	db, err := testenv.StartInfluxDB(context.Background(), b.TempDir(), "k8s")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Stop()
+	s := sinktest.MustBuild(b, &Config{}, `influxdb: {url: '`+db.URL+`', batchSize: 500}`)
+	sinktest.BenchSendBatch(b, s, benchEvents)
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -151,4 +152,18 @@ func TestBuildErrors(t *testing.T) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
 	}
+}
+
+// BenchmarkSendBatch: batches of 500 logs, LZ4, to the in-process fake
+// (its signature check, decompression and protobuf decoding are in the
+// figure).
+func BenchmarkSendBatch(b *testing.B) {
+	f, err := testenv.NewSLSFake("my-project", "k8s-events", "s3cret")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	s := sinktest.MustBuild(b, &Config{}, `sls: {endpoint: 'http://`+f.Host()+`', project: my-project, logstore: k8s-events, accessKeyID: AKID, accessKeySecret: s3cret}`)
+	evs := testenv.SampleEvents(500)
+	sinktest.BenchSendBatch(b, s, func(int) []*event.EnhancedEvent { return evs })
 }

@@ -102,24 +102,32 @@ func (s *sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 // constraint, a value it cannot store) fails alone, for good; any other
 // error rolls the batch back, to be sent again.
 func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []error {
-	errs := make([]error, len(evs))
-	all := func(err error) []error {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
-	}
 	if err := s.prepare(ctx); err != nil {
-		return all(err)
+		return fill(make([]error, len(evs)), err)
 	}
+	errs, refused := s.write(ctx, evs, false)
+	if refused && s.driver == "postgres" {
+		// PostgreSQL aborts the whole transaction on one error: the batch
+		// again with a savepoint per row (a round trip each, so only when
+		// needed) keeps the other rows.
+		errs, _ = s.write(ctx, evs, true)
+	}
+	return errs
+}
+
+// write runs one transaction; refused reports a row the database refused
+// (on PostgreSQL without savepoints, the transaction is then rolled back
+// and nothing was written).
+func (s *sink) write(ctx context.Context, evs []*event.EnhancedEvent, savepoints bool) (errs []error, refused bool) {
+	errs = make([]error, len(evs))
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return all(classify(err))
+		return fill(errs, classify(err)), false
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit: nothing to roll back
 	stmt, err := tx.PrepareContext(ctx, s.insert)
 	if err != nil {
-		return all(classify(err))
+		return fill(errs, classify(err)), false
 	}
 	defer stmt.Close()
 	for i, ev := range evs {
@@ -128,29 +136,37 @@ func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 			errs[i] = err
 			continue
 		}
-		// PostgreSQL aborts the whole transaction on one error: a
-		// savepoint per row keeps the others.
-		if s.driver == "postgres" {
+		if savepoints {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT row"); err != nil {
-				return all(classify(err))
+				return fill(errs, classify(err)), false
 			}
 		}
 		_, err = stmt.ExecContext(ctx, args...)
-		if err != nil && rowRefused(err) {
+		switch {
+		case err != nil && rowRefused(err):
 			errs[i] = sinks.Permanent(sinks.ClassRejected, fmt.Errorf("%s refused the row: %w", s.driver, err))
-			if s.driver == "postgres" {
+			if s.driver == "postgres" && !savepoints {
+				return fill(errs, sinks.Retryable(sinks.ClassRejected, errors.New("batch rolled back for another row"), 0)), true
+			}
+			if savepoints {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT row"); err != nil {
-					return all(classify(err))
+					return fill(errs, classify(err)), false
 				}
 			}
-			continue
-		}
-		if err != nil {
-			return all(classify(err))
+		case err != nil:
+			return fill(errs, classify(err)), false
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return all(classify(err))
+		return fill(errs, classify(err)), false
+	}
+	return errs, false
+}
+
+// fill sets every error of errs to err.
+func fill(errs []error, err error) []error {
+	for i := range errs {
+		errs[i] = err
 	}
 	return errs
 }

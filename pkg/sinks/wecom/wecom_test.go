@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/sinktest"
+	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
 
@@ -192,4 +193,22 @@ func TestBuildErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %s", src, err, want)
 		}
 	}
+}
+
+// BenchmarkSend: application messages to an in-process WeCom API (its CPU
+// is in the figure); the token is fetched once.
+func BenchmarkSend(b *testing.B) {
+	a := &wecomAPI{answer: func(string) string { return `{"errcode":0,"errmsg":"ok"}` }}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/cgi-bin/gettoken" {
+			io.WriteString(w, `{"errcode":0,"access_token":"t","expires_in":7200}`)
+			return
+		}
+		io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}))
+	defer a.Close()
+	s := sinktest.MustBuild(b, &Config{}, `wecom: {apiURL: '`+a.URL+`', corpID: ww1, corpSecret: s3cret, agentID: 1000002, toUser: [alice, bob]}`)
+	ev := testenv.SampleEvent()
+	sinktest.BenchSend(b, s, func(int) *event.EnhancedEvent { return ev })
 }
