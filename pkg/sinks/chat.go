@@ -1,8 +1,10 @@
 package sinks
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 )
 
 // DefaultChatText is the message of the chat robots (DingTalk, WeCom,
@@ -53,4 +55,15 @@ func DecodeChatAnswer(answer []byte) (ChatAnswer, error) {
 		return ChatAnswer{Code: *a.StatusCode, Msg: a.StatusMessage}, nil
 	}
 	return ChatAnswer{}, Permanent(ClassRejected, fmt.Errorf("answer carries no result code: %s", Truncate(string(answer), 200)))
+}
+
+// PostChat posts a chat API's JSON body and reads its answer: a
+// transport or HTTP failure is classified as SendJSON does, a 2xx that is
+// not the service's JSON is an error (DecodeChatAnswer).
+func PostChat(ctx context.Context, client *http.Client, endpoint string, body []byte) (ChatAnswer, error) {
+	answer, err := SendJSON(ctx, client, http.MethodPost, endpoint, nil, body)
+	if err != nil {
+		return ChatAnswer{}, err
+	}
+	return DecodeChatAnswer(answer)
 }

@@ -105,11 +105,7 @@ func (s *sink) Send(ctx context.Context, ev *event.EnhancedEvent) error {
 	if err != nil {
 		return err
 	}
-	answer, err := sinks.SendJSON(ctx, s.client, http.MethodPost, s.webhook, nil, body)
-	if err != nil {
-		return err
-	}
-	a, err := sinks.DecodeChatAnswer(answer)
+	a, err := sinks.PostChat(ctx, s.client, s.webhook, body)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -113,7 +114,7 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	s.contents, err = sinks.ParseTemplateMap(path+".contents", contents)
 	errs = append(errs, err)
-	for _, k := range sortedKeys(c.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		s.tags = append(s.tags, [2]string{k, c.Tags[k]})
 	}
 	s.Batching, err = c.Batching.CheckWith(path, sinks.BatchDefaults{Size: 500, Flush: time.Second, Max: maxLogs})
@@ -318,15 +319,6 @@ func (s *sink) Preview(ev *event.EnhancedEvent) (any, error) {
 func (s *sink) Close() error {
 	s.client.CloseIdleConnections()
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 var (

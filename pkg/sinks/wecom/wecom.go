@@ -181,11 +181,7 @@ type staleToken struct{ error }
 
 // post sends body and reads WeCom's answer.
 func (s *sink) post(ctx context.Context, endpoint string, body []byte) error {
-	answer, err := sinks.SendJSON(ctx, s.client, http.MethodPost, endpoint, nil, body)
-	if err != nil {
-		return err
-	}
-	a, err := sinks.DecodeChatAnswer(answer)
+	a, err := sinks.PostChat(ctx, s.client, endpoint, body)
 	if err != nil {
 		return err
 	}
