@@ -4,7 +4,9 @@
 // failover, reload, grouping, replay, cli, process (the built binary),
 // chart, image, receivers (webhook, Slack, Opsgenie, AWS), and one per
 // receiver with a server of its own: kafka, syslog, search
-// (Elasticsearch, OpenSearch), loki, pubsub, bigquery. TestMain starts
+// (Elasticsearch, OpenSearch), loki, pubsub, bigquery; robots (DingTalk,
+// WeCom, Feishu) and datasinks (InfluxDB, MariaDB, PostgreSQL, Log
+// Service) for the kube-eventer family. TestMain starts
 // one control plane; each test works in its own namespace and runs its
 // own eventide, in-process through internal/cli or as a built binary.
 package e2e
