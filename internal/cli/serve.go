@@ -25,6 +25,7 @@ import (
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
+	"github.com/eventide/eventide/pkg/sinks/prometheus/series"
 )
 
 // ServeFlags are the flags of eventide itself.
@@ -73,10 +74,11 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 // is called once the event caches synced (end-to-end tests use it).
 func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
+	eventMetrics := series.NewHub() // the prometheus receivers' series, across reloads
 	content, err := config.ReadConfigFile(f.Conf)
 	var loaded *config.Loaded
 	if err == nil {
-		loaded, err = config.Load(content, config.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout}})
+		loaded, err = config.Load(content, config.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout, EventMetrics: eventMetrics}})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
@@ -89,7 +91,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 		log.Warn().Str("config", f.Conf).Msg(w)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eventMetrics)
 	m := exporter.NewMetrics(reg, strings.TrimSuffix(cfg.MetricsNamePrefix, "_"))
 	m.SetBuildInfo(version)
 	restCfg, err := kube.RESTConfig(kube.ClientOptions{
@@ -116,7 +118,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 		log.Error().Err(err).Msg("cannot build the engine")
 		return ExitFailed
 	}
-	rl := newReloader(f.Conf, content, engine, m, log, sinks.Deps{Ctx: ctx, Log: log, Stdout: stdout})
+	rl := newReloader(f.Conf, content, engine, m, log, sinks.Deps{Ctx: ctx, Log: log, Stdout: stdout, EventMetrics: eventMetrics})
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
 	watching.Go(func() { rl.watch(watchCtx) })

@@ -11,9 +11,10 @@ import (
 
 // Occurrences turns an Event object's cumulative count into what each
 // update adds, as grouping counts them: a first sighting is 1, an update
-// is its count's increase over the last one seen. The same (UID, count)
-// asked again (a retried batch, a preview) gets the same answer, so a
-// resent point carries the value it had. Memory is bounded: an Event
+// is its count's increase over the last one seen. Added answers the same
+// (UID, count) asked again the same (a retried batch re-renders a point
+// with the value it had); New answers it 0 (a counter must not count a
+// re-sent update twice). Memory is bounded: an Event
 // object not updated for OccurrenceTTL is forgotten (the API server keeps
 // events an hour), and at MaxOccurrenceUIDs the oldest half goes; a
 // forgotten object seen again counts 1.
@@ -40,8 +41,15 @@ func NewOccurrences() *Occurrences {
 	return &Occurrences{seen: map[types.UID]occurrence{}, now: time.Now}
 }
 
-// Added is how many occurrences ev adds.
-func (o *Occurrences) Added(ev *event.EnhancedEvent) int64 {
+// Added is how many occurrences ev's update adds, the same each time it
+// is asked.
+func (o *Occurrences) Added(ev *event.EnhancedEvent) int64 { return o.add(ev, true) }
+
+// New is how many occurrences ev adds that were not counted before: 0 for
+// an update seen already.
+func (o *Occurrences) New(ev *event.EnhancedEvent) int64 { return o.add(ev, false) }
+
+func (o *Occurrences) add(ev *event.EnhancedEvent, again bool) int64 {
 	if ev.UID == "" {
 		return 1 // hand-written: nothing to compare with
 	}
@@ -51,8 +59,10 @@ func (o *Occurrences) Added(ev *event.EnhancedEvent) int64 {
 	now := o.now()
 	prev, ok := o.seen[ev.UID]
 	switch {
-	case ok && count == prev.count:
+	case ok && count == prev.count && again:
 		return prev.added // asked again
+	case ok && count == prev.count:
+		return 0
 	case ok && count < prev.count:
 		return 0 // an older update arriving late: already counted
 	}

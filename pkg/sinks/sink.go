@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks/prometheus/series"
 
 	"github.com/rs/zerolog"
 )
@@ -127,6 +128,10 @@ type Deps struct {
 	// MaxPayloadBytes bounds one rendered payload (NewPayload); 0 is
 	// MaxRenderBytes.
 	MaxPayloadBytes int
+	// EventMetrics is where prometheus receivers keep their series: the
+	// process's, served on /metrics and kept across reloads. Nil (validate,
+	// route-test): each receiver keeps a private one.
+	EventMetrics *series.Hub
 }
 
 // Builder is one receiver type's settings, decoded from the route file.

@@ -415,6 +415,7 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 	}
 	l := &Loaded{Warnings: warnings}
 	errs = append(errs, cfg.check(l)...)
+	errs = append(errs, checkEventMetricNames(cfg.Receivers, cfg.MetricsNamePrefix)...)
 	receivers, rerrs := buildReceivers(cfg.Receivers, opts.Deps)
 	errs = append(errs, rerrs...)
 	names := make([]string, len(receivers))

@@ -135,3 +135,23 @@ func TestChatRobotsDefaultRateLimit(t *testing.T) {
 		l.Close()
 	}
 }
+
+// A prometheus receiver's metric cannot be one of eventide's own nor
+// another receiver's: both would be on the same /metrics.
+func TestEventMetricNamesCollide(t *testing.T) {
+	src := `metricsNamePrefix: ev_
+route: {match: [{receiver: a}, {receiver: b}, {receiver: c}, {receiver: d}]}
+receivers:
+  - {name: a, prometheus: {name: kube_events_total, labels: [reason]}}
+  - {name: b, prometheus: {name: kube_events_total, labels: [namespace]}}
+  - {name: c, prometheus: {name: ev_events_total, labels: [reason]}}
+  - {name: d, prometheus: {name: go_events_total, labels: [reason]}}
+`
+	_, err := Load([]byte(src), testLoadOptions(nil))
+	for _, want := range []string{`receivers[1].prometheus.name: "kube_events_total" is already the metric of receivers[0]`,
+		`receivers[2].prometheus.name: "ev_events_total" is in eventide's own metrics (ev_…)`, `receivers[3].prometheus.name: "go_events_total" is in eventide's own metrics (go_…)`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/loki"
 	"github.com/eventide/eventide/pkg/sinks/opensearch"
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
+	promsink "github.com/eventide/eventide/pkg/sinks/prometheus"
 	"github.com/eventide/eventide/pkg/sinks/pubsub"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/sls"
@@ -62,6 +63,7 @@ var receiverTypes = []struct {
 	{"influxdb", func() sinks.Builder { return &influxdb.Config{} }},
 	{"sql", func() sinks.Builder { return &sqlsink.Config{} }},
 	{"sls", func() sinks.Builder { return &sls.Config{} }},
+	{"prometheus", func() sinks.Builder { return &promsink.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil

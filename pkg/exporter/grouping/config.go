@@ -16,7 +16,6 @@ package grouping
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -119,14 +118,7 @@ func (c Config) KeyFunc() func(*event.EnhancedEvent) string {
 	}
 }
 
-func fieldNames() string {
-	names := make([]string, 0, len(event.Fields))
-	for n := range event.Fields {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
+func fieldNames() string { return strings.Join(event.FieldNames(), ", ") }
 
 // First is ev as the first notification of a group of its own: what
 // `route-test -render` and `replay -dry-run` show for a grouping receiver.

@@ -1,6 +1,9 @@
 package event
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // Fields are the event fields a route rule matches and a group key takes,
 // by their route-file name.
@@ -67,4 +70,14 @@ func Field(name string) (func(*EnhancedEvent) string, bool) {
 		return func(e *EnhancedEvent) string { return e.Extra[key] }, true
 	}
 	return nil, false
+}
+
+// FieldNames are the names of Fields, sorted, for error messages.
+func FieldNames() []string {
+	names := make([]string, 0, len(Fields))
+	for n := range Fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
