@@ -20,6 +20,7 @@ import (
 	"github.com/eventide/eventide/pkg/sinks/opsgenie"
 	promsink "github.com/eventide/eventide/pkg/sinks/prometheus"
 	"github.com/eventide/eventide/pkg/sinks/pubsub"
+	"github.com/eventide/eventide/pkg/sinks/s3"
 	"github.com/eventide/eventide/pkg/sinks/slack"
 	"github.com/eventide/eventide/pkg/sinks/sls"
 	sqlsink "github.com/eventide/eventide/pkg/sinks/sql"
@@ -64,6 +65,7 @@ var receiverTypes = []struct {
 	{"sql", func() sinks.Builder { return &sqlsink.Config{} }},
 	{"sls", func() sinks.Builder { return &sls.Config{} }},
 	{"prometheus", func() sinks.Builder { return &promsink.Config{} }},
+	{"s3", func() sinks.Builder { return &s3.Config{} }},
 }
 
 // newReceiverSettings returns empty settings of receiver type key, or nil
