@@ -111,7 +111,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	}
 	engine, err := exporter.New(exporter.Options{
 		Config: loaded, REST: restCfg, Log: log, Metrics: m, DrainTimeout: f.DrainTimeout,
-		Namespace: namespace, OnReady: onReady,
+		Namespace: namespace, OnReady: onReady, Version: version,
 	})
 	if err != nil {
 		loaded.Close()

@@ -43,6 +43,7 @@ type Engine struct {
 	m        *Metrics
 	drain    time.Duration
 	ownNS    string
+	version  string
 	onReady  func()
 	ready    atomic.Bool
 	watcher  atomic.Pointer[kube.EventWatcher] // while delivering
@@ -66,6 +67,8 @@ type Options struct {
 	Namespace string
 	// OnReady, when set, is called once the event caches synced.
 	OnReady func()
+	// Version is eventide's, for the heartbeat.
+	Version string
 }
 
 // New checks opts; Run starts the engine.
@@ -74,7 +77,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, errors.New("engine: Config, REST and Metrics are required")
 	}
 	return &Engine{loaded: opts.Config, restCfg: opts.REST, log: opts.Log, m: opts.Metrics,
-		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady}, nil
+		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady, version: opts.Version}, nil
 }
 
 // WatchFailingSince is when the event watch started failing without
@@ -230,6 +233,8 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	var pipelineDone, cpDone sync.WaitGroup
 	pipelineDone.Go(func() { pipeline.Run(ctx) })
 	cpDone.Go(func() { cp.run(ctx) })
+	var beating sync.WaitGroup
+	beating.Go(func() { e.heartbeats(ctx, rt) })
 
 	var runErr error
 	if err := watcher.Run(ctx); err != nil {
@@ -246,6 +251,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	}
 	<-ctx.Done()
 	stop()
+	beating.Wait() // no heartbeat enters a runtime that shuts down
 	e.ready.Store(false)
 	e.mu.Lock()
 	e.live = nil

@@ -34,6 +34,7 @@ type Metrics struct {
 	Leader           prometheus.Gauge
 
 	WatchLastSuccess prometheus.Gauge
+	Heartbeats       *prometheus.CounterVec
 
 	// Lookups the caches could not answer at once (lookup.go).
 	LookupsParked      prometheus.Gauge
@@ -101,7 +102,10 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m.WatchLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "watch_last_success_timestamp_seconds",
 		Help: "When the event watch was last known to work (refreshed every 10s while it does)."})
 	m.EventsMuted = f("events_muted_total", "Events not sent to a silenceable receiver, by reason: silenced (a silence in the route file or an eventide.io/silence-until annotation) or inhibited (an inhibit rule's source is active).", "receiver", "reason")
-	reg.MustRegister(m.EventsMuted, m.WatchLastSuccess, m.BuildInfo)
+	m.Heartbeats = f("heartbeats_total", "Heartbeat events (the heartbeat key), by result: sent, or skipped_unhealthy (the watch was failing or the caches not synced).", "result")
+	m.Heartbeats.WithLabelValues("sent")
+	m.Heartbeats.WithLabelValues("skipped_unhealthy")
+	reg.MustRegister(m.EventsMuted, m.WatchLastSuccess, m.BuildInfo, m.Heartbeats)
 	// Series alerts and dashboards query exist from the start, at zero.
 	for _, t := range []string{"Normal", "Warning", "other"} {
 		m.EventsReceived.WithLabelValues(t)

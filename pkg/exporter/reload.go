@@ -38,7 +38,7 @@ type running struct {
 }
 
 // liveKeys are the top-level keys a reload applies.
-var liveKeys = map[string]bool{"route": true, "receivers": true, "logLevel": true, "clusterName": true, "extraFields": true}
+var liveKeys = map[string]bool{"route": true, "receivers": true, "logLevel": true, "clusterName": true, "extraFields": true, "heartbeat": true}
 
 // restartOnlyChanges lists the top-level keys that differ between running
 // and next and only apply at start; next gets running's values for them.

@@ -61,6 +61,9 @@ type Config struct {
 	ExtraFields map[string]string `yaml:"extraFields"`
 	// Enrich says what else events carry about their object.
 	Enrich EnrichConfig `yaml:"enrich"`
+	// Heartbeat sends a synthetic event to the named receivers every
+	// interval while the watch is healthy: a dead man's switch.
+	Heartbeat *HeartbeatConfig `yaml:"heartbeat"`
 }
 
 // EnrichConfig turns on enrichment that costs a cache of its own.
@@ -430,6 +433,7 @@ func Load(data []byte, opts LoadOptions) (*Loaded, error) {
 			names = append(names, rc.Name)
 		}
 	}
+	errs = append(errs, cfg.Heartbeat.check(names)...)
 	tree, terrs := route.Compile(&cfg.Route, names)
 	errs = append(errs, terrs...)
 	known := map[string]bool{}

@@ -155,3 +155,25 @@ receivers:
 		}
 	}
 }
+
+// heartbeat names receivers that exist, at an interval of at least a
+// second (default a minute).
+func TestHeartbeatChecks(t *testing.T) {
+	load := func(hb string) (*Loaded, error) {
+		return Load([]byte("heartbeat: "+hb+"\nroute: {match: [{receiver: r}]}\nreceivers: [{name: r, stdout: {}}]\n"), testLoadOptions(nil))
+	}
+	l, err := load("{receivers: [r]}")
+	if err != nil || l.Config.Heartbeat.Interval != time.Minute {
+		t.Fatalf("default interval: %v %+v", err, l)
+	}
+	l.Close()
+	_, err = load("{interval: 10ms, receivers: [pager]}")
+	for _, want := range []string{"heartbeat.interval: 10ms is under a second", `heartbeat.receivers[0]: undefined receiver "pager"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+	if _, err := load("{interval: 1m}"); err == nil || !strings.Contains(err.Error(), "heartbeat.receivers: name at least one") {
+		t.Errorf("no receivers: %v", err)
+	}
+}
