@@ -49,6 +49,14 @@ type Lingerer interface {
 	Linger() time.Duration
 }
 
+// Filler is a Lingerer whose batches end on size too (the S3 archive's
+// maxBytes): the runtime asks Full after each event it adds while
+// lingering, and sends the batch as soon as it says so.
+type Filler interface {
+	Lingerer
+	Full(batch []*event.EnhancedEvent) bool
+}
+
 // Updater is a sink whose notifications can be edited after they are
 // sent (a Slack message): a grouping receiver posts a group's first
 // notification and edits it as the group grows.

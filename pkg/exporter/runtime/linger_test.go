@@ -97,3 +97,34 @@ func TestLingerFillsBatches(t *testing.T) {
 		t.Errorf("second batch %v", b)
 	}
 }
+
+// fillSink is a lingerSink whose batches are full at 3 events (a size
+// limit, as the S3 archive's maxBytes).
+type fillSink struct{ lingerSink }
+
+func (s *fillSink) Full(batch []*event.EnhancedEvent) bool { return len(batch) >= 3 }
+
+// A Filler's batch goes as soon as it says it is full, without waiting
+// for the linger time or MaxBatch.
+func TestLingerEndsWhenFull(t *testing.T) {
+	sink := &fillSink{lingerSink{linger: time.Hour}}
+	rt, _, _ := newTestRuntime(t, sink, Delivery{})
+	w := rt.workers["r"]
+	lingering := make(chan chan time.Time, 10)
+	w.after = func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		lingering <- c
+		return c
+	}
+	rt.Start()
+	defer rt.Shutdown(context.Background())
+	rt.Enqueue("r", testevent.Named("a"))
+	<-lingering // a partial batch waits
+	for i := 0; i < 4; i++ {
+		rt.Enqueue("r", testevent.Named("b"))
+	}
+	testenv.Eventually(t, "a full batch of 3", func() bool { return len(sink.sentBatches()) >= 1 })
+	if b := sink.sentBatches()[0]; len(b) != 3 {
+		t.Errorf("first batch %v: want 3 (full), not 10 or the linger's", b)
+	}
+}

@@ -278,15 +278,32 @@ func (w *worker) wait(ctx context.Context) bool {
 }
 
 // linger waits up to d for batch to fill to max, taking events as they
-// come; it stops early when the receiver drains.
+// come; it stops early when the receiver drains, or when a Filler sink
+// says the batch is full.
 func (w *worker) linger(ctx context.Context, batch []*event.EnhancedEvent, max int, d time.Duration) []*event.EnhancedEvent {
 	timeout := w.after(d)
+	filler, _ := w.sink.(sinks.Filler)
+	take := func(batch []*event.EnhancedEvent) []*event.EnhancedEvent {
+		if filler == nil {
+			return w.pop(batch, max)
+		}
+		for len(batch) < max && !filler.Full(batch) { // one at a time: a full batch takes no more
+			n := len(batch)
+			if batch = w.pop(batch, n+1); len(batch) == n {
+				break
+			}
+		}
+		return batch
+	}
 	for len(batch) < max && !w.closing.Load() {
+		if filler != nil && filler.Full(batch) {
+			return batch
+		}
 		select {
 		case <-w.wake:
-			batch = w.pop(batch, max)
+			batch = take(batch)
 		case <-timeout:
-			return w.pop(batch, max)
+			return take(batch)
 		case <-ctx.Done():
 			return batch
 		}

@@ -152,6 +152,44 @@ type sink struct {
 	maxAge    time.Duration
 	maxBytes  int
 	put       *putter
+	// rendered is the lingering batch's lines, rendered by Full to know
+	// its size and used by SendBatch (the worker calls both, in turn).
+	rendered rendered
+}
+
+type rendered struct {
+	first *event.EnhancedEvent // identifies the batch
+	lines [][]byte             // nil where rendering failed
+	size  int
+}
+
+// Full renders the batch's new events and reports whether it reached
+// maxBytes: the batch is then sent without waiting for maxAge.
+func (s *sink) Full(batch []*event.EnhancedEvent) bool {
+	r := &s.rendered
+	if len(batch) == 0 || batch[0] != r.first || len(batch) < len(r.lines) {
+		*r = rendered{}
+		if len(batch) > 0 {
+			r.first = batch[0]
+		}
+	}
+	for _, ev := range batch[len(r.lines):] {
+		line, err := s.payload.Render(ev)
+		if err != nil {
+			line = nil
+		}
+		r.lines = append(r.lines, line)
+		r.size += len(line) + 1
+	}
+	return r.size >= s.maxBytes
+}
+
+// line is evs[i]'s rendered line: from Full when it rendered this batch.
+func (s *sink) line(evs []*event.EnhancedEvent, i int) ([]byte, error) {
+	if r := s.rendered; len(evs) == len(r.lines) && evs[0] == r.first && r.lines[i] != nil {
+		return r.lines[i], nil
+	}
+	return s.payload.Render(evs[i])
 }
 
 func (s *sink) MaxBatch() int         { return s.maxEvents }
@@ -177,7 +215,7 @@ func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 	var objects []*object
 	cur := &object{}
 	for i, ev := range evs {
-		line, err := s.payload.Render(ev)
+		line, err := s.line(evs, i)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -196,6 +234,7 @@ func (s *sink) SendBatch(ctx context.Context, evs []*event.EnhancedEvent) []erro
 	if len(cur.index) > 0 {
 		objects = append(objects, cur)
 	}
+	s.rendered = rendered{}
 	for _, o := range objects {
 		err := s.upload(ctx, o)
 		for _, i := range o.index {
@@ -276,6 +315,6 @@ func (s *sink) Close() error {
 }
 
 var (
-	_ sinks.Lingerer  = (*sink)(nil)
+	_ sinks.Filler    = (*sink)(nil)
 	_ sinks.Previewer = (*sink)(nil)
 )

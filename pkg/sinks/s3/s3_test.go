@@ -145,3 +145,25 @@ func BenchmarkSendBatch(b *testing.B) {
 		return evs
 	})
 }
+
+// Full says a lingering batch reached maxBytes, so the runtime sends it
+// then; SendBatch uses the lines Full rendered.
+func TestFullAtMaxBytes(t *testing.T) {
+	f := fake(t)
+	s := build(t, f, ", maxBytes: 2048").(*sink)
+	evs := events(5)
+	n := 0
+	for n = 1; n <= len(evs) && !s.Full(evs[:n]); n++ {
+	}
+	if n > len(evs) || n < 2 {
+		t.Fatalf("Full at %d events", n)
+	}
+	sinktest.MustSendBatch(t, s, evs[:n]...)
+	keys, objects, _ := f.Objects()
+	if lines := strings.Count(string(objects[keys[0]]), "\n"); len(keys) > 2 || lines == 0 {
+		t.Errorf("objects %v", keys)
+	}
+	if s.rendered.lines != nil {
+		t.Error("rendered lines kept after the send")
+	}
+}
