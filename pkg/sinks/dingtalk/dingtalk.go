@@ -70,8 +70,14 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	}
 	switch s.msgType {
 	case TypeText:
+		if c.Title != "" || c.Text != "" {
+			errs = append(errs, fmt.Errorf("%s: title and text are for msgType markdown or actionCard; a text message's template is content", path))
+		}
 		errs = append(errs, sinks.ParseFields(path, sinks.Field("content", c.Content, sinks.DefaultChatText, &s.text)))
 	case TypeMarkdown, TypeActionCard:
+		if c.Content != "" {
+			errs = append(errs, fmt.Errorf("%s.content: for msgType text; %s uses title and text", path, s.msgType))
+		}
 		errs = append(errs, sinks.ParseFields(path,
 			sinks.Field("title", c.Title, sinks.DefaultChatTitle, &s.title),
 			sinks.Field("text", c.Text, sinks.DefaultChatText, &s.text)))

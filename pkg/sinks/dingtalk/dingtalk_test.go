@@ -171,6 +171,9 @@ func TestBuildErrors(t *testing.T) {
 			t.Errorf("error lacks %s: %v", want, err)
 		}
 	}
+	if _, err := sinktest.Build(t, &Config{}, `dingtalk: {webhook: 'https://oapi.dingtalk.com/robot/send', msgType: markdown, content: x}`); err == nil || !strings.Contains(err.Error(), "content: for msgType text") {
+		t.Errorf("content with markdown: %v", err)
+	}
 	if _, err := sinktest.Build(t, &Config{}, `dingtalk: {webhook: 'https://oapi.dingtalk.com/robot/send', msgType: actionCard}`); err == nil || !strings.Contains(err.Error(), "singleURL: required") {
 		t.Errorf("action card without a URL: %v", err)
 	}
