@@ -71,6 +71,9 @@ func (c *Config) Build(path string, deps sinks.Deps) (sinks.Sink, error) {
 	if c.Card.Kind != 0 && s.msgType != TypeInteractive {
 		errs = append(errs, fmt.Errorf("%s.card: only with msgType interactive", path))
 	}
+	if c.Title != "" && s.msgType == TypeText {
+		errs = append(errs, fmt.Errorf("%s.title: for msgType post or interactive; a text message is its text only", path))
+	}
 	errs = append(errs, sinks.ParseFields(path,
 		sinks.Field("title", c.Title, sinks.DefaultChatTitle, &s.title),
 		sinks.Field("text", c.Text, sinks.DefaultChatText, &s.text)))
