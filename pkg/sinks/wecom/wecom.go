@@ -60,6 +60,12 @@ const (
 	codeRateLimited  = 45009 // over the API's frequency limit
 )
 
+// WeCom's message limits (bytes): longer content is cut to fit.
+const (
+	maxText     = 2048
+	maxMarkdown = 4096
+)
+
 // rateLimitWait is the least wait after codeRateLimited: the limits are
 // per minute.
 const rateLimitWait = time.Minute
@@ -212,11 +218,21 @@ func (s *sink) Preview(ev *event.EnhancedEvent) (any, error) {
 func (s *sink) body(ev *event.EnhancedEvent) ([]byte, error) {
 	r := sinks.Renderer{Event: ev}
 	content := r.Render("content", s.content)
+	limit := maxText
+	if s.msgType == TypeMarkdown {
+		limit = maxMarkdown
+	}
+	content = sinks.CutBytes(content, limit)
 	msg := map[string]any{"msgtype": s.msgType}
 	if s.tokens != nil {
 		toUser, toParty, toTag := r.RenderList("toUser", s.toUser), r.RenderList("toParty", s.toParty), r.RenderList("toTag", s.toTag)
-		if len(toUser)+len(toParty)+len(toTag) == 0 {
+		switch {
+		case len(s.toUser)+len(s.toParty)+len(s.toTag) == 0:
 			toUser = []string{"@all"}
+		case len(toUser)+len(toParty)+len(toTag) == 0 && r.Err == nil:
+			// Recipients from templates that all came out empty (a pod
+			// without its owner label): never everyone instead.
+			return nil, sinks.Permanent(sinks.ClassNoChannel, fmt.Errorf("wecom: toUser, toParty and toTag rendered empty for this event"))
 		}
 		msg["touser"], msg["toparty"], msg["totag"] = strings.Join(toUser, "|"), strings.Join(toParty, "|"), strings.Join(toTag, "|")
 		msg["agentid"] = s.agentID

@@ -212,3 +212,28 @@ func BenchmarkSend(b *testing.B) {
 	ev := testenv.SampleEvent()
 	sinktest.BenchSend(b, s, func(int) *event.EnhancedEvent { return ev })
 }
+
+// Recipients from templates that all render empty fail the event (no
+// channel) instead of sending to @all; a long text is cut to WeCom's 2048
+// bytes.
+func TestEmptyRecipientsAndLongText(t *testing.T) {
+	a := newAPI(t)
+	err := appSink(t, a, `, toUser: ['{{ index .InvolvedObject.Labels "missing" }}']`).Send(context.Background(), testenv.SampleEvent())
+	if class, retryable, _ := sinks.Classify(err); err == nil || class != sinks.ClassNoChannel || retryable || len(a.bodies) != 0 {
+		t.Errorf("empty recipients: %v (%s), %d messages", err, class, len(a.bodies))
+	}
+	ev := testenv.SampleEvent()
+	ev.Message = strings.Repeat("事件", 2000)
+	if err := appSink(t, a, `, content: '{{ .Message }}'`).Send(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Text struct{ Content string } }
+	a.mu.Lock()
+	json.Unmarshal(mustJSON(a.bodies[0]), &body)
+	a.mu.Unlock()
+	if n := len(body.Text.Content); n > 2048 || n < 2040 || !strings.HasSuffix(body.Text.Content, "…") {
+		t.Errorf("content of %d bytes", n)
+	}
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
