@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,8 +17,9 @@ import (
 // InfluxDB is Debian's influxd (InfluxDB 1.6, the v1 API) on loopback,
 // its data in a folder of the test's.
 type InfluxDB struct {
-	URL string
-	cmd *exec.Cmd
+	URL    string
+	cmd    *exec.Cmd
+	client *http.Client // bounded: a hung influxd fails the test, not the run
 }
 
 // StartInfluxDB runs influxd in dir with database db created; the error
@@ -53,7 +55,8 @@ bind-address = "127.0.0.1:%d"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	s := &InfluxDB{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), cmd: exec.Command(bin, "run", "-config", path)}
+	s := &InfluxDB{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), cmd: exec.Command(bin, "run", "-config", path),
+		client: &http.Client{Timeout: 10 * time.Second}}
 	logs := &SyncBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = logs, logs
 	if err := s.cmd.Start(); err != nil {
@@ -62,7 +65,7 @@ bind-address = "127.0.0.1:%d"
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := PollUntil(wctx, 20*time.Millisecond, func() bool {
-		resp, err := http.Get(s.URL + "/ping")
+		resp, err := s.client.Get(s.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -81,7 +84,7 @@ bind-address = "127.0.0.1:%d"
 // Query runs q in database db and returns the rows of its first series'
 // values as column → value maps (all series of the first statement).
 func (s *InfluxDB) Query(db, q string) ([]map[string]any, error) {
-	resp, err := http.PostForm(s.URL+"/query?epoch=ns", url.Values{"db": {db}, "q": {q}})
+	resp, err := s.client.PostForm(s.URL+"/query?epoch=ns", url.Values{"db": {db}, "q": {q}})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +127,21 @@ func (s *InfluxDB) Query(db, q string) ([]map[string]any, error) {
 		return rows, fmt.Errorf("influxdb query %q: %s", q, strings.Join(errs, "; "))
 	}
 	return rows, nil
+}
+
+// Write stores line-protocol lines in database db as they are (a test's
+// own points, written without eventide).
+func (s *InfluxDB) Write(db, lines string) error {
+	resp, err := s.client.Post(s.URL+"/write?db="+url.QueryEscape(db), "text/plain", strings.NewReader(lines))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("influxdb write: HTTP %d: %s", resp.StatusCode, b)
+	}
+	return nil
 }
 
 // Stop ends influxd.

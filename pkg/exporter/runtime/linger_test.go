@@ -11,6 +11,7 @@ import (
 	"github.com/eventide/eventide/internal/testenv"
 	"github.com/eventide/eventide/internal/testenv/testevent"
 	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
 )
 
 // lingerSink is a Lingerer that records the batches it got.
@@ -64,19 +65,26 @@ func (d *doneTracker) finished() string {
 	return strings.Join(slices.Sorted(slices.Values(d.done)), " ")
 }
 
-// A Lingerer's partial batch waits for more events until it is full or the
-// linger time passes.
-func TestLingerFillsBatches(t *testing.T) {
-	sink := &lingerSink{linger: time.Hour}
+// startLingering runs sink as receiver "r" with a linger timer the test
+// fires: each linger sends its timer's channel on lingering.
+func startLingering(t *testing.T, sink sinks.Sink) (*Runtime, chan chan time.Time) {
+	t.Helper()
 	rt, _, _ := newTestRuntime(t, sink, Delivery{})
-	w := rt.workers["r"]
-	lingering := make(chan chan time.Time, 1)
-	w.after = func(time.Duration) <-chan time.Time {
+	lingering := make(chan chan time.Time, 10)
+	rt.workers["r"].after = func(time.Duration) <-chan time.Time {
 		c := make(chan time.Time, 1)
 		lingering <- c
 		return c
 	}
 	rt.Start()
+	return rt, lingering
+}
+
+// A Lingerer's partial batch waits for more events until it is full or the
+// linger time passes.
+func TestLingerFillsBatches(t *testing.T) {
+	sink := &lingerSink{linger: time.Hour}
+	rt, lingering := startLingering(t, sink)
 	defer rt.Shutdown(context.Background())
 	for i := 0; i < 3; i++ {
 		rt.Enqueue("r", testevent.Named("a"))
@@ -108,15 +116,7 @@ func (s *fillSink) Full(batch []*event.EnhancedEvent) bool { return len(batch) >
 // for the linger time or MaxBatch.
 func TestLingerEndsWhenFull(t *testing.T) {
 	sink := &fillSink{lingerSink{linger: time.Hour}}
-	rt, _, _ := newTestRuntime(t, sink, Delivery{})
-	w := rt.workers["r"]
-	lingering := make(chan chan time.Time, 10)
-	w.after = func(time.Duration) <-chan time.Time {
-		c := make(chan time.Time, 1)
-		lingering <- c
-		return c
-	}
-	rt.Start()
+	rt, lingering := startLingering(t, sink)
 	defer rt.Shutdown(context.Background())
 	rt.Enqueue("r", testevent.Named("a"))
 	<-lingering // a partial batch waits

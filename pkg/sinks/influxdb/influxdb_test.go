@@ -231,8 +231,8 @@ func TestV1RealServer(t *testing.T) {
 	// the same week): a configuration error, refused for good.
 	conflict := sinktest.MustBuild(t, &Config{}, `influxdb: {url: '`+db.URL+`', measurement: old}`).(sinks.BatchSink)
 	seed := fmt.Sprintf("old count=1.5 %d\n", evs[0].GetLastTime().UnixNano())
-	if resp, err := http.Post(db.URL+"/write?db=k8s", "text/plain", strings.NewReader(seed)); err != nil || resp.StatusCode != 204 {
-		t.Fatalf("seeding a float count: %v %v", resp, err)
+	if err := db.Write("k8s", seed); err != nil {
+		t.Fatalf("seeding a float count: %v", err)
 	}
 	ev := testenv.SampleEvent()
 	ev.UID = types.UID("conflict")
