@@ -3,7 +3,7 @@
 // per tool it translates from, with offline.go: a
 // configuration loaded without a cluster), each returning the process's
 // exit status; reloadtriggers.go is when serve reloads (the file changed,
-// SIGHUP, POST /-/reload), redact.go what logs may show of a URL.
+// SIGHUP, POST /-/reload), internal/redact what previews and the status page may show.
 package cli
 
 import (

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/rs/zerolog"
 
+	"github.com/eventide/eventide/internal/redact"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/exporter/runtime"
@@ -20,9 +19,9 @@ import (
 // offline is a configuration loaded for route-test and replay: no cluster.
 type offline struct {
 	loaded *config.Loaded
-	// secrets are the values ${VAR} put into the file, longest first: a
-	// preview shows none of them.
-	secrets []string
+	// secrets are the values ${VAR} put into the file: a preview shows
+	// none of them.
+	secrets redact.Secrets
 }
 
 // loadOffline loads conf; stdout is what the stdout receiver writes to.
@@ -30,13 +29,7 @@ type offline struct {
 // away from the pod's environment), else an error (a real replay sends).
 func loadOffline(ctx context.Context, conf string, stdout, stderr io.Writer, unsetIsWarning bool) (*offline, error) {
 	o := &offline{}
-	lookup := func(name string) (string, bool) {
-		v, ok := os.LookupEnv(name)
-		if ok && len(v) >= 4 {
-			o.secrets = append(o.secrets, v)
-		}
-		return v, ok
-	}
+	lookup := o.secrets.Lookup(os.LookupEnv)
 	warn := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, PartsExclude: []string{zerolog.TimestampFieldName},
 		FormatLevel: func(any) string { return conf + ": warning:" }}).Level(zerolog.WarnLevel)
 	loaded, err := config.LoadFile(conf, config.LoadOptions{
@@ -50,7 +43,6 @@ func loadOffline(ctx context.Context, conf string, stdout, stderr io.Writer, uns
 	for _, w := range loaded.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", conf, w)
 	}
-	slices.SortFunc(o.secrets, func(a, b string) int { return len(b) - len(a) })
 	o.loaded = loaded
 	return o, nil
 }
@@ -123,15 +115,7 @@ func (o *offline) preview(receiver string, ev *event.EnhancedEvent) any {
 	}
 	v, err := p.Preview(ev)
 	if err != nil {
-		return map[string]string{"error": o.redact(err.Error())}
+		return map[string]string{"error": o.secrets.String(err.Error())}
 	}
-	return redactedJSON{v: v, o: o}
-}
-
-// redact replaces every ${VAR} value in s.
-func (o *offline) redact(s string) string {
-	for _, v := range o.secrets {
-		s = strings.ReplaceAll(s, v, "<redacted>")
-	}
-	return s
+	return o.secrets.JSON(v)
 }

@@ -1,0 +1,102 @@
+// Package redact keeps secrets out of what eventide shows people: the
+// values ${VAR} put into a configuration file are replaced wherever they
+// appear (route-test -render, replay -dry-run, the status page), and
+// endpoints are shown as scheme and host only.
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/eventide/eventide/pkg/sinks"
+)
+
+// Placeholder replaces a secret.
+const Placeholder = "<redacted>"
+
+// minSecret is the shortest value treated as a secret: replacing "1" or
+// "ab" everywhere would make text unreadable and protect nothing.
+const minSecret = 4
+
+// Secrets are the values ${VAR} put into a configuration. The zero value
+// is ready; it is safe for concurrent use (the status page reads while a
+// reload adds).
+type Secrets struct {
+	mu     sync.RWMutex
+	values []string // longest first: a secret containing another goes whole
+}
+
+// Lookup wraps lookup (os.LookupEnv) for config.LoadOptions.LookupEnv,
+// remembering every value it returns.
+func (s *Secrets) Lookup(lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := lookup(name)
+		if ok && len(v) >= minSecret {
+			s.add(v)
+		}
+		return v, ok
+	}
+}
+
+func (s *Secrets) add(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.values, v) {
+		return
+	}
+	s.values = append(s.values, v)
+	slices.SortStableFunc(s.values, func(a, b string) int { return len(b) - len(a) })
+}
+
+// String is text with every secret replaced, as it is and as escaped in
+// a JSON string.
+func (s *Secrets) String(text string) string {
+	if s == nil {
+		return text
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, v := range s.values {
+		text = strings.ReplaceAll(text, v, Placeholder)
+		if q, _ := MarshalPlain(v); len(q) > 2 {
+			text = strings.ReplaceAll(text, string(q[1:len(q)-1]), Placeholder)
+		}
+	}
+	return text
+}
+
+// JSON marshals v as MarshalPlain does, with every secret replaced.
+func (s *Secrets) JSON(v any) json.Marshaler { return redactedJSON{v: v, s: s} }
+
+type redactedJSON struct {
+	v any
+	s *Secrets
+}
+
+func (r redactedJSON) MarshalJSON() ([]byte, error) {
+	b, err := MarshalPlain(r.v)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(r.s.String(string(b))), nil
+}
+
+// MarshalPlain is json.Marshal without escaping <, > and &: the output is
+// read by people and jq, not put in HTML.
+func MarshalPlain(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Endpoint is a URL's scheme and host only ("<url>" when it has no host):
+// paths and queries carry tokens (Slack's and Teams' hooks), user info
+// carries passwords.
+func Endpoint(raw string) string { return sinks.RedactURL(raw) }
