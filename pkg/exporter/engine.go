@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/exporter/runtime"
 
 	"github.com/rs/zerolog"
@@ -48,6 +49,11 @@ type Engine struct {
 	ready    atomic.Bool
 	watcher  atomic.Pointer[kube.EventWatcher] // while delivering
 	enricher Enricher
+	recent   *recent.Ring
+	// For the status page: when the watch was last known to work (unix
+	// nanoseconds), and the leader election's state.
+	watchOK  atomic.Int64
+	election atomic.Pointer[election]
 }
 
 // Options are what the engine gets from the process.
@@ -69,6 +75,9 @@ type Options struct {
 	OnReady func()
 	// Version is eventide's, for the heartbeat.
 	Version string
+	// Recent, when set, records the events routed and what became of
+	// them (the status page).
+	Recent *recent.Ring
 }
 
 // New checks opts; Run starts the engine.
@@ -77,7 +86,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, errors.New("engine: Config, REST and Metrics are required")
 	}
 	return &Engine{loaded: opts.Config, restCfg: opts.REST, log: opts.Log, m: opts.Metrics,
-		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady, version: opts.Version}, nil
+		drain: opts.DrainTimeout, ownNS: opts.Namespace, onReady: opts.OnReady, version: opts.Version, recent: opts.Recent}, nil
 }
 
 // WatchFailingSince is when the event watch started failing without
@@ -184,7 +193,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	if spoolDir == "-" {
 		spoolDir = ""
 	}
-	ropts := runtime.Options{DeadLetter: deadLetter, SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20}
+	ropts := runtime.Options{DeadLetter: deadLetter, SpoolDir: spoolDir, SpoolMaxBytes: int64(cfg.Spool.MaxSizeMB) << 20, Recent: e.recent}
 	if tr := cp.tracker(); tr != nil { // a nil *Tracker in the interface would not be nil
 		ropts.Tracker = tr
 	}
@@ -199,7 +208,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		return fmt.Errorf("cannot prepare the receivers: %w", err)
 	}
 	popts := PipelineOptions{
-		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), Log: e.log,
+		Enricher: e.enricher, Tracker: cp.tracker(), MaxEventAge: cfg.MaxEventAge(), Log: e.log, Recent: e.recent,
 	}
 	if mc, ok := e.enricher.(*kube.MetadataCache); ok {
 		popts.NamespaceAnnotations = mc.NamespaceAnnotations
@@ -210,7 +219,10 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 		OnEvent:       pipeline.Handle,
 		OnDiscard:     func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
 		OnRelist:      func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
-		OnHealthy:     func(t time.Time) { e.m.WatchLastSuccess.Set(float64(t.Unix())) },
+		OnHealthy: func(t time.Time) {
+			e.m.WatchLastSuccess.Set(float64(t.Unix()))
+			e.watchOK.Store(t.UnixNano())
+		},
 		FieldSelector: cfg.EventFieldSelector,
 	})
 	if err != nil {

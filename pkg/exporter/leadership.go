@@ -53,6 +53,7 @@ func (e *Engine) runWithLeaderElection(signal context.Context, le config.LeaderE
 	if err != nil {
 		return fmt.Errorf("cannot set up leader election: %w", err)
 	}
+	e.election.Store(&election{elector: elector, identity: identity, lease: e.ownNS + "/" + le.LeaderElectionID})
 	go func() {
 		<-signal.Done()
 		if !leading.Load() {

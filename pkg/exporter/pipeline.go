@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/exporter/route"
 
 	"github.com/eventide/eventide/pkg/kube/event"
@@ -33,6 +34,7 @@ type Pipeline struct {
 	maxAge        time.Duration
 	now           func() time.Time
 	nsAnnotations func(string) map[string]string
+	recent        *recent.Ring // nil: no status page
 
 	// mu makes a reload atomic between two events: each event is routed
 	// and enqueued with one routing, the old or the new, never a mix.
@@ -65,6 +67,9 @@ type PipelineOptions struct {
 	// NamespaceAnnotations gives a namespace's annotations from the
 	// metadata cache, for silences set on a namespace; nil: none.
 	NamespaceAnnotations func(namespace string) map[string]string
+	// Recent, when set, records each routed event and what became of it
+	// at each receiver, for the status page.
+	Recent *recent.Ring
 }
 
 // PipelineBuffer is how many watched events may wait for routing; beyond it
@@ -81,6 +86,7 @@ func NewPipeline(loaded *config.Loaded, rt enqueuer, m *Metrics, opts PipelineOp
 		maxAge:        opts.MaxEventAge,
 		now:           time.Now,
 		nsAnnotations: opts.NamespaceAnnotations,
+		recent:        opts.Recent,
 		rt:            rt,
 		m:             m,
 		received: [3]prometheus.Counter{m.EventsReceived.WithLabelValues("Normal"),
@@ -161,6 +167,17 @@ func (p *Pipeline) Run(ctx context.Context) {
 	defer lk.stop()
 	r := &router{p: p, dst: make([]string, 0, 8)}
 	r.onRoute = func(id int) { r.matched[id].Inc() }
+	if p.recent != nil {
+		r.onRoute = func(id int) {
+			r.matched[id].Inc()
+			r.trace.Routes = append(r.trace.Routes, r.labels[id])
+		}
+		r.onDrop = func(id int) {
+			if r.trace.DroppedBy == "" {
+				r.trace.DroppedBy = r.labels[id]
+			}
+		}
+	}
 	for in := p.in; in != nil; {
 		src := in
 		if lk.full() {
@@ -186,8 +203,14 @@ func (p *Pipeline) Run(ctx context.Context) {
 type router struct {
 	p       *Pipeline
 	dst     []string
+	handed  []string
 	matched []prometheus.Counter
 	onRoute func(route int)
+	onDrop  func(route int) // nil: no status page
+	// trace is the routing of the event at hand, for the status page's
+	// recent events; labels names the routes by id.
+	trace  recent.Route
+	labels []string
 }
 
 func (r *router) route(ev *event.EnhancedEvent) {
@@ -197,33 +220,47 @@ func (r *router) route(ev *event.EnhancedEvent) {
 	ev.ClusterName, ev.Extra, r.matched = p.routing.clusterName, p.routing.extra, p.routing.matched
 	mute := p.routing.mute
 	mute.Observe(ev)
-	r.dst = p.routing.tree.Match(ev, r.dst[:0], r.onRoute)
+	if p.recent != nil {
+		r.trace.Routes, r.trace.Receivers, r.trace.DroppedBy = r.trace.Routes[:0], r.trace.Receivers[:0], ""
+		r.labels = p.routing.tree.Routes()
+	}
+	r.dst = p.routing.tree.Trace(ev, r.dst[:0], r.onRoute, r.onDrop)
 	if len(r.dst) == 0 {
 		p.m.EventsUnrouted.Inc()
 	}
-	skipped, handed := "", false
-	muted, checked := "", false
+	skipped := ""
+	muted, mutedBy, checked := "", "", false
+	r.handed = r.handed[:0]
 	for _, name := range r.dst {
 		if reason := p.skip(name, ev); reason != "" {
 			skipped = reason
+			r.note(name, recent.Skipped, reason)
 			continue
 		}
 		if mute.Applies(name) {
 			if !checked {
-				muted, checked = mute.Why(ev, p.now(), p.nsAnnotations), true
+				muted, mutedBy = mute.Explain(ev, p.now(), p.nsAnnotations)
+				checked = true
 			}
 			if muted != "" {
 				p.m.EventsMuted.WithLabelValues(name, muted).Inc()
+				r.note(name, recent.Muted, muted+" by "+mutedBy)
 				continue
 			}
 		}
+		r.note(name, recent.Queued, "")
+		r.handed = append(r.handed, name)
+	}
+	if p.recent != nil {
+		p.recent.Add(ev, &r.trace, p.now()) // before any receiver can report on it
+	}
+	for _, name := range r.handed {
 		if p.tracker != nil {
 			p.tracker.Add(name, ev)
 		}
 		p.rt.Enqueue(name, ev)
-		handed = true
 	}
-	if skipped != "" && !handed {
+	if skipped != "" && len(r.handed) == 0 {
 		p.m.EventsDiscarded.WithLabelValues(skipped).Inc()
 	}
 	if p.tracker != nil {
@@ -231,5 +268,13 @@ func (r *router) route(ev *event.EnhancedEvent) {
 	}
 	if !ev.Received.IsZero() {
 		p.m.PipelineDuration.Observe(time.Since(ev.Received).Seconds())
+	}
+}
+
+// note records what the pipeline did with the event at receiver, for the
+// status page.
+func (r *router) note(receiver, outcome, detail string) {
+	if r.p.recent != nil {
+		r.trace.Receivers = append(r.trace.Receivers, recent.Delivery{Receiver: receiver, Outcome: outcome, Detail: detail})
 	}
 }

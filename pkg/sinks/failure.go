@@ -62,6 +62,36 @@ func Classify(err error) (class Class, retryable bool, retryAfter time.Duration)
 	return ClassOther, true, 0
 }
 
+// Failure is what may be shown of a send error without its text (which
+// can carry a response body or a credential): its class, the HTTP status
+// that answered and the receiver's scheme and host, when known.
+type Failure struct {
+	Class  Class
+	Status int
+	Host   string
+}
+
+// Describe is err's Failure.
+func Describe(err error) Failure {
+	c, _, _ := Classify(err)
+	f := Failure{Class: c}
+	var se *Error
+	if errors.As(err, &se) {
+		f.Status, f.Host = se.Status, se.Host
+	}
+	return f
+}
+
+// AtHost records endpoint's scheme and host on err, a classified send
+// error, for Describe; other errors are returned as they are.
+func AtHost(err error, endpoint string) error {
+	var se *Error
+	if errors.As(err, &se) && se.Host == "" {
+		se.Host = RedactURL(endpoint)
+	}
+	return err
+}
+
 // CutShort classifies a send that ended with its context (the send
 // timeout, or a shutdown or reload cancelling it): retryable, class
 // timeout. ok is false for any other error. Every sink classifies these

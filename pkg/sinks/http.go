@@ -136,7 +136,8 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 
 // RedirectError is the permanent failure of a 3xx answer.
 func RedirectError(code int, location string) error {
-	return Permanent(ClassRedirect, fmt.Errorf("HTTP %d redirect to %s: eventide does not follow redirects; set the final URL as the endpoint", code, RedactURL(location)))
+	return &Error{Class: ClassRedirect, Status: code,
+		Err: fmt.Errorf("HTTP %d redirect to %s: eventide does not follow redirects; set the final URL as the endpoint", code, RedactURL(location))}
 }
 
 // IsLoopback reports whether host (with or without a port) is this
@@ -183,7 +184,7 @@ func Send(ctx context.Context, client *http.Client, method, endpoint, contentTyp
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, TransportError(err)
+		return nil, AtHost(TransportError(err), endpoint)
 	}
 	defer resp.Body.Close()
 	switch {
@@ -198,8 +199,8 @@ func Send(ctx context.Context, client *http.Client, method, endpoint, contentTyp
 		if loc, err := resp.Location(); err == nil {
 			where = loc.String()
 		}
-		return nil, RedirectError(resp.StatusCode, where)
+		return nil, AtHost(RedirectError(resp.StatusCode, where), endpoint)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	return nil, HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), msg)
+	return nil, AtHost(HTTPStatusError(resp.StatusCode, resp.Header.Get("Retry-After"), msg), endpoint)
 }

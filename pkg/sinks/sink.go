@@ -76,6 +76,12 @@ type Error struct {
 	Retryable  bool
 	RetryAfter time.Duration // a server's Retry-After, when it gave one
 	Err        error
+	// Status is the HTTP status that answered, when one did; Host the
+	// receiver's scheme and host, when the sink knows it. The status
+	// page shows them instead of the error string, which can carry a
+	// response body.
+	Status int
+	Host   string
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -85,16 +91,19 @@ func (e *Error) Unwrap() error { return e.Err }
 // retryable (with the server's Retry-After when given), other 4xx are not.
 func HTTPStatusError(code int, retryAfterHeader string, body []byte) error {
 	err := fmt.Errorf("HTTP %d: %s", code, Truncate(string(body), 200))
+	var se *Error
 	switch {
 	case code >= 300 && code < 400: // a client that follows none (ES, BigQuery) gets here
-		return Permanent(ClassRedirect, fmt.Errorf("HTTP %d redirect: eventide does not follow redirects; set the final URL", code))
+		se = &Error{Class: ClassRedirect, Err: fmt.Errorf("HTTP %d redirect: eventide does not follow redirects; set the final URL", code)}
 	case code == 429:
-		return Retryable(ClassRateLimited, err, ParseRetryAfter(retryAfterHeader, time.Now()))
+		se = &Error{Class: ClassRateLimited, Retryable: true, RetryAfter: ParseRetryAfter(retryAfterHeader, time.Now()), Err: err}
 	case code == 408 || code >= 500:
-		return Retryable(ClassHTTP5xx, err, ParseRetryAfter(retryAfterHeader, time.Now()))
+		se = &Error{Class: ClassHTTP5xx, Retryable: true, RetryAfter: ParseRetryAfter(retryAfterHeader, time.Now()), Err: err}
 	default:
-		return Permanent(ClassHTTP4xx, err)
+		se = &Error{Class: ClassHTTP4xx, Err: err}
 	}
+	se.Status = code
+	return se
 }
 
 // ParseRetryAfter reads a Retry-After header: seconds or an HTTP date.

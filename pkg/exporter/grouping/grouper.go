@@ -1,6 +1,7 @@
 package grouping
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type Options struct {
 // notification counted are acknowledged then. Not safe for concurrent
 // use: the receiver's worker goroutine owns it.
 type Grouper struct {
+	// mu guards what Views reads (the groups and the settings) against
+	// the worker's changes; the worker alone calls everything else.
+	mu   sync.Mutex
 	cfg  Config
 	key  func(*event.EnhancedEvent) string
 	opts Options
@@ -90,6 +94,8 @@ func New(cfg Config, opts Options) *Grouper {
 // their messages are edited as before, and events they hold are sent as
 // due; new events are grouped by the new key.
 func (g *Grouper) Reconfigure(cfg Config) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.cfg, g.key = cfg, cfg.KeyFunc()
 }
 
@@ -97,6 +103,8 @@ func (g *Grouper) Reconfigure(cfg Config) {
 // until a notification counting it is delivered. An occurrence the group
 // has already counted (a re-send) is not kept: it is delivered at once.
 func (g *Grouper) Absorb(ev *event.EnhancedEvent, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	key := g.key(ev)
 	grp := g.groups[key]
 	if grp == nil {
@@ -203,6 +211,8 @@ func (g *Grouper) Idle() bool {
 // it returns the events kept, to be delivered one by one, and those
 // whose acknowledgement waited for a save (they were delivered).
 func (g *Grouper) Release() (kept, delivered []*event.EnhancedEvent) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	for _, grp := range g.groups {
 		kept = append(kept, grp.kept...)
 	}

@@ -30,6 +30,8 @@ type Notification struct {
 // of the post before it. Groups quiet for expireAfter end here, with a
 // last edit of their message when the sink can edit.
 func (g *Grouper) Take(now time.Time, canEdit bool) *Notification {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var n *Notification
 	for key, grp := range g.groups {
 		switch {
@@ -137,6 +139,8 @@ func (n *Notification) Deliver(ctx context.Context, sink sinks.Sink) (ref string
 // done with: delivered ones, unless they wait for the state to be stored
 // (Save returns them then), or failed ones, for the dead letter.
 func (g *Grouper) Finish(n *Notification, ref string, err error, now time.Time) []*event.EnhancedEvent {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	grp := n.grp
 	grp.inflight = false
 	defer g.dueAgain(grp, now)
@@ -170,6 +174,8 @@ func (g *Grouper) Finish(n *Notification, ref string, err error, now time.Time) 
 // its retries short, or the receiver stopped): its events are kept
 // again, in front, and due at once.
 func (g *Grouper) Return(n *Notification, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	grp := n.grp
 	grp.inflight = false
 	if n.Status == StatusQuiet {

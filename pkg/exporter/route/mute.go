@@ -67,12 +67,17 @@ type Muting struct {
 	silences    []silence
 	inhibitions []*inhibition
 	receivers   map[string]bool // silenceable receivers
+	// As written, for the status page (muteview.go), and the
+	// annotation silences that muted events.
+	config        []Silence
+	inhibitConfig []Inhibit
+	annotated     annotationSilences
 }
 
 // CompileMuting compiles the silences and inhibit rules, which apply to
 // the silenceable receivers; receivers are every defined receiver name.
 func CompileMuting(silences []Silence, inhibits []Inhibit, silenceable []string, receivers map[string]bool) (*Muting, []error) {
-	m := &Muting{receivers: map[string]bool{}}
+	m := &Muting{receivers: map[string]bool{}, config: silences, inhibitConfig: inhibits}
 	var errs []error
 	for _, name := range silenceable {
 		m.receivers[name] = true
@@ -145,21 +150,35 @@ func (m *Muting) Observe(ev *event.EnhancedEvent) {
 // nsAnnotations gives a namespace's annotations from the metadata cache
 // (nil without enrichment, and offline).
 func (m *Muting) Why(ev *event.EnhancedEvent, now time.Time, nsAnnotations func(string) map[string]string) string {
+	reason, _ := m.Explain(ev, now, nsAnnotations)
+	return reason
+}
+
+// Explain is Why with what muted ev: "silence[2]", "annotation on Pod
+// ns/name", "annotation on namespace ns", "inhibit[0]".
+func (m *Muting) Explain(ev *event.EnhancedEvent, now time.Time, nsAnnotations func(string) map[string]string) (reason, by string) {
 	if m == nil {
-		return ""
+		return "", ""
 	}
-	for _, s := range m.silences {
+	for i, s := range m.silences {
 		if now.Before(s.until) && s.rule.matches(ev) {
-			return MuteSilenced
+			return MuteSilenced, fmt.Sprintf("silence[%d]", i)
 		}
 	}
-	if silencedBy(ev.InvolvedObject.Annotations, now) {
-		return MuteSilenced
+	if until, ok := silencedBy(ev.InvolvedObject.Annotations, now); ok {
+		o := &ev.InvolvedObject
+		on := o.Kind + " " + o.Namespace + "/" + o.Name
+		m.annotated.note(on, until, now)
+		return MuteSilenced, "annotation on " + on
 	}
-	if nsAnnotations != nil && silencedBy(nsAnnotations(ev.InvolvedObject.Namespace), now) {
-		return MuteSilenced
+	if nsAnnotations != nil {
+		if until, ok := silencedBy(nsAnnotations(ev.InvolvedObject.Namespace), now); ok {
+			on := "namespace " + ev.InvolvedObject.Namespace
+			m.annotated.note(on, until, now)
+			return MuteSilenced, "annotation on " + on
+		}
 	}
-	for _, in := range m.inhibitions {
+	for i, in := range m.inhibitions {
 		// An event matching both sides does not inhibit itself.
 		if !in.target.matches(ev) || in.source.matches(ev) {
 			continue
@@ -168,10 +187,10 @@ func (m *Muting) Why(ev *event.EnhancedEvent, now time.Time, nsAnnotations func(
 		last, ok := in.active[in.key(ev)]
 		in.mu.Unlock()
 		if ok && now.Before(last.Add(in.window)) {
-			return MuteInhibited
+			return MuteInhibited, fmt.Sprintf("inhibit[%d]", i)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func (in *inhibition) key(ev *event.EnhancedEvent) string {
@@ -194,12 +213,12 @@ func (in *inhibition) expire(now time.Time) {
 	}
 }
 
-// silencedBy reports whether annotations hold a silence still running.
-func silencedBy(annotations map[string]string, now time.Time) bool {
+// silencedBy says until when annotations hold a silence still running.
+func silencedBy(annotations map[string]string, now time.Time) (time.Time, bool) {
 	v, ok := annotations[SilenceAnnotation]
 	if !ok {
-		return false
+		return time.Time{}, false
 	}
 	until, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
-	return err == nil && now.Before(until)
+	return until, err == nil && now.Before(until)
 }

@@ -62,12 +62,21 @@ func (t *Tree) Routes() []string { return t.routes }
 // each matching match rule that names a receiver sends the event there; only
 // when every match rule matched (true for none) do the child routes run.
 func (t *Tree) Match(ev *event.EnhancedEvent, dst []string, onRoute func(int)) []string {
-	return t.root.process(ev, dst, onRoute)
+	return t.root.process(ev, dst, onRoute, nil)
 }
 
-func (r *route) process(ev *event.EnhancedEvent, dst []string, onRoute func(int)) []string {
+// Trace is Match that also calls onDrop with the id of every route whose
+// drop rule stopped it (the status page says why an event went nowhere).
+func (t *Tree) Trace(ev *event.EnhancedEvent, dst []string, onRoute, onDrop func(int)) []string {
+	return t.root.process(ev, dst, onRoute, onDrop)
+}
+
+func (r *route) process(ev *event.EnhancedEvent, dst []string, onRoute, onDrop func(int)) []string {
 	for _, d := range r.drop {
 		if d.matches(ev) {
+			if onDrop != nil {
+				onDrop(r.id)
+			}
 			return dst
 		}
 	}
@@ -87,7 +96,7 @@ func (r *route) process(ev *event.EnhancedEvent, dst []string, onRoute func(int)
 	}
 	if all {
 		for _, c := range r.routes {
-			dst = c.process(ev, dst, onRoute)
+			dst = c.process(ev, dst, onRoute, onDrop)
 		}
 	}
 	return dst

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/grouping"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 )
@@ -26,6 +27,8 @@ func (w *worker) absorb(evs []*event.EnhancedEvent) {
 	for _, ev := range evs {
 		if !w.group.Absorb(ev, now) {
 			w.delivered(ev)
+		} else if w.recent != nil {
+			w.recent.Set(ev.Trace, w.name, recent.Grouped, w.group.Key(ev))
 		}
 	}
 }

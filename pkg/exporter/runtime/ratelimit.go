@@ -60,8 +60,9 @@ func (m *Metrics) newPacer(receiver string, d Delivery) *pacer {
 		waits: m.RateLimitWaits.WithLabelValues(receiver), waitSeconds: m.RateLimitWaitSeconds.WithLabelValues(receiver)}
 }
 
-// wait blocks until the next send may go, or ctx ends.
-func (p *pacer) wait(ctx context.Context) error {
+// wait blocks until the next send may go, or ctx ends; h is told until
+// when it waits.
+func (p *pacer) wait(ctx context.Context, h *health) error {
 	if p == nil {
 		return nil
 	}
@@ -72,6 +73,7 @@ func (p *pacer) wait(ctx context.Context) error {
 	}
 	p.waits.Inc()
 	p.waitSeconds.Add(d.Seconds())
+	h.pacing(time.Now().Add(d))
 	if err := sleepCtx(ctx, d); err != nil {
 		r.Cancel()
 		return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/grouping"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,9 @@ type Options struct {
 	SpoolMaxBytes int64
 	// Groups, when set, stores grouping receivers' state in the cluster.
 	Groups GroupStores
+	// Recent, when set, is told what became of each event at each
+	// receiver (the status page's recent events).
+	Recent *recent.Ring
 }
 
 // Tracker is told when a receiver is finished with an event (delivered,
@@ -120,6 +124,7 @@ func (rt *Runtime) newWorker(r Receiver) (*worker, error) {
 		pace:      r.pace,
 		log:       rt.log.With().Str("receiver", r.Name).Logger(),
 		logs:      newLogLimiter(),
+		recent:    rt.opts.Recent,
 		queue:     make([]*event.EnhancedEvent, r.Delivery.QueueSize),
 		wake:      make(chan struct{}, 1),
 		finished:  make(chan struct{}),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/exporter/grouping"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/kube/event"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,10 @@ type worker struct {
 	stop     context.CancelFunc
 	finished chan struct{}
 	logs     *logLimiter // repeated lines are counted, not written
+	// recent records each event's outcome for the status page; health
+	// is what the page says of the receiver (status.go). Both nil-safe.
+	recent *recent.Ring
+	health health
 
 	sent, dropFull, dropStop prometheus.Counter
 	tmplErrs                 prometheus.Counter
@@ -86,6 +91,7 @@ func (w *worker) enqueue(ev *event.EnhancedEvent) {
 func (w *worker) dropOldest(where string, counter prometheus.Counter, evs ...*event.EnhancedEvent) {
 	for _, ev := range evs {
 		counter.Inc()
+		w.recent.Set(ev.Trace, w.name, recent.Dropped, where+"_full")
 		w.done(ev)
 	}
 	if len(evs) > 0 {
@@ -110,12 +116,14 @@ func (w *worker) delivered(ev *event.EnhancedEvent) {
 		w.latency.Observe(now.Sub(ev.Received).Seconds())
 	}
 	w.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	w.recent.Set(ev.Trace, w.name, recent.Delivered, "")
 	w.done(ev)
 }
 
 // deadLetter keeps an event rejected for good, with the reason.
 func (w *worker) deadLetter(ev *event.EnhancedEvent, class string, err error, attempts int) {
 	w.deadCnt.Inc()
+	w.recent.Set(ev.Trace, w.name, recent.DeadLettered, class)
 	if w.dead == nil {
 		return
 	}
@@ -345,7 +353,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 	backoff := w.opts.InitialBackoff
 	pending := evs
 	for attempt := 0; ; attempt++ {
-		if err := w.pace.wait(ctx); err != nil {
+		if err := w.pace.wait(ctx, &w.health); err != nil {
 			s.interrupted(pending, true)
 			return
 		}
@@ -368,6 +376,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 		)
 		for i, err := range errs {
 			if err == nil {
+				w.health.succeeded()
 				s.delivered(pending[i])
 				continue
 			}
@@ -381,6 +390,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 			}
 			if retryable && w.opts.mayRetry(attempt+1) {
 				retry = append(retry, pending[i])
+				w.recent.Set(pending[i].Trace, w.name, recent.Retrying, class)
 				w.retried.WithLabelValues(class).Inc()
 				retryAfter = max(retryAfter, after)
 				continue
@@ -388,8 +398,10 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 			failed += s.failed(pending[i], class, err, attempt+1)
 		}
 		if firstErr == nil {
+			w.health.retrying(false)
 			return
 		}
+		w.health.failed(firstErr)
 		if failed > 0 {
 			if e := w.logs.event("failed/"+firstClass, w.log.Error()); e != nil {
 				e.Err(firstErr).Str("reason", firstClass).Int("attempts", attempt+1).Int("events", failed).
@@ -397,6 +409,7 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 					Msg("send failed; events not delivered to this receiver")
 			}
 		}
+		w.health.retrying(len(retry) > 0)
 		if len(retry) == 0 {
 			return
 		}
@@ -429,8 +442,12 @@ func (w *worker) failed(ev *event.EnhancedEvent, class string, err error, attemp
 // in line, for the new settings; after the hard stop they stay pending
 // (sent after a restart).
 func (w *worker) interrupted(evs []*event.EnhancedEvent, stopped bool) {
+	w.health.retrying(false)
 	if stopped {
 		w.dropStop.Add(float64(len(evs)))
+		for _, ev := range evs {
+			w.recent.Set(ev.Trace, w.name, recent.Dropped, DropShutdown)
+		}
 		return
 	}
 	w.pushFront(evs)

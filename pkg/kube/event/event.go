@@ -44,6 +44,10 @@ type EnhancedEvent struct {
 	// adds them.
 	Class       string `json:"-"`
 	ClassDetail string `json:"-"`
+	// Trace is the event's entry in the status page's recent events
+	// (pkg/exporter/recent), where receivers report what became of it;
+	// 0: none (offline commands, events restored from a spool).
+	Trace uint64 `json:"-"`
 	// Extra is the configuration's extraFields, the same map on every
 	// event (read-only); in the whole-event JSON only when set.
 	Extra map[string]string `json:"extra,omitempty"`
