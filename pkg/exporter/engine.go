@@ -215,10 +215,10 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 	}
 	pipeline := NewPipeline(loaded, rt, e.m, popts)
 	watcher, err := kube.NewEventWatcher(e.restCfg, e.log, kube.WatcherOptions{
-		Namespaces:    cfg.Namespace,
-		OnEvent:       pipeline.Handle,
-		OnDiscard:     func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
-		OnRelist:      func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
+		Namespaces: cfg.Namespace,
+		OnEvent:    pipeline.Handle,
+		OnDiscard:  func(r string) { e.m.EventsDiscarded.WithLabelValues(r).Inc() },
+		OnRelist:   func(r string) { e.m.WatchRelists.WithLabelValues(r).Inc() },
 		OnHealthy: func(t time.Time) {
 			e.m.WatchLastSuccess.Set(float64(t.Unix()))
 			e.watchOK.Store(t.UnixNano())
