@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/eventide/eventide/internal/statuspage"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/sinks"
@@ -45,6 +48,9 @@ type reloader struct {
 	deps   sinks.Deps // for the receivers of a new configuration
 
 	httpLimit *rate.Limiter // POST /-/reload
+	// lookupEnv resolves ${VAR} (nil: os.LookupEnv); the status page's
+	// redaction learns the values through it.
+	lookupEnv func(string) (string, bool)
 
 	mu         sync.Mutex
 	applied    [32]byte // the content in force
@@ -54,6 +60,8 @@ type reloader struct {
 	// refusedErr without reading or validating it again.
 	refusedFile os.FileInfo
 	refusedErr  error
+	// last is the last reload's outcome, for the status page.
+	last statuspage.ConfigState
 }
 
 func newReloader(path string, content []byte, engine *exporter.Engine, m *exporter.Metrics, log zerolog.Logger, deps sinks.Deps) *reloader {
@@ -82,10 +90,11 @@ func (r *reloader) reload(trigger string) error {
 	r.refusedFile, r.refusedErr = nil, nil
 	if sum == r.applied {
 		r.m.ConfigReloads.WithLabelValues("unchanged").Inc()
+		r.noteReload("unchanged", nil)
 		r.log.Debug().Str("trigger", trigger).Msg("configuration unchanged; nothing to apply")
 		return nil
 	}
-	loaded, err := config.Load(b, config.LoadOptions{Deps: r.deps})
+	loaded, err := config.Load(b, config.LoadOptions{Deps: r.deps, LookupEnv: r.lookupEnv})
 	if err != nil {
 		if statErr == nil {
 			r.refusedFile, r.refusedErr = fi, err
@@ -108,8 +117,28 @@ func (r *reloader) reload(trigger string) error {
 	r.m.ConfigReloads.WithLabelValues("applied").Inc()
 	r.m.ConfigReloadSuccessful.Set(1)
 	r.m.ConfigReloadSuccessTime.SetToCurrentTime()
+	r.noteReload("applied", nil)
 	r.log.Info().Str("trigger", trigger).Str("config", r.path).Msg("configuration applied")
 	return nil
+}
+
+// noteReload records a reload's outcome; the caller holds r.mu.
+func (r *reloader) noteReload(result string, err error) {
+	r.last = statuspage.ConfigState{LastReload: time.Now(), Result: result}
+	if err != nil {
+		r.last.Errors = strings.Split(err.Error(), "\n")
+	}
+}
+
+// state is the configuration file and its last reload, for the status
+// page.
+func (r *reloader) state() statuspage.ConfigState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.last
+	st.Path = r.path
+	st.Errors = slices.Clone(st.Errors)
+	return st
 }
 
 // sameContent says that two stats of the config path are of one file,
@@ -123,6 +152,7 @@ func sameContent(a, b os.FileInfo) bool {
 func (r *reloader) refuse(trigger string, sum [32]byte, err error) error {
 	r.m.ConfigReloads.WithLabelValues("invalid").Inc()
 	r.m.ConfigReloadSuccessful.Set(0)
+	r.noteReload("refused", err)
 	if sum != r.lastRefuse || sum == ([32]byte{}) {
 		r.log.Error().Str("trigger", trigger).Str("config", r.path).Err(err).
 			Msg("configuration refused; the running configuration stays in force")

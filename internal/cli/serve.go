@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"os/signal"
 	"strings"
 	"sync"
@@ -21,8 +22,11 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
+	"github.com/eventide/eventide/internal/redact"
+	"github.com/eventide/eventide/internal/statuspage"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/exporter/config"
+	"github.com/eventide/eventide/pkg/exporter/recent"
 	"github.com/eventide/eventide/pkg/kube"
 	"github.com/eventide/eventide/pkg/sinks"
 	"github.com/eventide/eventide/pkg/sinks/prometheus/series"
@@ -41,6 +45,11 @@ type ServeFlags struct {
 	// UnhealthyAfter: /healthz fails once the event watch has failed for
 	// this long, so a liveness probe restarts a stuck eventide; 0: never.
 	UnhealthyAfter time.Duration
+	// WebAddress is where the status page is served (internal/statuspage);
+	// empty: not served.
+	WebAddress string
+	// RecentEvents is how many routed events /events keeps.
+	RecentEvents int
 }
 
 // Serve runs eventide until SIGTERM or SIGINT, then drains.
@@ -67,6 +76,8 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on -pprof-address")
 	fs.StringVar(&f.PprofAddress, "pprof-address", "127.0.0.1:6060", "address of /debug/pprof/ with -pprof (loopback by default: reach it with kubectl port-forward)")
 	fs.DurationVar(&f.UnhealthyAfter, "unhealthy-after", 5*time.Minute, "/healthz fails once the event watch has failed this long (0: never)")
+	fs.StringVar(&f.WebAddress, "web-address", "127.0.0.1:2113", "address of the read-only status page (loopback by default: reach it with kubectl port-forward; empty turns it off)")
+	fs.IntVar(&f.RecentEvents, "web-recent-events", recent.DefaultSize, "how many routed events the status page's /events keeps")
 	return fs
 }
 
@@ -75,10 +86,13 @@ func serveFlags(f *ServeFlags) *flag.FlagSet {
 func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, version string, onReady func()) int {
 	bootLog := zerolog.New(stderr).With().Timestamp().Logger()
 	eventMetrics := series.NewHub() // the prometheus receivers' series, across reloads
+	secrets := &redact.Secrets{}    // what the status page must not show
+	lookupEnv := secrets.Lookup(os.LookupEnv)
 	content, err := config.ReadConfigFile(f.Conf)
 	var loaded *config.Loaded
 	if err == nil {
-		loaded, err = config.Load(content, config.LoadOptions{Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout, EventMetrics: eventMetrics}})
+		loaded, err = config.Load(content, config.LoadOptions{LookupEnv: lookupEnv,
+			Deps: sinks.Deps{Ctx: ctx, Log: bootLog, Stdout: stdout, EventMetrics: eventMetrics}})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", f.Conf, err)
@@ -109,9 +123,13 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 	if namespace == "" {
 		namespace = kube.OwnNamespace(f.Kubeconfig)
 	}
+	var ring *recent.Ring
+	if f.WebAddress != "" {
+		ring = recent.New(f.RecentEvents)
+	}
 	engine, err := exporter.New(exporter.Options{
 		Config: loaded, REST: restCfg, Log: log, Metrics: m, DrainTimeout: f.DrainTimeout,
-		Namespace: namespace, OnReady: onReady, Version: version,
+		Namespace: namespace, OnReady: onReady, Version: version, Recent: ring,
 	})
 	if err != nil {
 		loaded.Close()
@@ -119,6 +137,7 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 		return ExitFailed
 	}
 	rl := newReloader(f.Conf, content, engine, m, log, sinks.Deps{Ctx: ctx, Log: log, Stdout: stdout, EventMetrics: eventMetrics})
+	rl.lookupEnv = lookupEnv
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
 	watching.Go(func() { rl.watch(watchCtx) })
@@ -139,6 +158,20 @@ func ServeContext(ctx context.Context, f ServeFlags, stdout, stderr io.Writer, v
 			return ExitFailed
 		}
 		defer shutdown(ctx, prof)
+	}
+	if f.WebAddress != "" {
+		rates := statuspage.NewRates(statuspage.Counters{In: m.EventsReceived, Out: m.Sent, Dead: m.DeadLetters, Latency: m.DeliveryLatency})
+		stopRates := make(chan struct{})
+		go rates.Run(stopRates)
+		defer close(stopRates)
+		web, err := listenAndServe(f.WebAddress, statuspage.Handler(statuspage.Options{Engine: engine, Recent: ring, Rates: rates,
+			ConfigState: rl.state, Secrets: secrets, Version: version}), log)
+		if err != nil {
+			loaded.Close()
+			log.Error().Err(err).Msg("cannot serve the status page (another process on that port? set -web-address, or empty to turn it off)")
+			return ExitFailed
+		}
+		defer shutdown(ctx, web)
 	}
 	err = engine.Run(ctx)
 	if err != nil {

@@ -9,7 +9,6 @@
 package recent
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -91,16 +90,15 @@ type Route struct {
 
 // Add records ev with its routing and sets ev.Trace, so receivers can
 // report outcomes. The slot's slices are reused: a steady flow allocates
-// nothing but the message's copy.
+// nothing but a long message's cut.
 func (r *Ring) Add(ev *event.EnhancedEvent, rt *Route, now time.Time) {
 	if r == nil {
 		return
 	}
 	msg := ev.Message
 	if len(msg) > MessageBytes {
-		msg = cut(msg, MessageBytes)
+		msg = cut(msg, MessageBytes) // a new string: the long one is not kept
 	}
-	msg = strings.Clone(msg) // never a slice of the event's own message
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last++
@@ -191,4 +189,12 @@ func cut(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// Size is how many events the ring keeps.
+func (r *Ring) Size() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.entries)
 }
