@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 IMAGE ?= eventide:$(VERSION)
 
-.PHONY: test unit demo bench build image tools control-plane vet
+.PHONY: test unit demo bench build image tools control-plane vet screenshots
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/eventide .
@@ -43,6 +43,11 @@ unit:
 
 demo: control-plane
 	$(GO) run ./internal/cmd/demo
+
+# The status page's screenshots README shows, rendered by Debian's
+# chromium-headless-shell (installed by `make tools`).
+screenshots: tools
+	$(GO) test -count=1 -run TestScreenshots ./internal/statuspage/ -args -screenshots=$(CURDIR)/docs/screenshots
 
 # End-to-end benchmark against the local control plane; see README.
 bench: control-plane build

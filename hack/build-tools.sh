@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the chart, image and syslog tests use: helm, built from
 # its Go module into the same version-keyed cache as the control plane, and
-# buildah, rsyslog, rsyslog-relp, influxdb, mariadb-server and postgresql
-# (Debian packages) when the machine lets us install
+# buildah, rsyslog, rsyslog-relp, influxdb, mariadb-server, postgresql and
+# chromium-headless-shell (Debian packages) when the machine lets us install
 # packages. The second run finds them and returns at once.
 #
 # Prints the folder holding helm on its last line.
@@ -57,5 +57,6 @@ install_package imrelp rsyslog-relp "the syslog RELP test"
 install_package influxd influxdb "the InfluxDB tests"
 install_package mariadb-install-db mariadb-server "the sql receiver's MariaDB tests"
 install_package postgres postgresql "the sql receiver's PostgreSQL tests"
+install_package chromium-headless-shell chromium-headless-shell "the status page's screenshot test"
 ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"

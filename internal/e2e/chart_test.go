@@ -172,7 +172,28 @@ func TestChartLintsAndRenders(t *testing.T) {
 			if name == "all-on" && !strings.Contains(toJSON(t, pod), `"mountPath":"/etc/eventide-secrets/slack","name":"secret-slack","readOnly":true`) {
 				t.Errorf("secretMounts: no read-only mount of the Secret in the pod:\n%s", toJSON(t, pod))
 			}
+			checkStatusPage(t, objs, c, name == "all-on")
 		})
+	}
+}
+
+// checkStatusPage: by default the status page listens on loopback and
+// neither the Service nor the NetworkPolicy mentions it; exposed, it
+// listens on the pod's IP, the Service has its port, and the
+// NetworkPolicy admits it only from the namespaces named.
+func checkStatusPage(t *testing.T, objs []*unstructured.Unstructured, container map[string]any, exposed bool) {
+	t.Helper()
+	args, svc := toJSON(t, container["args"]), toJSON(t, findObject(t, objs, "Service", "eventide").Object)
+	np := toJSON(t, findObject(t, objs, "NetworkPolicy", "eventide").Object)
+	if !exposed {
+		if !strings.Contains(args, `"-web-address=127.0.0.1:2113"`) || strings.Contains(svc, "2113") || strings.Contains(np, `"status"`) {
+			t.Errorf("default status page: args %s, Service %s, NetworkPolicy %s", args, svc, np)
+		}
+		return
+	}
+	if !strings.Contains(args, `"-web-address=:2113"`) || !strings.Contains(svc, `"name":"status","port":2113`) ||
+		!strings.Contains(np, `"from":[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"platform"}}}],"ports":[{"port":"status","protocol":"TCP"}]`) {
+		t.Errorf("exposed status page: args %s, Service %s, NetworkPolicy %s", args, svc, np)
 	}
 }
 

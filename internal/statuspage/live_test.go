@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eventide/eventide/internal/redact"
@@ -34,7 +36,7 @@ type live struct {
 }
 
 func (l *live) Status() exporter.Status {
-	st := exporter.Status{Delivering: true, CachesSynced: true}
+	st := exporter.Status{Delivering: true, CachesSynced: true, WatchLastSuccess: time.Now()}
 	for _, r := range l.loaded.Receivers {
 		rs := exporter.ReceiverStatus{Name: r.Name, Type: r.Type}
 		rs.ReceiverStatus, rs.Running = l.rt.Status(r.Name)
@@ -99,5 +101,6 @@ func pod(name, reason, message string) *event.EnhancedEvent {
 		e.Name, e.UID, e.Reason, e.Message = name, types.UID("uid-"+name), reason, message
 		e.InvolvedObject.Name = name
 		e.ResourceVersion = "1"
+		e.LastTimestamp = metav1.NewTime(time.Now().Truncate(time.Second))
 	})
 }

@@ -48,7 +48,7 @@ const flakyToken = "tok-0123456789abcdef"
 // 400, one 503) and routes three events: a BackOff whose message tries to
 // inject a script, a Quiet one the silence mutes at the pager, and a
 // Noise one the drop rule stops.
-func pagesFixture(t *testing.T) (*live, http.Handler, *redact.Secrets) {
+func pagesFixture(t *testing.T) (*live, http.Handler, *redact.Secrets, *Rates) {
 	ok, broken, flaky := testenv.NewRecorder(), testenv.NewRecorder(), testenv.NewRecorder()
 	t.Cleanup(ok.Close)
 	t.Cleanup(broken.Close)
@@ -56,13 +56,16 @@ func pagesFixture(t *testing.T) (*live, http.Handler, *redact.Secrets) {
 	broken.SetStatus(http.StatusBadRequest)
 	flaky.SetStatus(http.StatusServiceUnavailable)
 	secrets := &redact.Secrets{}
+	var rates *Rates
 	conf := strings.NewReplacer("OK_URL", ok.URL, "BROKEN_URL", broken.URL, "FLAKY_URL", flaky.URL).Replace(pagesConfig)
 	l := startLive(t, conf, map[string]string{"FLAKY_TOKEN": flakyToken}, secrets)
+	rates = NewRates(Counters{In: l.m.EventsReceived, Out: l.m.Sent, Dead: l.m.DeadLetters, Latency: l.m.DeliveryLatency})
+	rates.Sample(time.Now().Add(-time.Minute))
 	l.pipeline.Handle(pod("web-1", "BackOff", `restarting <script>alert("x")</script> & more`))
 	l.pipeline.Handle(pod("web-2", "Quiet", "nothing to see"))
 	l.pipeline.Handle(pod("web-3", "Noise", "dropped"))
 	h := Handler(Options{Engine: l, Recent: l.ring, Secrets: secrets, Version: "v-test",
-		Rates:       NewRates(Counters{In: l.m.EventsReceived, Out: l.m.Sent, Dead: l.m.DeadLetters, Latency: l.m.DeliveryLatency}),
+		Rates:       rates,
 		ConfigState: func() ConfigState { return ConfigState{Path: "/etc/eventide/config.yaml"} }})
 	testenv.Eventually(t, "every receiver's outcome", func() bool {
 		got := outcomes(l.ring.Snapshot(recent.Filter{}, 0))
@@ -70,7 +73,7 @@ func pagesFixture(t *testing.T) (*live, http.Handler, *redact.Secrets) {
 			got["web-1"]["flaky"] == recent.Retrying && got["web-1"]["pager"] == recent.Grouped &&
 			got["web-2"]["broken"] == recent.DeadLettered && got["web-2"]["ok"] == recent.Delivered
 	})
-	return l, h, secrets
+	return l, h, secrets, rates
 }
 
 // outcomes maps event name → receiver → outcome.
@@ -88,7 +91,7 @@ func outcomes(entries []recent.Entry) map[string]map[string]string {
 // /events says where each event went and why, newest first, in JSON and
 // HTML; a message with markup is text, never an element.
 func TestEventsPage(t *testing.T) {
-	_, h, _ := pagesFixture(t)
+	_, h, _, _ := pagesFixture(t)
 	body, _ := get(t, h, "/events?format=json")
 	var ev Events
 	if err := json.Unmarshal([]byte(body), &ev); err != nil {
@@ -168,7 +171,7 @@ func TestEventsPage(t *testing.T) {
 // with its failure's class, HTTP status and host, never the path or the
 // token in its URL; dead letters counted.
 func TestOverviewPage(t *testing.T) {
-	_, h, _ := pagesFixture(t)
+	_, h, _, _ := pagesFixture(t)
 	body, _ := get(t, h, "/?format=json")
 	if strings.Contains(body, flakyToken) || strings.Contains(body, "/hook/") {
 		t.Fatalf("the overview shows the flaky receiver's URL: %s", body)
@@ -206,7 +209,9 @@ func TestOverviewPage(t *testing.T) {
 	if flaky == nil || !strings.HasPrefix(text(flaky[2]), "retrying since ") || !strings.Contains(text(flaky[3]), "http_5xx · HTTP 503 · http://127.0.0.1:") {
 		t.Errorf("the flaky row: %v", texts(flaky))
 	}
-	if find(doc, func(n *html.Node) bool { return isElem(n, "meta") && attr(n, "http-equiv") == "refresh" && attr(n, "content") == "10" }) == nil {
+	if find(doc, func(n *html.Node) bool {
+		return isElem(n, "meta") && attr(n, "http-equiv") == "refresh" && attr(n, "content") == "10"
+	}) == nil {
 		t.Error("no refresh every 10 s")
 	}
 }
@@ -214,7 +219,7 @@ func TestOverviewPage(t *testing.T) {
 // A refused reload is shown at the top with its errors, escaped and with
 // ${VAR} values redacted.
 func TestOverviewRefusedReload(t *testing.T) {
-	l, _, secrets := pagesFixture(t)
+	l, _, secrets, _ := pagesFixture(t)
 	h := Handler(Options{Engine: l, Recent: l.ring, Secrets: secrets, ConfigState: func() ConfigState {
 		return ConfigState{Path: "/etc/eventide/config.yaml", Result: "refused", LastReload: time.Now(),
 			Errors: []string{`receivers[2].webhook.endpoint: <img src=x> "http://x/` + flakyToken + `"`, "route.match[0].receiver: unknown"}}
@@ -239,7 +244,7 @@ func TestOverviewRefusedReload(t *testing.T) {
 // /groups shows the pager's group; /silences the route file's silence
 // (its comment escaped) and the annotation silences seen.
 func TestGroupsAndSilencesPages(t *testing.T) {
-	_, h, _ := pagesFixture(t)
+	_, h, _, _ := pagesFixture(t)
 	body, _ := get(t, h, "/groups?format=json")
 	var g Groups
 	if err := json.Unmarshal([]byte(body), &g); err != nil {
@@ -271,7 +276,7 @@ func TestGroupsAndSilencesPages(t *testing.T) {
 
 // A standby says so on every page and names the leader.
 func TestStandbyBanner(t *testing.T) {
-	l, _, secrets := pagesFixture(t)
+	l, _, secrets, _ := pagesFixture(t)
 	l.status = func(st exporter.Status) exporter.Status {
 		st.LeaderElection, st.Delivering, st.Leader, st.Lease, st.Identity = true, false, "eventide-7f9c_1", "monitoring/eventide", "eventide-b2_1"
 		return st
@@ -293,7 +298,7 @@ func TestStandbyBanner(t *testing.T) {
 
 // Only GET and HEAD are served; unknown paths are 404.
 func TestMethodsAndPaths(t *testing.T) {
-	_, h, _ := pagesFixture(t)
+	_, h, _, _ := pagesFixture(t)
 	for _, c := range []struct {
 		method, path string
 		want         int
