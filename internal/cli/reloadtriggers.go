@@ -126,7 +126,11 @@ func (r *reloader) reload(trigger string) error {
 func (r *reloader) noteReload(result string, err error) {
 	r.last = statuspage.ConfigState{LastReload: time.Now(), Result: result}
 	if err != nil {
-		r.last.Errors = strings.Split(err.Error(), "\n")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				r.last.Errors = append(r.last.Errors, line)
+			}
+		}
 	}
 }
 

@@ -86,6 +86,18 @@ func TestLeaderKilledStandbyTakesOver(t *testing.T) {
 	if m := processMetrics(t, a); !strings.Contains(m, "\neventide_leader 1\n") {
 		t.Errorf("the leader does not report eventide_leader 1")
 	}
+	// The standby's status page says so and names the leader: a's
+	// identity is its host name and process id.
+	leader := fmt.Sprintf("_%d", a.Cmd.Process.Pid)
+	if err := testenv.PollUntil(waitCtx(t), 50*time.Millisecond, func() bool {
+		page := getBody(t, b.WebURL+"/")
+		return strings.Contains(page, `id="standby"`) && strings.Contains(page, "the leader is ") && strings.Contains(page, leader+".")
+	}); err != nil {
+		t.Errorf("the standby's page never named the leader (…%s): %s", leader, getBody(t, b.WebURL+"/"))
+	}
+	if page := getBody(t, a.WebURL+"/"); strings.Contains(page, `id="standby"`) {
+		t.Error("the leader's page says standby")
+	}
 	s := startStream(t, w.Pods, "failover", 400, 10*time.Millisecond)
 	if _, err := rec.WaitFor(waitCtx(t), func(r []testenv.Request) bool { return len(r) >= 100 }); err != nil {
 		t.Fatal(err)

@@ -77,6 +77,7 @@ func TestMain(m *testing.M) {
 
 type runningExporter struct {
 	metricsURL string
+	webURL     string // the status page
 	stdout     *testenv.SyncBuffer
 	stderr     *testenv.SyncBuffer
 	stop       func() int
@@ -115,8 +116,16 @@ func startEventideFile(t *testing.T, path string) *runningExporter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runningExporter{metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port), stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}}
-	f := cli.ServeFlags{Conf: path, Kubeconfig: controlPlane.ExporterKubeconfig, MetricsAddress: r.metricsURL[len("http://"):], DrainTimeout: 5 * time.Second}
+	webPort, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runningExporter{metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port), webURL: fmt.Sprintf("http://127.0.0.1:%d", webPort),
+		stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}}
+	// Every end-to-end run serves the status page: it is read under the
+	// same load as the rest.
+	f := cli.ServeFlags{Conf: path, Kubeconfig: controlPlane.ExporterKubeconfig, MetricsAddress: r.metricsURL[len("http://"):],
+		DrainTimeout: 5 * time.Second, WebAddress: r.webURL[len("http://"):], RecentEvents: 500}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan int, 1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +35,9 @@ func BuildEventide(dir string) (string, error) {
 type Process struct {
 	Cmd        *exec.Cmd
 	MetricsURL string
+	// WebURL is its status page (-web-address): a free loopback port
+	// unless extraArgs named one.
+	WebURL string
 }
 
 // StartEventide runs binary with config against kubeconfig, its stdout and
@@ -45,6 +49,17 @@ func StartEventide(ctx context.Context, binary, config, kubeconfig string, stdou
 	}
 	p := &Process{MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	p.Cmd = exec.Command(binary, "-conf", config, "-kubeconfig", kubeconfig, "-metrics-address", fmt.Sprintf("127.0.0.1:%d", port))
+	if i := slices.Index(extraArgs, "-web-address"); i >= 0 && i+1 < len(extraArgs) {
+		p.WebURL = "http://" + extraArgs[i+1]
+	} else {
+		// Not the default 127.0.0.1:2113: processes run side by side.
+		web, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		p.WebURL = fmt.Sprintf("http://127.0.0.1:%d", web)
+		p.Cmd.Args = append(p.Cmd.Args, "-web-address", p.WebURL[len("http://"):])
+	}
 	p.Cmd.Args = append(p.Cmd.Args, extraArgs...)
 	p.Cmd.Stdout, p.Cmd.Stderr = stdout, stderr
 	if err := p.Cmd.Start(); err != nil {

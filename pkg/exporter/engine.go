@@ -255,6 +255,7 @@ func (e *Engine) deliver(lead, signal context.Context) error {
 			stop()
 		}
 	} else {
+		e.watchOK.Store(time.Now().UnixNano())
 		e.ready.Store(true)
 		e.log.Info().Msg("event caches synced; watching")
 		if e.onReady != nil {

@@ -90,12 +90,12 @@ func run(ctx context.Context, config string, interval, duration time.Duration) e
 	if err != nil {
 		return err
 	}
-	proc, err := testenv.StartEventide(ctx, bin, config, cp.ExporterKubeconfig, os.Stdout, os.Stderr)
+	proc, err := testenv.StartEventide(ctx, bin, config, cp.ExporterKubeconfig, os.Stdout, os.Stderr, "-web-address", "127.0.0.1:2113")
 	if err != nil {
 		return err
 	}
 	defer proc.Stop()
-	fmt.Fprintf(os.Stderr, "demo: eventide is watching (metrics on %s/metrics); events follow, Ctrl-C stops\n", proc.MetricsURL)
+	fmt.Fprintf(os.Stderr, "demo: eventide is watching (status page on %s, metrics on %s/metrics); events follow, Ctrl-C stops\n", proc.WebURL, proc.MetricsURL)
 
 	kinds := []func(i int) *corev1.Event{
 		func(i int) *corev1.Event {
