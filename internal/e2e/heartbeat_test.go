@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -62,5 +63,50 @@ receivers:
 		return metricValue(t, r.metrics(t), `eventide_heartbeats_total{result="sent"}`) >= 2
 	}); err != nil {
 		t.Errorf("eventide_heartbeats_total{result=\"sent\"} under 2")
+	}
+}
+
+// Heartbeats stop while the event watch fails (the API server is down)
+// and come back when it recovers: an on-call tool expecting them notices
+// the outage.
+func TestHeartbeatStopsWhenWatchFails(t *testing.T) {
+	ns := "e2e-heartbeat-stop"
+	setupNamespace(t, ns)
+	pager := testenv.NewRecorder()
+	defer pager.Close()
+	r := startEventide(t, fmt.Sprintf("namespace: %s\nheartbeat: {interval: 1s, receivers: [pager]}\nroute: {}\nreceivers:\n  - name: pager\n    webhook: {endpoint: %s}\n", ns, pager.URL))
+	if _, err := pager.WaitFor(waitCtx(t), func(reqs []testenv.Request) bool { return len(reqs) >= 2 }); err != nil {
+		t.Fatal("no heartbeat while the watch works")
+	}
+	skipped := func() float64 {
+		return metricValue(t, r.metrics(t), `eventide_heartbeats_total{result="skipped_unhealthy"}`)
+	}
+	controlPlane.StopAPIServer()
+	stopped := true
+	t.Cleanup(func() {
+		if stopped { // the next tests need it
+			if err := controlPlane.StartAPIServer(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := testenv.PollUntil(ctx, 50*time.Millisecond, func() bool { return skipped() >= 1 }); err != nil {
+		t.Fatalf("no heartbeat skipped with the API server down: %v", err)
+	}
+	before, s0 := len(pager.Requests()), skipped()
+	if err := testenv.PollUntil(ctx, 50*time.Millisecond, func() bool { return skipped() >= s0+3 }); err != nil {
+		t.Fatalf("heartbeats not skipped on: %v", err)
+	}
+	if n := len(pager.Requests()); n != before {
+		t.Errorf("%d heartbeats sent while the watch failed", n-before)
+	}
+	if err := controlPlane.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	if _, err := pager.WaitFor(ctx, func(reqs []testenv.Request) bool { return len(reqs) > before }); err != nil {
+		t.Errorf("heartbeats did not come back after the watch recovered: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/eventide/eventide/pkg/exporter/runtime"
 	"github.com/eventide/eventide/pkg/kube/event"
 )
 
@@ -25,7 +24,7 @@ const HeartbeatReason = "EventideHeartbeat"
 // eventide or its watch dies. Heartbeats go to the named receivers only,
 // past the routes and mutes, and hold no checkpoint (they have no
 // resourceVersion). The settings are read each time: a reload applies.
-func (e *Engine) heartbeats(ctx context.Context, rt *runtime.Runtime) {
+func (e *Engine) heartbeats(ctx context.Context, rt enqueuer) {
 	for {
 		e.mu.Lock()
 		hb, cfg := e.loaded.Config.Heartbeat, &e.loaded.Config

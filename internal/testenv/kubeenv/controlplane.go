@@ -163,9 +163,17 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context) error {
 // RestartAPIServer stops kube-apiserver and starts it again on the same
 // port and etcd, for tests of a watch that breaks.
 func (cp *ControlPlane) RestartAPIServer(ctx context.Context) error {
-	testenv.StopCmd(cp.apiserver)
+	cp.StopAPIServer()
 	return cp.startAPIServer(ctx)
 }
+
+// StopAPIServer stops kube-apiserver until StartAPIServer: a watch that
+// stays broken.
+func (cp *ControlPlane) StopAPIServer() { testenv.StopCmd(cp.apiserver) }
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer and
+// returns once it is ready.
+func (cp *ControlPlane) StartAPIServer(ctx context.Context) error { return cp.startAPIServer(ctx) }
 
 // Stop ends kube-apiserver and etcd.
 func (cp *ControlPlane) Stop() {
