@@ -1,7 +1,8 @@
 // Package redact keeps secrets out of what eventide shows people: the
 // values ${VAR} put into a configuration file are replaced wherever they
-// appear (route-test -render, replay -dry-run, the status page), and
-// endpoints are shown as scheme and host only.
+// appear (route-test -render, replay -dry-run, the status page). URLs in
+// errors are cut to scheme and host where they are made
+// (sinks.RedactURL).
 package redact
 
 import (
@@ -10,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/eventide/eventide/pkg/sinks"
 )
 
 // Placeholder replaces a secret.
@@ -95,8 +94,3 @@ func MarshalPlain(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
-
-// Endpoint is a URL's scheme and host only ("<url>" when it has no host):
-// paths and queries carry tokens (Slack's and Teams' hooks), user info
-// carries passwords.
-func Endpoint(raw string) string { return sinks.RedactURL(raw) }

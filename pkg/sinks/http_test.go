@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -51,5 +52,40 @@ func TestHTTPStatusErrorRedirect(t *testing.T) {
 		if class, retryable, _ := Classify(HTTPStatusError(code, "", nil)); class != "redirect" || retryable {
 			t.Errorf("%d: %s, retryable=%v", code, class, retryable)
 		}
+	}
+}
+
+// Describe gives the status page a failure's class, HTTP status and host
+// (never the path, query or user info of the URL), from every kind of
+// answer Send classifies.
+func TestDescribeSendFailures(t *testing.T) {
+	status := http.StatusServiceUnavailable
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if status == http.StatusFound {
+			w.Header().Set("Location", "https://elsewhere.example/x")
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "body with a token tok-123")
+	}))
+	defer srv.Close()
+	endpoint := strings.Replace(srv.URL, "http://", "http://user:pw@", 1) + "/hook/tok-123?key=tok-123"
+	for _, c := range []struct {
+		status int
+		class  Class
+	}{{503, ClassHTTP5xx}, {429, ClassRateLimited}, {400, ClassHTTP4xx}, {302, ClassRedirect}} {
+		status = c.status
+		_, err := Send(context.Background(), NewHTTPClient(nil), http.MethodPost, endpoint, "text/plain", nil, nil)
+		f := Describe(err)
+		if f.Class != c.class || f.Status != c.status || f.Host != srv.URL {
+			t.Errorf("HTTP %d: %+v, want %s, %d, %s", c.status, f, c.class, c.status, srv.URL)
+		}
+	}
+	srv.Close()
+	_, err := Send(context.Background(), NewHTTPClient(nil), http.MethodPost, endpoint, "text/plain", nil, nil)
+	if f := Describe(err); f.Class != ClassNetwork || f.Status != 0 || f.Host != srv.URL {
+		t.Errorf("no answer: %+v", f)
+	}
+	if f := Describe(errors.New("plain")); f.Class != ClassOther || f.Host != "" {
+		t.Errorf("an unclassified error: %+v", f)
 	}
 }
