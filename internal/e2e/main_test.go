@@ -15,8 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,13 +159,7 @@ func checkpointName(t *testing.T) string {
 
 func (r *runningExporter) metrics(t *testing.T) string {
 	t.Helper()
-	resp, err := http.Get(r.metricsURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return getBody(t, r.metricsURL+"/metrics")
 }
 
 func waitCtx(t *testing.T) context.Context {

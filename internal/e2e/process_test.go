@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -103,14 +102,5 @@ func durableConfig(t *testing.T, ns, endpoint, extraTop string) string {
 // processMetrics is the /metrics text of eventide running as process p.
 func processMetrics(t *testing.T, p *testenv.Process) string {
 	t.Helper()
-	resp, err := http.Get(p.MetricsURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return getBody(t, p.MetricsURL+"/metrics")
 }

@@ -97,6 +97,7 @@ func outcome(e statuspage.EventRow, receiver string) string {
 	return ""
 }
 
+// getBody is the body of GET url; it fails the test on any status but 200.
 func getBody(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -111,6 +112,7 @@ func getBody(t *testing.T, url string) string {
 	return string(b)
 }
 
+// getJSON decodes the JSON body of GET url into v.
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(getBody(t, url)), v); err != nil {
