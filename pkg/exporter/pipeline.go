@@ -229,7 +229,7 @@ func (r *router) route(ev *event.EnhancedEvent) {
 		p.m.EventsUnrouted.Inc()
 	}
 	skipped := ""
-	muted, mutedBy, checked := "", "", false
+	muted, mutedDetail, checked := "", "", false
 	r.handed = r.handed[:0]
 	for _, name := range r.dst {
 		if reason := p.skip(name, ev); reason != "" {
@@ -239,12 +239,16 @@ func (r *router) route(ev *event.EnhancedEvent) {
 		}
 		if mute.Applies(name) {
 			if !checked {
-				muted, mutedBy = mute.Explain(ev, p.now(), p.nsAnnotations)
+				var by string
+				muted, by = mute.Explain(ev, p.now(), p.nsAnnotations)
+				if muted != "" && p.recent != nil {
+					mutedDetail = muted + " by " + by
+				}
 				checked = true
 			}
 			if muted != "" {
 				p.m.EventsMuted.WithLabelValues(name, muted).Inc()
-				r.note(name, recent.Muted, muted+" by "+mutedBy)
+				r.note(name, recent.Muted, mutedDetail)
 				continue
 			}
 		}

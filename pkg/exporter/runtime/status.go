@@ -116,7 +116,8 @@ func (h *health) failed(err error) {
 	h.mu.Unlock()
 }
 
-// retrying says whether failed sends wait for a retry.
+// retrying says whether failed sends wait for a retry; the first true
+// after a false starts RetryingSince.
 func (h *health) retrying(yes bool) {
 	h.mu.Lock()
 	switch {

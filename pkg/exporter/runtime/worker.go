@@ -352,6 +352,7 @@ type sender func(ctx context.Context, evs []*event.EnhancedEvent) []error
 func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send sender, s settler) {
 	backoff := w.opts.InitialBackoff
 	pending := evs
+	defer w.health.retrying(false) // once it returns, nothing of evs waits for a retry
 	for attempt := 0; ; attempt++ {
 		if err := w.pace.wait(ctx, &w.health); err != nil {
 			s.interrupted(pending, true)
@@ -369,14 +370,14 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 		var (
 			retry      []*event.EnhancedEvent
 			retryAfter time.Duration
-			failed     int
+			failed, ok int
 			firstErr   error
 			firstEv    *event.EnhancedEvent
 			firstClass string
 		)
 		for i, err := range errs {
 			if err == nil {
-				w.health.succeeded()
+				ok++
 				s.delivered(pending[i])
 				continue
 			}
@@ -397,8 +398,10 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 			}
 			failed += s.failed(pending[i], class, err, attempt+1)
 		}
+		if ok > 0 {
+			w.health.succeeded()
+		}
 		if firstErr == nil {
-			w.health.retrying(false)
 			return
 		}
 		w.health.failed(firstErr)
@@ -409,10 +412,10 @@ func (w *worker) deliver(ctx context.Context, evs []*event.EnhancedEvent, send s
 					Msg("send failed; events not delivered to this receiver")
 			}
 		}
-		w.health.retrying(len(retry) > 0)
 		if len(retry) == 0 {
 			return
 		}
+		w.health.retrying(true)
 		wait := max(jitter(backoff), min(retryAfter, w.opts.MaxRetryAfter))
 		if attempt == 0 {
 			if e := w.logs.event("retry/"+firstClass, w.log.Warn()); e != nil {
@@ -442,7 +445,6 @@ func (w *worker) failed(ev *event.EnhancedEvent, class string, err error, attemp
 // in line, for the new settings; after the hard stop they stay pending
 // (sent after a restart).
 func (w *worker) interrupted(evs []*event.EnhancedEvent, stopped bool) {
-	w.health.retrying(false)
 	if stopped {
 		w.dropStop.Add(float64(len(evs)))
 		for _, ev := range evs {
