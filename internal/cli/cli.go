@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/eventide/eventide/internal/buildinfo"
 )
 
 // Exit statuses.
@@ -34,7 +36,7 @@ Usage:
                                        send recorded events (or dead letters) through the receivers
   eventide migrate eventarbiter [ITS FLAGS]
                                        print the route file that does what eventarbiter did
-  eventide version                     print the version
+  eventide version                     print the version, revision, build date and Go version
   eventide help                        this text
 
 Flags of eventide itself:
@@ -54,7 +56,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, version s
 		case "migrate":
 			return Migrate(ctx, args[1:], stdout, stderr)
 		case "version", "--version", "-version":
-			fmt.Fprintln(stdout, "eventide", version)
+			fmt.Fprint(stdout, buildinfo.Read(version))
 			return ExitOK
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)

@@ -1,10 +1,10 @@
 package statuspage
 
 import (
-	"runtime/debug"
 	"slices"
 	"time"
 
+	"github.com/eventide/eventide/internal/buildinfo"
 	"github.com/eventide/eventide/pkg/exporter"
 	"github.com/eventide/eventide/pkg/exporter/config"
 	"github.com/eventide/eventide/pkg/exporter/grouping"
@@ -19,10 +19,7 @@ import (
 
 // Overview is /.
 type Overview struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision,omitempty"`
-	BuildTime string `json:"buildTime,omitempty"`
-	GoVersion string `json:"goVersion"`
+	Build buildinfo.Info `json:"build"`
 	// Role is leader, standby, or single (no leader election); Leader
 	// the Lease's holder as last seen.
 	Role     string `json:"role"`
@@ -121,19 +118,8 @@ type Silences struct {
 // overview builds /.
 func (h *handler) overview(now time.Time) Overview {
 	st := h.o.Engine.Status()
-	o := Overview{Version: h.o.Version, GoVersion: "unknown", Identity: st.Identity, Lease: st.Lease,
+	o := Overview{Build: buildinfo.Read(h.o.Version), Identity: st.Identity, Lease: st.Lease,
 		CachesSynced: st.CachesSynced, Config: h.configState()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		o.GoVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				o.Revision = s.Value
-			case "vcs.time":
-				o.BuildTime = s.Value
-			}
-		}
-	}
 	switch {
 	case !st.LeaderElection:
 		o.Role = "single"

@@ -194,8 +194,8 @@ func TestOverviewPage(t *testing.T) {
 	if ok := rows["ok"]; ok.State != "idle" || ok.LastSuccess.IsZero() || ok.Failure != nil {
 		t.Errorf("ok: %+v", ok)
 	}
-	if !rows["pager"].Grouping || o.Role != "single" || o.Version != "v-test" {
-		t.Errorf("pager grouping %v, role %q, version %q", rows["pager"].Grouping, o.Role, o.Version)
+	if !rows["pager"].Grouping || o.Role != "single" || o.Build.Version != "v-test" {
+		t.Errorf("pager grouping %v, role %q, version %q", rows["pager"].Grouping, o.Role, o.Build.Version)
 	}
 
 	page, _ := get(t, h, "/")

@@ -1,12 +1,11 @@
 package exporter
 
 import (
-	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eventide/eventide/internal/buildinfo"
 	"github.com/eventide/eventide/pkg/exporter/runtime"
 	"github.com/eventide/eventide/pkg/kube"
 )
@@ -141,15 +140,12 @@ func counterByLabel(vec *prometheus.CounterVec, values ...string) func(string) {
 }
 
 func (m *Metrics) SetBuildInfo(version string) {
-	revision, goversion := "unknown", goruntime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
+	bi := buildinfo.Read(version)
+	revision := bi.Revision
+	if revision == "" {
+		revision = "unknown"
 	}
-	m.BuildInfo.WithLabelValues(version, revision, goversion).Set(1)
+	m.BuildInfo.WithLabelValues(version, revision, bi.GoVersion).Set(1)
 }
 
 // OnAPIRequest counts one API request; pass it as kube.ClientOptions.OnRequest.
