@@ -2,9 +2,15 @@
 # nothing else (no shell). It runs with a read-only root filesystem; the
 # spool and dead letters go to /var/lib/eventide, which the Helm chart mounts.
 #
-# The default (last) stage packs the binary `make build` left in bin/, with
-# the version stamped, so the image builds where no Go image can be pulled:
-#   make image            (buildah; or `make build` then `docker build .`)
+# The default (last) stage packs a binary built beforehand for the target
+# architecture, bin/linux-<arch>/eventide, with the version stamped, so the
+# image builds where no Go image can be pulled and needs no emulation for
+# another architecture (no RUN in that stage):
+#   make image             this machine's architecture (buildah)
+#   make image-multiarch   linux/amd64 and linux/arm64, as OCI archives
+# (`docker buildx build --platform linux/amd64,linux/arm64 .` after
+# `make bin/linux-amd64/eventide bin/linux-arm64/eventide` works too: buildx
+# and buildah set TARGETARCH from --platform.)
 # To compile inside the build instead, pick the from-source stage:
 #   docker build --target from-source --build-arg VERSION=v1.2.3 .
 # Base images are build arguments, for registries behind a mirror.
@@ -31,8 +37,19 @@ ENTRYPOINT ["/usr/local/bin/eventide"]
 CMD ["-conf", "/etc/eventide/config.yaml"]
 
 FROM ${BASE_IMAGE} AS prebuilt
+ARG TARGETARCH
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=""
+LABEL org.opencontainers.image.title="eventide" \
+      org.opencontainers.image.description="Routes Kubernetes Events to Slack, Opsgenie, webhooks and more, without losing any." \
+      org.opencontainers.image.source="https://github.com/eventide/eventide" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 COPY bin/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY bin/eventide /usr/local/bin/eventide
+COPY bin/linux-${TARGETARCH}/eventide /usr/local/bin/eventide
 USER 65532:65532
 EXPOSE 2112
 ENTRYPOINT ["/usr/local/bin/eventide"]

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestImage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-image-test", "-o", filepath.Join(ctxDir, "bin", "eventide"), ".")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-image-test", "-o", filepath.Join(ctxDir, "bin", "linux-"+goruntime.GOARCH, "eventide"), ".")
 	build.Dir = testenv.RepoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -68,10 +69,18 @@ func TestImage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ctxDir, "bin", "ca-certificates.crt"), ca, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.run(t, "bud", "--isolation", "chroot", "--layers=false", "-t", "eventide-test", ctxDir)
+	b.run(t, "bud", "--isolation", "chroot", "--layers=false", "--platform", "linux/"+goruntime.GOARCH,
+		"--build-arg", "VERSION=0.0.0-image-test", "--build-arg", "REVISION=abc123", "-t", "eventide-test", ctxDir)
 	cfg := b.run(t, "inspect", "--format", "{{.OCIv1.Config.User}} {{.OCIv1.Config.Entrypoint}}", "eventide-test")
 	if cfg != "65532:65532 [/usr/local/bin/eventide]" {
 		t.Errorf("image user and entrypoint %q", cfg)
+	}
+	labels := b.run(t, "inspect", "--format", "{{.OCIv1.Config.Labels}}", "eventide-test")
+	for _, want := range []string{"org.opencontainers.image.version:0.0.0-image-test", "org.opencontainers.image.revision:abc123",
+		"org.opencontainers.image.source:https://github.com/eventide/eventide", "org.opencontainers.image.licenses:Apache-2.0"} {
+		if !strings.Contains(labels, want) {
+			t.Errorf("image labels %s lack %s", labels, want)
+		}
 	}
 	ctr := b.run(t, "from", "eventide-test")
 	defer b.cmd("rm", ctr).Run()
