@@ -5,25 +5,47 @@
 # chromium-headless-shell (Debian packages) when the machine lets us install
 # packages. The second run finds them and returns at once.
 #
-# Prints the folder holding helm on its last line.
+# actionlint is built the same way, for the workflow check `make test` runs.
+#
+# With --release it builds only what `make release-snapshot` needs, and no
+# test needs: goreleaser (about 9 minutes and 1.5 GB of memory cold, which
+# is why it is not part of `make test`) and cyclonedx-gomod (the SBOMs).
+#
+# Prints the folder holding the tools on its last line.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-3.22.0}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-1.7.12}"
+GORELEASER_VERSION="${GORELEASER_VERSION:-2.15.1}" # v2.18 and newer need a newer Go
+CYCLONEDX_GOMOD_VERSION="${CYCLONEDX_GOMOD_VERSION:-1.10.0}"
 CACHE="${EVENTIDE_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventide-test}"
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
-HELM="$BIN/helm-v$HELM_VERSION"
 
 log() { echo "build-tools: $*" >&2; }
 
-build_helm() {
-  [ -x "$HELM" ] && return 0
-  log "building helm v$HELM_VERSION (once per machine, about 6 minutes)"
-  local gobin; gobin=$(mktemp -d)
-  GOBIN="$gobin" go install "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" >&2
-  mv "$gobin/helm" "$HELM"
-  rm -rf "$gobin"
+# build_go_tool NAME PACKAGE VERSION HOW-LONG: go install PACKAGE@vVERSION
+# once into $BIN/NAME-vVERSION (a new version builds anew), linked as
+# $BIN/NAME.
+build_go_tool() {
+  local name=$1 pkg=$2 version=$3 took=$4
+  local out="$BIN/$name-v$version"
+  if [ ! -x "$out" ]; then
+    log "building $name v$version (once per machine, $took)"
+    local gobin; gobin=$(mktemp -d)
+    GOBIN="$gobin" go install "$pkg@v$version" >&2
+    mv "$gobin/$name" "$out"
+    rm -rf "$gobin"
+  fi
+  ln -sf "$(basename "$out")" "$BIN/$name"
 }
+
+if [ "${1:-}" = --release ]; then
+  build_go_tool goreleaser github.com/goreleaser/goreleaser/v2 "$GORELEASER_VERSION" "about 9 minutes"
+  build_go_tool cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "$CYCLONEDX_GOMOD_VERSION" "about a minute"
+  echo "$BIN"
+  exit 0
+fi
 
 # have THING: a command on the PATH or in /usr/sbin, or an rsyslog module
 # (imrelp), or PostgreSQL's binaries (postgres).
@@ -50,7 +72,8 @@ install_package() {
     log "$2 install failed: $3 will be skipped"
 }
 
-build_helm
+build_go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "about 6 minutes"
+build_go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" "about a minute"
 install_package buildah buildah "the image test"
 install_package rsyslogd rsyslog "the syslog tests"
 install_package imrelp rsyslog-relp "the syslog RELP test"
@@ -58,5 +81,4 @@ install_package influxd influxdb "the InfluxDB tests"
 install_package mariadb-install-db mariadb-server "the sql receiver's MariaDB tests"
 install_package postgres postgresql "the sql receiver's PostgreSQL tests"
 install_package chromium-headless-shell chromium-headless-shell "the status page's screenshot test"
-ln -sf "$(basename "$HELM")" "$BIN/helm"
 echo "$BIN"
