@@ -480,3 +480,35 @@ func TestChartMetricsExist(t *testing.T) {
 		t.Logf("%d metric names queried by the chart, all exposed", len(names))
 	}
 }
+
+// A release is one tag: the chart's version and appVersion are the same
+// release, CHANGELOG.md has its section, and the chart's default image is
+// the published one at that version (image tags carry no leading v).
+func TestChartVersionsInStep(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart struct {
+		Version    string `yaml:"version"`
+		AppVersion string `yaml:"appVersion"`
+	}
+	if err := yaml.Unmarshal(raw, &chart); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(chart.Version) || chart.AppVersion != chart.Version {
+		t.Errorf("Chart.yaml version %q and appVersion %q: want the same semantic version, without a v", chart.Version, chart.AppVersion)
+	}
+	changelog, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^## \[(Unreleased|` + regexp.QuoteMeta(chart.Version) + `)\]`).Match(changelog) {
+		t.Errorf("CHANGELOG.md has neither an [Unreleased] nor a [%s] section", chart.Version)
+	}
+	dep := findObject(t, renderChart(t, "monitoring"), "Deployment", "eventide")
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got, want := containers[0].(map[string]any)["image"], "ghcr.io/eventide/eventide:"+chart.AppVersion; got != want {
+		t.Errorf("the default image is %v, want %s", got, want)
+	}
+}
