@@ -13,17 +13,21 @@ CREATED ?= $(shell git log -1 --format=%cI 2>/dev/null)
 ARCH ?= $(shell $(GO) env GOARCH)
 IMAGE ?= eventide:$(IMAGE_TAG)
 LDFLAGS = -s -w -X main.version=$(VERSION)
+# The revision and build date come from Go's VCS stamp: asked for
+# explicitly, since GOFLAGS may turn it off (off too outside a checkout).
+BUILDVCS ?= $(if $(wildcard .git),true,false)
+GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=$(BUILDVCS) -ldflags "$(LDFLAGS)"
 BUILDAH = buildah --storage-driver vfs
 IMAGE_ARGS = --isolation chroot --layers=false --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(REVISION) --build-arg CREATED=$(CREATED)
 
 .PHONY: test unit demo bench build image image-multiarch release-snapshot lint-workflows tools control-plane vet screenshots FORCE
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/eventide .
+	$(GOBUILD) -o bin/eventide .
 
 # A static linux binary per architecture, for the images.
 bin/linux-%/eventide: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ .
+	GOOS=linux GOARCH=$* $(GOBUILD) -o $@ .
 
 bin/ca-certificates.crt:
 	cp /etc/ssl/certs/ca-certificates.crt $@
