@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,18 +55,6 @@ func (rt *Runtime) Status(name string) (ReceiverStatus, bool) {
 	w.mu.Unlock()
 	w.health.read(&st, time.Now())
 	return st, true
-}
-
-// Names lists the receivers running, sorted.
-func (rt *Runtime) Names() []string {
-	rt.mu.RLock()
-	defer rt.mu.RUnlock()
-	names := make([]string, 0, len(rt.workers))
-	for name := range rt.workers {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // Groups are the named grouping receiver's groups now; nil when it does
