@@ -13,8 +13,8 @@ import (
 	"sync"
 )
 
-// Placeholder replaces a secret.
-const Placeholder = "<redacted>"
+// placeholder replaces a secret.
+const placeholder = "<redacted>"
 
 // minSecret is the shortest value treated as a secret: replacing "1" or
 // "ab" everywhere would make text unreadable and protect nothing.
@@ -59,15 +59,15 @@ func (s *Secrets) String(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, v := range s.values {
-		text = strings.ReplaceAll(text, v, Placeholder)
-		if q, _ := MarshalPlain(v); len(q) > 2 {
-			text = strings.ReplaceAll(text, string(q[1:len(q)-1]), Placeholder)
+		text = strings.ReplaceAll(text, v, placeholder)
+		if q, _ := marshalPlain(v); len(q) > 2 {
+			text = strings.ReplaceAll(text, string(q[1:len(q)-1]), placeholder)
 		}
 	}
 	return text
 }
 
-// JSON marshals v as MarshalPlain does, with every secret replaced.
+// JSON marshals v as marshalPlain does, with every secret replaced.
 func (s *Secrets) JSON(v any) json.Marshaler { return redactedJSON{v: v, s: s} }
 
 type redactedJSON struct {
@@ -76,16 +76,16 @@ type redactedJSON struct {
 }
 
 func (r redactedJSON) MarshalJSON() ([]byte, error) {
-	b, err := MarshalPlain(r.v)
+	b, err := marshalPlain(r.v)
 	if err != nil {
 		return nil, err
 	}
 	return []byte(r.s.String(string(b))), nil
 }
 
-// MarshalPlain is json.Marshal without escaping <, > and &: the output is
+// marshalPlain is json.Marshal without escaping <, > and &: the output is
 // read by people and jq, not put in HTML.
-func MarshalPlain(v any) ([]byte, error) {
+func marshalPlain(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
