@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"unicode/utf8"
 )
 
 // DefaultChatText is the message of the chat robots (DingTalk, WeCom,
@@ -67,19 +66,4 @@ func PostChat(ctx context.Context, client *http.Client, endpoint string, body []
 		return ChatAnswer{}, err
 	}
 	return DecodeChatAnswer(answer)
-}
-
-// CutBytes cuts s to at most limit bytes on a character boundary, the last
-// one an ellipsis when it cut: a chat API refuses a message over its
-// limit, and a cut message beats none.
-func CutBytes(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	const ellipsis = "…"
-	keep := max(limit-len(ellipsis), 0)
-	for keep > 0 && !utf8.RuneStart(s[keep]) {
-		keep--
-	}
-	return s[:keep] + ellipsis
 }

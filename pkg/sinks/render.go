@@ -36,6 +36,22 @@ func TruncateRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// CutBytes cuts s to at most limit bytes on a character boundary, the last
+// one an ellipsis when it cut: for a limit that must hold (a chat API
+// refuses a message over it), where Truncate may pass n by the ellipsis
+// and split a character.
+func CutBytes(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const ellipsis = "…"
+	keep := max(limit-len(ellipsis), 0)
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + ellipsis
+}
+
 // RenderList renders each template of a list (ParseTemplateList), trimmed,
 // leaving out empty results: a mention list where a label is missing
 // mentions nobody instead of "".

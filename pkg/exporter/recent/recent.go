@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eventide/eventide/pkg/kube/event"
+	"github.com/eventide/eventide/pkg/sinks"
 )
 
 // Outcomes of an event at a receiver.
@@ -95,10 +96,7 @@ func (r *Ring) Add(ev *event.EnhancedEvent, rt *Route, now time.Time) {
 	if r == nil {
 		return
 	}
-	msg := ev.Message
-	if len(msg) > MessageBytes {
-		msg = cut(msg, MessageBytes) // a new string: the long one is not kept
-	}
+	msg := sinks.CutBytes(ev.Message, MessageBytes) // a cut is a new string: the long one is not kept
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last++
@@ -180,15 +178,6 @@ func (r *Ring) Snapshot(f Filter, limit int) []Entry {
 		}
 	}
 	return out
-}
-
-// cut shortens s to at most n bytes on a rune boundary, marking the cut.
-func cut(s string, n int) string {
-	n -= len("…")
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 { // inside a rune
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Size is how many events the ring keeps.
