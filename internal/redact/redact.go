@@ -24,8 +24,10 @@ const minSecret = 4
 // is ready; it is safe for concurrent use (the status page reads while a
 // reload adds).
 type Secrets struct {
-	mu     sync.RWMutex
-	values []string // longest first: a secret containing another goes whole
+	mu sync.RWMutex
+	// values are the secrets and their forms escaped in a JSON string,
+	// longest first: a secret containing another goes whole.
+	values []string
 }
 
 // Lookup wraps lookup (os.LookupEnv) for config.LoadOptions.LookupEnv,
@@ -47,6 +49,9 @@ func (s *Secrets) add(v string) {
 		return
 	}
 	s.values = append(s.values, v)
+	if q, _ := marshalPlain(v); len(q) > 2 && string(q[1:len(q)-1]) != v {
+		s.values = append(s.values, string(q[1:len(q)-1]))
+	}
 	slices.SortStableFunc(s.values, func(a, b string) int { return len(b) - len(a) })
 }
 
@@ -60,9 +65,6 @@ func (s *Secrets) String(text string) string {
 	defer s.mu.RUnlock()
 	for _, v := range s.values {
 		text = strings.ReplaceAll(text, v, placeholder)
-		if q, _ := marshalPlain(v); len(q) > 2 {
-			text = strings.ReplaceAll(text, string(q[1:len(q)-1]), placeholder)
-		}
 	}
 	return text
 }

@@ -190,11 +190,7 @@ func (h *handler) groups() Groups {
 		if !r.Grouping {
 			continue
 		}
-		views := h.o.Engine.Groups(r.Name)
-		if views == nil {
-			views = []grouping.View{}
-		}
-		g.Receivers = append(g.Receivers, ReceiverGroups{Receiver: r.Name, Groups: views})
+		g.Receivers = append(g.Receivers, ReceiverGroups{Receiver: r.Name, Groups: orEmpty(h.o.Engine.Groups(r.Name))})
 	}
 	return g
 }

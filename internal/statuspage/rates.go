@@ -146,17 +146,15 @@ func (r *Rates) At(now time.Time) Now {
 			out.InPerMinute, out.OutPerMinute = &in, &sent
 		}
 	}
+	for rcv, n := range cur.dead {
+		out.Receivers[rcv] = ReceiverRates{DeadLetters: n}
+	}
 	for rcv, bs := range cur.latency {
-		rr := ReceiverRates{DeadLetters: cur.dead[rcv]}
+		rr := out.Receivers[rcv]
 		if five != nil {
 			delta := deltas(bs, five.latency[rcv])
 			rr.P50, rr.P99 = quantile(0.5, delta), quantile(0.99, delta)
 		}
-		out.Receivers[rcv] = rr
-	}
-	for rcv, n := range cur.dead {
-		rr := out.Receivers[rcv]
-		rr.DeadLetters = n
 		out.Receivers[rcv] = rr
 	}
 	return out
