@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"net/url"
 	"slices"
 	"time"
 
@@ -87,6 +88,18 @@ type Events struct {
 	Receivers []string      `json:"-"`
 	Size      int           `json:"size"` // the ring's
 	Events    []EventRow    `json:"events"`
+}
+
+// JSONLink is this page's JSON twin with the same filter.
+func (e Events) JSONLink() string {
+	q := url.Values{"format": {"json"}}
+	for k, v := range map[string]string{"namespace": e.Filter.Namespace, "reason": e.Filter.Reason,
+		"receiver": e.Filter.Receiver, "outcome": e.Filter.Outcome} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return "/events?" + q.Encode()
 }
 
 // EventRow is one recent event with where it went and why.

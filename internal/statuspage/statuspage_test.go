@@ -156,7 +156,13 @@ func TestEventsPage(t *testing.T) {
 		t.Errorf("the dropped event's receivers cell %q", got)
 	}
 
-	body, _ = get(t, h, "/events?format=json&receiver=pager&outcome=muted")
+	// The filtered page's JSON link keeps the filter.
+	page, _ = get(t, h, "/events?receiver=pager&outcome=muted&refresh=0")
+	link := find(parse(t, page), func(n *html.Node) bool { return isElem(n, "a") && text(n) == "JSON" })
+	if link == nil || attr(link, "href") != "/events?format=json&outcome=muted&receiver=pager" {
+		t.Fatalf("the filtered page's JSON link: %v", link)
+	}
+	body, _ = get(t, h, attr(link, "href"))
 	ev = Events{}
 	if err := json.Unmarshal([]byte(body), &ev); err != nil || len(ev.Events) != 1 || ev.Events[0].Name != "web-2" {
 		t.Errorf("filtered by pager muted: %s", body)
